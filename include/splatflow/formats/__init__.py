@@ -1,0 +1,1 @@
+"""Readers and writers for the splat file formats (.ply, .sog), numpy only."""

@@ -1,0 +1,1 @@
+"""Light code the DAGs import: never imports torch, pycolmap, gsplat or ``splatflow.stages``."""

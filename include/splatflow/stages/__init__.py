@@ -1,0 +1,1 @@
+"""Container entry points (``python -m splatflow.stages.sfm|train|compress``) and their contract."""
