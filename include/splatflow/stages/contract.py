@@ -38,7 +38,7 @@ T = TypeVar("T")
 log = logging.getLogger("splatflow.stages")
 
 
-class StageFailure(Exception):
+class StageError(Exception):
     """A failure the user can act on; its message becomes the job's FailureReason verbatim."""
 
 
@@ -90,7 +90,7 @@ def read_settings(settings_type: type[T], paths: MlPaths) -> T:
     try:
         return read_hyperparameters_file(settings_type, paths.hyperparameters_file)
     except HyperparameterError as exc:
-        raise StageFailure(f"invalid hyperparameters: {exc}") from None
+        raise StageError(f"invalid hyperparameters: {exc}") from None
 
 
 def one_line(text: str) -> str:
@@ -145,7 +145,7 @@ def configure_logging() -> None:
 def run_stage(name: str, main: Callable[[MlPaths], None]) -> NoReturn:
     """Run a stage's ``main`` under the contract and exit with its status.
 
-    ``StageFailure`` becomes the failure file verbatim (exit 1). Anything else is a bug or an
+    ``StageError`` becomes the failure file verbatim (exit 1). Anything else is a bug or an
     environment fault: the failure file names it in one line and the full trace goes to stderr
     (exit 2). Success clears a failure file a previous attempt may have left.
     """
@@ -157,7 +157,7 @@ def run_stage(name: str, main: Callable[[MlPaths], None]) -> NoReturn:
         if paths.failure_file.exists():
             paths.failure_file.unlink()
         main(paths)
-    except StageFailure as exc:
+    except StageError as exc:
         write_failure(paths, f"{name}: {exc}")
         log.error("%s failed: %s", name, exc)
         sys.exit(EXIT_STAGE_FAILED)
@@ -216,4 +216,3 @@ def _format_field(value: object) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
-
