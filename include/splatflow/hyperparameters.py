@@ -120,3 +120,27 @@ def _unquote(value: Any) -> str:
             return value
         return str(decoded)
     return value if isinstance(value, str) else json.dumps(value)
+
+
+def to_container_arguments(settings: Any) -> list[str]:
+    """``["--name", "value", …]`` for a Processing job's ``AppSpecification.ContainerArguments``.
+
+    Processing jobs have no hyperparameters file, so their settings travel on the command line
+    in the same string form.
+    """
+    arguments: list[str] = []
+    for name, value in to_hyperparameters(settings).items():
+        arguments += [f"--{name.replace('_', '-')}", value]
+    return arguments
+
+
+def from_container_arguments(settings_type: type[T], arguments: list[str]) -> T:
+    """Parse what ``to_container_arguments`` produced (``--name value`` pairs, any order)."""
+    if len(arguments) % 2:
+        raise HyperparameterError(f"arguments must come in '--name value' pairs: {arguments}")
+    values: dict[str, str] = {}
+    for flag, value in zip(arguments[::2], arguments[1::2], strict=True):
+        if not flag.startswith("--"):
+            raise HyperparameterError(f"expected an option like --name, got {flag!r}")
+        values[flag[2:].replace("-", "_")] = value
+    return from_hyperparameters(settings_type, values)

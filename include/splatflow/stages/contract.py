@@ -20,7 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn, TypeVar
 
-from splatflow.hyperparameters import HyperparameterError, read_hyperparameters_file
+from splatflow.hyperparameters import (
+    HyperparameterError,
+    from_container_arguments,
+    read_hyperparameters_file,
+)
 
 ML_ROOT_ENV = "SPLATFLOW_ML_ROOT"
 DEFAULT_ML_ROOT = Path("/opt/ml")
@@ -216,3 +220,11 @@ def _format_field(value: object) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
+
+
+def read_arguments(settings_type: type[T], arguments: list[str]) -> T:
+    """A Processing stage's settings from its container arguments; bad ones fail the stage."""
+    try:
+        return from_container_arguments(settings_type, arguments)
+    except HyperparameterError as exc:
+        raise StageError(f"invalid arguments: {exc}") from None
