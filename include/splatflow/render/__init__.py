@@ -1,0 +1,67 @@
+"""Rendering 3D Gaussian splats: gsplat's CUDA rasterizer on a GPU, our PyTorch one elsewhere.
+
+``select_rasterizer`` is the one place that picks; ``render_splats`` is the numpy entry point
+for stages that only need pictures of a finished model (compression compares renders of the
+original and the compressed splat).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import torch
+
+from splatflow.formats.cameras import Camera
+from splatflow.formats.ply import Splats
+from splatflow.render.rasterize import rasterization
+
+Rasterizer = Callable[..., tuple[torch.Tensor, torch.Tensor, dict[str, Any]]]
+
+__all__ = ["Rasterizer", "rasterization", "render_splats", "select_rasterizer"]
+
+
+def select_rasterizer(device: torch.device) -> Rasterizer:
+    """gsplat's fused CUDA ``rasterization`` on a CUDA device, the pure-PyTorch one otherwise."""
+    if device.type == "cuda":
+        from gsplat import rasterization as cuda_rasterization
+
+        return cuda_rasterization
+    return rasterization
+
+
+def camera_tensors(camera: Camera, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """(1, 4, 4) world-to-camera and (1, 3, 3) intrinsics, float32, as rasterizers take them."""
+    viewmat = torch.tensor(camera.view_matrix(), dtype=torch.float32, device=device)[None]
+    intrinsics = torch.tensor(camera.intrinsics(), dtype=torch.float32, device=device)[None]
+    return viewmat, intrinsics
+
+
+@torch.no_grad()
+def render_splats(
+    splats: Splats, camera: Camera, background: tuple[float, float, float] = (0.0, 0.0, 0.0)
+) -> npt.NDArray[np.float32]:
+    """(H, W, 3) float32 render in [0, 1] of ``splats`` seen by ``camera``; on CUDA if present."""
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+    def tensor(array: npt.NDArray[np.float32]) -> torch.Tensor:
+        return torch.as_tensor(np.ascontiguousarray(array), dtype=torch.float32, device=device)
+
+    coeffs = torch.cat([tensor(splats.sh_dc)[:, None, :], tensor(splats.sh_rest)], dim=1)
+    viewmat, intrinsics = camera_tensors(camera, device)
+    images, _, _ = select_rasterizer(device)(
+        tensor(splats.means),
+        tensor(splats.quats),
+        torch.exp(tensor(splats.scales)),
+        torch.sigmoid(tensor(splats.opacities)),
+        coeffs,
+        viewmat,
+        intrinsics,
+        camera.width,
+        camera.height,
+        sh_degree=splats.sh_degree,
+        backgrounds=torch.tensor([background], dtype=torch.float32, device=device),
+    )
+    return images[0].clamp(0.0, 1.0).cpu().numpy().astype(np.float32)
