@@ -13,7 +13,7 @@ six per-pixel features and six per-(tile, Gaussian) coefficients, so the exponen
 chunk is one batched matrix product, and so are its gradients.
 
 Alpha rules follow gsplat's CUDA kernel so both paths render the same image: alpha is clamped
-to 0.999, contributions below 1/255 or with a negative exponent are skipped, and a pixel stops
+to 0.999, contributions below 1/255 are skipped, and a pixel stops
 before the Gaussian that would bring its transmittance to 1e-4 or below.
 """
 
@@ -102,7 +102,10 @@ def _chunk_alphas(
     sigma = torch.matmul(features, coefs.transpose(1, 2))  # (t, P, K)
     falloff = torch.exp(-sigma)
     raw = opacities[:, None, :] * falloff
-    significant = (sigma >= 0) & (raw >= ALPHA_MIN)
+    # gsplat also skips sigma < 0, which a positive-definite conic (the projection adds eps2d)
+    # never yields; the expanded quadratic can round to -1e-7 at a Gaussian's centre, and
+    # skipping there would punch a hole in the peak, so that test is deliberately left out.
+    significant = raw >= ALPHA_MIN
     alphas = torch.where(significant, raw.clamp(max=ALPHA_MAX), 0.0)
     through = torch.cumprod(1.0 - alphas, dim=-1) * entering[..., None]
     kept = (through > TRANSMITTANCE_MIN) & ~finished[..., None]
