@@ -1,0 +1,26 @@
+"""pycolmap settings shared by every step: threads, device, seed and log volume."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import pycolmap
+
+from splatflow.stages.sfm.settings import Settings
+
+
+def thread_count(settings: Settings) -> int:
+    """An explicit thread count: pycolmap warns about memory when extraction is left at -1."""
+    return settings.num_threads if settings.num_threads > 0 else os.cpu_count() or 1
+
+
+def quiet_pycolmap() -> None:
+    """Keep COLMAP's per-image INFO lines out of the job log unless the stage logs at DEBUG."""
+    verbose = logging.getLogger("splatflow").getEffectiveLevel() <= logging.DEBUG
+    level = pycolmap.logging.INFO if verbose else pycolmap.logging.WARNING
+    pycolmap.logging.minloglevel = int(level)
+
+
+def seed_pycolmap(settings: Settings) -> None:
+    pycolmap.set_random_seed(settings.random_seed)

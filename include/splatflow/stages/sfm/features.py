@@ -1,0 +1,86 @@
+"""Cameras, GPS priors and SIFT features into a COLMAP database.
+
+Photos are grouped by camera (a ZIP may mix two drones), one COLMAP camera per group seeded with
+the EXIF focal-length prior, so bundle adjustment refines one lens per body instead of one per
+photo. GPS positions become WGS84 pose priors, which spatial matching reads. Extraction runs in
+chunks so the log shows ``n/N`` while it works.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import pycolmap
+
+from splatflow.stages.contract import Progress
+from splatflow.stages.sfm.colmap_options import thread_count
+from splatflow.stages.sfm.photos import Photo
+from splatflow.stages.sfm.settings import Settings
+
+PROGRESS_CHUNKS = 20
+"""Extraction is split into about this many calls, one progress line each."""
+MIN_CHUNK_PHOTOS = 8
+
+
+def group_by_camera(photos: list[Photo]) -> dict[str, list[Photo]]:
+    groups: dict[str, list[Photo]] = defaultdict(list)
+    for photo in photos:
+        groups[photo.camera_key].append(photo)
+    return dict(groups)
+
+
+def extract_features(
+    photos: list[Photo], images: Path, database: Path, settings: Settings, stage: str
+) -> dict[int, str]:
+    """Fill ``database``; return each COLMAP camera id's camera key (for the report)."""
+    options = pycolmap.FeatureExtractionOptions()
+    options.max_image_size = min(settings.extraction_max_size, settings.image_max_size)
+    options.num_threads = thread_count(settings)
+    options.sift.max_num_features = settings.max_num_features
+    progress = Progress(stage, "extracting features", len(photos))
+    chunk_size = max(MIN_CHUNK_PHOTOS, math.ceil(len(photos) / PROGRESS_CHUNKS))
+    camera_keys: dict[int, str] = {}
+    for key, group in group_by_camera(photos).items():
+        reader = pycolmap.ImageReaderOptions()
+        reader.existing_camera_id = _write_camera(database, group[0], settings)
+        camera_keys[reader.existing_camera_id] = key
+        names = [photo.name for photo in group]
+        for start in range(0, len(names), chunk_size):
+            chunk = names[start : start + chunk_size]
+            pycolmap.extract_features(
+                database,
+                images,
+                image_names=chunk,
+                camera_mode=pycolmap.CameraMode.SINGLE,
+                reader_options=reader,
+                extraction_options=options,
+            )
+            progress.advance(len(chunk), cameras=len(camera_keys))
+    _write_gps_priors(database, photos)
+    return camera_keys
+
+
+def _write_camera(database: Path, photo: Photo, settings: Settings) -> int:
+    model = pycolmap.CameraModelId.__members__[settings.camera_model]
+    camera = pycolmap.Camera.create_from_model_id(0, model, photo.focal_px, photo.width, photo.height)
+    camera.has_prior_focal_length = photo.focal_from_exif
+    with pycolmap.Database.open(database) as db:
+        return int(db.write_camera(camera))
+
+
+def _write_gps_priors(database: Path, photos: list[Photo]) -> None:
+    positions = {photo.name: photo.gps for photo in photos if photo.gps is not None}
+    with pycolmap.Database.open(database) as db:
+        for image in db.read_all_images():
+            gps = positions.get(image.name)
+            if gps is None:
+                continue
+            prior = pycolmap.PosePrior(
+                position=np.array([gps.latitude, gps.longitude, gps.altitude]),
+                coordinate_system=pycolmap.PosePriorCoordinateSystem.WGS84,
+                corr_data_id=image.data_id,
+            )
+            db.write_pose_prior(prior)

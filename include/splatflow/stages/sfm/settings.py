@@ -1,0 +1,83 @@
+"""The SfM stage's settings, passed as Processing-job container arguments (``--name value``).
+
+Processing jobs have no hyperparameters file, so the request builder turns these defaults into
+``ContainerArguments`` and the stage parses them back with ``contract.read_arguments``. This
+module imports nothing heavy (no pycolmap, no numpy) so the light request builders can read the
+same defaults without pulling in the container's libraries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+MatchingMethod = Literal["auto", "exhaustive", "spatial", "sequential"]
+MapperKind = Literal["global", "incremental"]
+CameraModelName = Literal["SIMPLE_PINHOLE", "SIMPLE_RADIAL", "RADIAL", "OPENCV"]
+
+GIB = 1024**3
+MIB = 1024**2
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of the SfM stage; the defaults suit a drone survey of tens to thousands of photos."""
+
+    # --- Unpacking: limits that refuse hostile or absurd ZIPs before anything is written.
+    max_zip_total_bytes: int = 20 * GIB
+    """Refuse a ZIP whose photos expand to more than this many bytes (zip-bomb guard)."""
+    max_photo_bytes: int = 200 * MIB
+    """Refuse a ZIP member larger than this when expanded; no real photo comes near it."""
+    max_compression_ratio: float = 100.0
+    """Refuse a member that expands more than this many times; JPEG and PNG barely compress."""
+    max_photos: int = 10_000
+    """Refuse a ZIP with more photos than this; larger surveys need splitting into parts."""
+
+    # --- Scale: the photo's resolution, the extraction resolution and the training resolution differ.
+    image_max_size: int = 1600
+    """Longest side, in pixels, of the working and undistorted images handed to training."""
+    extraction_max_size: int = 1600
+    """Longest side, in pixels, at which SIFT features are extracted (at most ``image_max_size``)."""
+    max_num_features: int = 8192
+    """SIFT features kept per photo; fewer is faster to match, more registers harder scenes."""
+
+    # --- Camera model fitted during mapping; undistortion then turns every camera into PINHOLE.
+    camera_model: CameraModelName = "SIMPLE_RADIAL"
+    """Lens model refined by bundle adjustment; OPENCV for strong distortion and many photos."""
+
+    # --- Matching: which photo pairs are compared is chosen by the data unless forced.
+    matching: MatchingMethod = "auto"
+    """``auto``: exhaustive up to ``exhaustive_max_photos``, then spatial if every photo has GPS,
+    else sequential (capture order); the last two grow linearly with the number of photos."""
+    exhaustive_max_photos: int = 60
+    """Largest set matched exhaustively (all pairs) when ``matching`` is ``auto``."""
+    spatial_neighbors: int = 20
+    """Spatial matching: how many GPS-nearest photos each photo is matched with."""
+    spatial_max_distance_m: float = 200.0
+    """Spatial matching: photos further apart than this (metres, horizontally) are not compared."""
+    sequential_overlap: int = 15
+    """Sequential matching: how many following photos (in name order) each photo is matched with."""
+    min_inlier_matches: int = 15
+    """A photo pair counts as overlapping only with at least this many geometrically verified matches."""
+
+    # --- Mapping.
+    mapper: MapperKind = "global"
+    """``global`` (pycolmap's global mapper: robust on drone sets, fast) or ``incremental``."""
+    min_registered_fraction: float = 0.7
+    """Fail unless at least this fraction of the decoded photos ends up in the model."""
+    min_registered_photos: int = 3
+    """Fail unless at least this many photos end up in the model (and decode in the first place)."""
+
+    # --- Geo-registration.
+    georegister: bool = True
+    """Align the model to a local east-north-up frame in metres when the photos carry GPS."""
+    gps_max_error_m: float = 10.0
+    """GPS positions further than this from the model's cameras count as outliers in the alignment."""
+
+    # --- Output and machine.
+    jpeg_quality: int = 95
+    """Quality of the working and undistorted JPEG images."""
+    num_threads: int = -1
+    """CPU threads for extraction, matching and mapping; -1 uses every core of the instance."""
+    random_seed: int = 0
+    """Seed for pycolmap's randomised steps, so a rerun of the same ZIP gives the same model."""

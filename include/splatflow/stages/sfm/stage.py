@@ -1,0 +1,92 @@
+"""The SfM stage's steps in order, from the input ZIP to the staged output folder."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import tempfile
+from pathlib import Path
+
+from splatflow.stages.contract import MlPaths, StageError, read_arguments, staged_output
+from splatflow.stages.sfm.colmap_options import quiet_pycolmap, seed_pycolmap
+from splatflow.stages.sfm.features import extract_features
+from splatflow.stages.sfm.georegister import georegister
+from splatflow.stages.sfm.mapping import check_registration, map_photos
+from splatflow.stages.sfm.matching import match_photos
+from splatflow.stages.sfm.photos import decode_photos
+from splatflow.stages.sfm.report import StepTimings, build_report, unregistered_photos, write_report
+from splatflow.stages.sfm.settings import Settings
+from splatflow.stages.sfm.undistort import undistort
+from splatflow.stages.sfm.unpack import find_input_zip, unpack_photos
+
+STAGE_NAME = "sfm"
+log = logging.getLogger(__name__)
+
+
+def main(paths: MlPaths) -> None:
+    settings = read_arguments(Settings, sys.argv[1:])
+    run(paths, settings)
+
+
+def run(paths: MlPaths, settings: Settings) -> None:
+    quiet_pycolmap()
+    seed_pycolmap(settings)
+    zip_path = find_input_zip(paths.processing_input)
+    timings = StepTimings()
+    # Scratch space lives beside the output on the job's ML storage volume, which is sized for
+    # the data; the container's root disk may be far smaller.
+    paths.processing_output.parent.mkdir(parents=True, exist_ok=True)
+    with (
+        tempfile.TemporaryDirectory(prefix=".sfm-work-", dir=paths.processing_output.parent) as scratch,
+        staged_output(paths.processing_output) as staging,
+    ):
+        work = Path(scratch)
+        with timings.step("unpack"):
+            unpacked = unpack_photos(zip_path, work / "original", settings)
+        with timings.step("decode"):
+            decoded = decode_photos(unpacked.folder, unpacked.names, work / "images", settings, STAGE_NAME)
+        photos = decoded.photos
+        _check_enough_photos(len(unpacked.names), len(photos), settings)
+        database = work / "database.db"
+        with timings.step("extract"):
+            camera_keys = extract_features(photos, decoded.folder, database, settings, STAGE_NAME)
+        with timings.step("match"):
+            matching = match_photos(photos, database, settings, STAGE_NAME)
+        with timings.step("map"):
+            reconstruction, models = map_photos(database, decoded.folder, work, settings, STAGE_NAME)
+        check_registration(reconstruction.num_reg_images(), len(photos), models, settings)
+        with timings.step("georegister"):
+            positions = {photo.name: photo.gps for photo in photos if photo.gps is not None}
+            georegistration = georegister(reconstruction, positions, settings)
+        with timings.step("undistort"):
+            undistort(reconstruction, decoded.folder, work, staging, settings, STAGE_NAME)
+        report = build_report(
+            received=len(unpacked.names),
+            photos=photos,
+            skipped=[*unpacked.skipped, *decoded.skipped, *unregistered_photos(photos, reconstruction)],
+            camera_keys=camera_keys,
+            reconstruction=reconstruction,
+            models=models,
+            matching=matching,
+            georegistration=georegistration,
+            timings=timings,
+            settings=settings,
+        )
+        write_report(report, staging)
+    log.info(
+        "registered %d of %d photos, %d points, mean reprojection error %.3f px",
+        report["photos"]["registered"],
+        report["photos"]["decoded"],
+        report["points"],
+        report["mean_reprojection_error_px"],
+    )
+
+
+def _check_enough_photos(received: int, decoded: int, settings: Settings) -> None:
+    if decoded >= settings.min_registered_photos:
+        return
+    broken = f", {received - decoded} could not be decoded" if decoded < received else ""
+    raise StageError(
+        f"the ZIP holds {received} photo(s){broken}; at least {settings.min_registered_photos} "
+        "overlapping photos are needed"
+    )
