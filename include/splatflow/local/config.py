@@ -1,0 +1,52 @@
+"""The embedded runtime's settings, in one typed place.
+
+Defaults suit a laptop: loopback only, state under ``.local/`` in the working folder, the
+three stages mapped by image repository name to their entry-point modules.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+DEFAULT_STAGE_MODULES: dict[str, str] = {
+    "sfm": "splatflow.stages.sfm",
+    "3dgs": "splatflow.stages.train",
+    "compressor": "splatflow.stages.compress",
+}
+"""Image repository name (the last path part, without tag) -> the stage's entry-point module."""
+
+Backend = Literal["auto", "subprocess", "docker"]
+
+
+@dataclass(frozen=True)
+class RunnerSettings:
+    """How the SageMaker job runner runs jobs and where it keeps them."""
+
+    state_dir: Path
+    """Job records (``jobs/``) and job workspaces (``workspaces/``); survives restarts."""
+    region: str = "us-east-1"
+    aws_endpoint: str | None = None
+    """S3 and CloudWatch Logs endpoint (the moto server); None means real AWS."""
+    stage_modules: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_STAGE_MODULES))
+    extra_python_path: tuple[Path, ...] = ()
+    """Folders put on the stage processes' ``PYTHONPATH`` (tests add their own stages)."""
+    backend: Backend = "auto"
+    """``docker`` runs the image, ``subprocess`` runs the module; ``auto`` picks docker if an engine answers."""
+    max_parallel_jobs: int = max(1, (os.cpu_count() or 2) // 2)
+    """Jobs beyond this wait InProgress/Starting, as on a busy account; protects a small machine."""
+    stop_grace_seconds: float = 10.0
+    """How long a stopped job gets after SIGTERM before SIGKILL (SageMaker gives 120 s)."""
+    poll_seconds: float = 0.2
+    checkpoint_sync_seconds: float = 2.0
+    """How often a training job's checkpoint folder is copied to S3 while it runs."""
+
+    @property
+    def jobs_dir(self) -> Path:
+        return self.state_dir / "jobs"
+
+    @property
+    def workspaces_dir(self) -> Path:
+        return self.state_dir / "workspaces"

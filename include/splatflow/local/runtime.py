@@ -1,0 +1,79 @@
+"""The embedded runtime: moto (S3, CloudWatch Logs), the SageMaker job runner and the SMTP sink.
+
+One object starts all three on loopback, writes the Airflow connection environment to
+``<state>/env`` and stops them again; ``python -m splatflow.local serve`` runs it in the
+foreground, tests start it in-process.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+
+from splatflow.local.config import RunnerSettings
+from splatflow.local.connections import connection_environment, write_env_file
+from splatflow.local.sagemaker.runner import JobRunner
+from splatflow.local.smtp_sink import SmtpSink
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RuntimeSettings:
+    state_dir: Path = Path(".local")
+    host: str = "127.0.0.1"
+    """Loopback by default: nothing here authenticates requests."""
+    aws_port: int = 4566
+    sagemaker_port: int = 4567
+    smtp_port: int = 1025
+    region: str = "us-east-1"
+    runner: RunnerSettings | None = None
+    """Overrides for the job runner (its state_dir and endpoint are filled in)."""
+
+    @property
+    def env_file(self) -> Path:
+        return self.state_dir / "env"
+
+    @property
+    def mail_dir(self) -> Path:
+        return self.state_dir / "mail"
+
+
+class EmbeddedRuntime:
+    def __init__(self, settings: RuntimeSettings) -> None:
+        self.settings = settings
+        self.moto = ThreadedMotoServer(ip_address=settings.host, port=settings.aws_port, verbose=False)
+        self.runner: JobRunner | None = None
+        self.smtp = SmtpSink(settings.mail_dir, settings.host, settings.smtp_port)
+
+    @property
+    def aws_url(self) -> str:
+        host, port = self.moto.get_host_and_port()
+        return f"http://{host}:{port}"
+
+    def start(self) -> None:
+        settings = self.settings
+        self.moto.start()
+        log.info("S3 and CloudWatch Logs (moto) on %s", self.aws_url)
+        base = settings.runner or RunnerSettings(state_dir=settings.state_dir / "sagemaker")
+        runner_settings = replace(base, aws_endpoint=self.aws_url, region=settings.region)
+        self.runner = JobRunner(runner_settings, settings.host, settings.sagemaker_port)
+        self.runner.start()
+        self.smtp.start()
+        write_env_file(settings.env_file, self.environment())
+        log.info("Airflow connections written to %s (source it before starting Airflow)", settings.env_file)
+
+    def environment(self) -> dict[str, str]:
+        assert self.runner is not None, "start() first"
+        return connection_environment(
+            self.aws_url, self.runner.url, self.smtp.host, self.smtp.port, self.settings.region
+        )
+
+    def stop(self) -> None:
+        self.smtp.stop()
+        if self.runner is not None:
+            self.runner.stop()
+        self.moto.stop()

@@ -1,0 +1,272 @@
+"""Runs jobs: workspace, inputs, the container process, logs, outputs, and the final status.
+
+Each job gets a thread that waits for a free slot, then drives the job through the phases
+SageMaker reports (Starting, Downloading, Training, Uploading, then Completed, Failed or
+Stopped). Outputs are uploaded only after a successful exit, so a failed job publishes nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import IO, Any
+
+from splatflow.local.config import RunnerSettings
+from splatflow.local.sagemaker import s3io
+from splatflow.local.sagemaker.backends import (
+    BackendError,
+    Command,
+    docker_command,
+    docker_engine_available,
+    subprocess_command,
+)
+from splatflow.local.sagemaker.cloudwatch import LogStreamWriter, stream_name
+from splatflow.local.sagemaker.jobs import TRAINING, JobRecord
+from splatflow.local.sagemaker.plans import JobPlan, model_artifacts_uri, plan_for, prepare_workspace
+from splatflow.local.sagemaker.store import JobStore
+from splatflow.local.sagemaker.workspace import Workspace, WorkspacePathError
+
+log = logging.getLogger(__name__)
+
+
+class JobExecutor:
+    def __init__(self, settings: RunnerSettings, store: JobStore, s3: Any, logs: Any) -> None:
+        self.settings = settings
+        self.store = store
+        self.s3 = s3
+        self.logs = logs
+        self._slots = threading.Semaphore(settings.max_parallel_jobs)
+        self.use_docker = settings.backend == "docker" or (settings.backend == "auto" and docker_engine_available())
+        self._threads: list[threading.Thread] = []
+
+    def submit(self, record: JobRecord) -> None:
+        thread = threading.Thread(target=self._run, args=(record,), name=f"job-{record.name}", daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def _update(self, record: JobRecord, **changes: Any) -> None:
+        with self.store.lock:
+            for key, value in changes.items():
+                setattr(record, key, value)
+            record.last_modified_time = time.time()
+            self.store.save(record)
+
+    def _phase(self, record: JobRecord, status: str, message: str) -> None:
+        with self.store.lock:
+            record.set_secondary_status(status, message)
+            self.store.save(record)
+
+    def _finish(self, record: JobRecord, status: str, reason: str | None = None) -> None:
+        with self.store.lock:
+            record.finish(status, reason)
+            record.pid = None
+            if status in {"Completed", "Stopped", "Failed"} and record.kind is TRAINING:
+                record.set_secondary_status(status, reason or f"Training job {status.lower()}")
+            self.store.save(record)
+        log.info("job %s: %s%s", record.name, status, f" ({reason})" if reason else "")
+
+    def _run(self, record: JobRecord) -> None:
+        try:
+            with self._slots:
+                if record.stop_requested:
+                    self._finish(record, "Stopped", "Stopped before it started")
+                    return
+                self._execute(record)
+        except Exception as exc:
+            log.exception("job %s: runner error", record.name)
+            self._finish(record, "Failed", f"InternalServerError: the local job runner failed: {exc}")
+
+    def _execute(self, record: JobRecord) -> None:
+        workspace = Workspace.create(self.settings.workspaces_dir, record.name)
+        self._update(record, start_time=time.time())
+        plan = plan_for(record)
+        self._phase(record, "Downloading", "Downloading input data")
+        try:
+            prepare_workspace(plan, workspace)
+            for download in plan.downloads:
+                s3io.download_prefix(self.s3, download.uri, workspace.host_path(download.container_path))
+            if plan.checkpoint:
+                self._restore_checkpoints(plan.checkpoint, workspace)
+            command = self._command(plan, workspace, record)
+        except (s3io.TransferError, WorkspacePathError, BackendError) as exc:
+            self._finish(record, "Failed", str(exc))
+            return
+        self._phase(record, "Training", "Running the container")
+        outcome = self._run_process(record, command, workspace, plan)
+        if outcome == "stopped":
+            self._finish(record, "Stopped", "Stopped by request")
+            return
+        if outcome == "timeout":
+            limit = record.request["StoppingCondition"]["MaxRuntimeInSeconds"]
+            reason = f"The job exceeded its MaxRuntimeInSeconds ({limit} s) and was stopped"
+            if record.kind is TRAINING:
+                self._phase(record, "MaxRuntimeExceeded", reason)
+                self._finish(record, "Stopped", reason)
+            else:
+                self._finish(record, "Failed", reason)
+            return
+        if outcome != 0:
+            reason = workspace.failure_reason() or (
+                f"AlgorithmError: the container exited with code {outcome} without writing "
+                "/opt/ml/output/failure; see the job's log"
+            )
+            self._finish(record, "Failed", reason)
+            return
+        self._phase(record, "Uploading", "Uploading generated output")
+        try:
+            self._upload_outputs(plan, workspace)
+        except (s3io.TransferError, WorkspacePathError) as exc:
+            self._finish(record, "Failed", f"ClientError: output upload failed: {exc}")
+            return
+        if record.kind is TRAINING:
+            self._update(record, model_artifacts=model_artifacts_uri(record))
+        self._finish(record, "Completed")
+
+    def _command(self, plan: JobPlan, workspace: Workspace, record: JobRecord) -> Command:
+        if self.use_docker:
+            return docker_command(plan, workspace, record.name, is_training=record.kind is TRAINING)
+        return subprocess_command(plan, workspace, self.settings)
+
+    def _restore_checkpoints(self, checkpoint: tuple[str, str], workspace: Workspace) -> None:
+        """A retried or resumed job starts with the checkpoints its predecessor synced."""
+        uri, container_path = checkpoint
+        with contextlib.suppress(s3io.TransferError):
+            s3io.download_prefix(self.s3, uri, workspace.host_path(container_path))
+
+    def _upload_outputs(self, plan: JobPlan, workspace: Workspace) -> None:
+        extra = s3io.encryption_args(plan.kms_key_id)
+        for upload in plan.uploads:
+            source = workspace.host_path(upload.container_path)
+            has_files = source.is_dir() and any(p.is_file() for p in source.rglob("*"))
+            if upload.if_not_empty and not has_files:
+                continue
+            if upload.as_tarball:
+                archive = workspace.root.parent / Path(upload.uri).name
+                s3io.tar_directory(source, archive)
+                s3io.upload_file(self.s3, archive, upload.uri, extra)
+            elif has_files:
+                s3io.upload_directory(self.s3, source, upload.uri, extra)
+
+    def _run_process(self, record: JobRecord, command: Command, workspace: Workspace, plan: JobPlan) -> int | str:
+        """Run the container; its exit code, or ``"stopped"`` / ``"timeout"``."""
+        started = time.time()
+        writer = LogStreamWriter(self.logs, record.kind.log_group, stream_name(record.name, started))
+        self._update(record, log_stream=writer.stream)
+        max_runtime = record.request.get("StoppingCondition", {}).get("MaxRuntimeInSeconds")
+        deadline = time.monotonic() + max_runtime if max_runtime else None
+        with workspace.log_file.open("a", encoding="utf-8") as log_file:
+            process = subprocess.Popen(
+                command.argv,
+                env=command.environment,
+                cwd=workspace.root.parent,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                text=True,
+                errors="replace",
+                bufsize=1,
+            )
+            self._update(record, pid=process.pid)
+            assert process.stdout is not None
+            reader = threading.Thread(
+                target=_pump_lines,
+                args=(process.stdout, writer, log_file),
+                name=f"log-{record.name}",
+                daemon=True,
+            )
+            reader.start()
+            syncer = _CheckpointSyncer(self, plan, workspace) if plan.checkpoint else None
+            outcome: int | str | None = None
+            while process.poll() is None:
+                time.sleep(self.settings.poll_seconds)
+                writer.flush()
+                if syncer:
+                    syncer.maybe_sync()
+                if record.stop_requested:
+                    outcome = "stopped"
+                elif deadline is not None and time.monotonic() > deadline:
+                    outcome = "timeout"
+                if outcome:
+                    self._terminate(process, command)
+                    break
+            reader.join(timeout=10)
+            writer.flush()
+            if syncer:
+                syncer.sync()
+        return outcome if outcome else process.returncode
+
+    def _terminate(self, process: subprocess.Popen[str], command: Command) -> None:
+        """SIGTERM, a grace period, then SIGKILL: the container gets a chance to checkpoint."""
+        if command.container_name:
+            subprocess.run(
+                ["docker", "stop", "-t", str(int(self.settings.stop_grace_seconds)), command.container_name],
+                capture_output=True,
+                check=False,
+            )
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=self.settings.stop_grace_seconds)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for every job thread (tests and shutdown)."""
+        for thread in list(self._threads):
+            thread.join(timeout)
+
+
+def _pump_lines(stream: IO[str], writer: LogStreamWriter, log_file: IO[str]) -> None:
+    for line in stream:
+        log_file.write(line)
+        log_file.flush()
+        writer.add(line)
+
+
+class _CheckpointSyncer:
+    """Copies new or changed checkpoint files to S3 while the job runs (SageMaker's behaviour).
+
+    Files still being written (``*.tmp``, or hidden) are skipped: stages write a checkpoint to a
+    temporary name and rename it, so only whole checkpoints reach S3.
+    """
+
+    def __init__(self, executor: JobExecutor, plan: JobPlan, workspace: Workspace) -> None:
+        assert plan.checkpoint is not None
+        self.s3 = executor.s3
+        self.uri = plan.checkpoint[0].rstrip("/")
+        self.folder = workspace.host_path(plan.checkpoint[1])
+        self.every = executor.settings.checkpoint_sync_seconds
+        self.extra = s3io.encryption_args(plan.kms_key_id)
+        self._seen: dict[Path, tuple[int, int]] = {}
+        self._last = time.monotonic()
+
+    def maybe_sync(self) -> None:
+        if time.monotonic() - self._last >= self.every:
+            self.sync()
+
+    def sync(self) -> None:
+        self._last = time.monotonic()
+        if not self.folder.is_dir():
+            return
+        for path in sorted(p for p in self.folder.rglob("*") if p.is_file()):
+            if path.name.startswith(".") or path.name.endswith(".tmp"):
+                continue
+            try:
+                stat = path.stat()
+            except FileNotFoundError:
+                continue
+            signature = (stat.st_size, stat.st_mtime_ns)
+            if self._seen.get(path) == signature:
+                continue
+            key_uri = f"{self.uri}/{path.relative_to(self.folder).as_posix()}"
+            s3io.upload_file(self.s3, path, key_uri, self.extra)
+            self._seen[path] = signature

@@ -1,0 +1,139 @@
+"""What a job needs done around its container, derived from its request.
+
+SageMaker does the same things for every job (download the inputs, write the config files, run
+the image, upload the outputs); only where the request keeps them differs between Processing
+and Training. A ``JobPlan`` is that difference, so the executor has one code path for both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from splatflow.local.sagemaker.jobs import TRAINING, JobRecord
+from splatflow.local.sagemaker.workspace import Workspace
+
+DEFAULT_CHECKPOINT_PATH = "/opt/ml/checkpoints"
+
+
+@dataclass(frozen=True)
+class Download:
+    uri: str
+    container_path: str
+
+
+@dataclass(frozen=True)
+class Upload:
+    container_path: str
+    uri: str
+    as_tarball: bool = False
+    """Pack the folder as one ``.tar.gz`` at ``uri`` (Training's ``model.tar.gz``)."""
+    if_not_empty: bool = False
+
+
+@dataclass(frozen=True)
+class JobPlan:
+    image: str
+    arguments: list[str]
+    environment: dict[str, str]
+    downloads: list[Download]
+    uploads: list[Upload]
+    config_files: dict[str, Any] = field(default_factory=dict)
+    """Container path -> JSON payload written before the job starts."""
+    checkpoint: tuple[str, str] | None = None
+    """(S3 URI, container path) kept in sync while a training job runs."""
+    entrypoint: list[str] | None = None
+    network_isolation: bool = False
+    kms_key_id: str | None = None
+
+
+def plan_for(record: JobRecord) -> JobPlan:
+    return _training_plan(record) if record.kind is TRAINING else _processing_plan(record)
+
+
+def _processing_plan(record: JobRecord) -> JobPlan:
+    request = record.request
+    app = request["AppSpecification"]
+    downloads = [
+        Download(item["S3Input"]["S3Uri"], item["S3Input"]["LocalPath"])
+        for item in request.get("ProcessingInputs", [])
+        if "S3Input" in item
+    ]
+    output_config = request.get("ProcessingOutputConfig") or {}
+    uploads = [
+        Upload(item["S3Output"]["LocalPath"], item["S3Output"]["S3Uri"])
+        for item in output_config.get("Outputs", [])
+        if "S3Output" in item
+    ]
+    network = request.get("NetworkConfig") or {}
+    return JobPlan(
+        image=app["ImageUri"],
+        arguments=list(app.get("ContainerArguments", [])),
+        environment=dict(request.get("Environment", {})),
+        downloads=downloads,
+        uploads=uploads,
+        config_files={"/opt/ml/config/processingjobconfig.json": request},
+        entrypoint=app.get("ContainerEntrypoint"),
+        network_isolation=bool(network.get("EnableNetworkIsolation")),
+        kms_key_id=output_config.get("KmsKeyId"),
+    )
+
+
+def _training_plan(record: JobRecord) -> JobPlan:
+    request = record.request
+    channels = request.get("InputDataConfig", [])
+    downloads = [
+        Download(channel["DataSource"]["S3DataSource"]["S3Uri"], f"/opt/ml/input/data/{channel['ChannelName']}")
+        for channel in channels
+        if "S3DataSource" in channel.get("DataSource", {})
+    ]
+    output_path = request["OutputDataConfig"]["S3OutputPath"].rstrip("/")
+    job_output = f"{output_path}/{record.name}/output"
+    uploads = [
+        Upload("/opt/ml/model", f"{job_output}/model.tar.gz", as_tarball=True),
+        Upload("/opt/ml/output/data", f"{job_output}/output.tar.gz", as_tarball=True, if_not_empty=True),
+    ]
+    checkpoint_config = request.get("CheckpointConfig")
+    checkpoint = None
+    if checkpoint_config:
+        checkpoint = (
+            checkpoint_config["S3Uri"],
+            checkpoint_config.get("LocalPath") or DEFAULT_CHECKPOINT_PATH,
+        )
+    input_data_config = {
+        channel["ChannelName"]: {
+            key: channel[key] for key in ("ContentType", "TrainingInputMode", "CompressionType") if key in channel
+        }
+        for channel in channels
+    }
+    resources = request["ResourceConfig"]
+    return JobPlan(
+        image=request["AlgorithmSpecification"]["TrainingImage"],
+        arguments=[],
+        environment=dict(request.get("Environment", {})),
+        downloads=downloads,
+        uploads=uploads,
+        config_files={
+            "/opt/ml/input/config/hyperparameters.json": request.get("HyperParameters", {}),
+            "/opt/ml/input/config/inputdataconfig.json": input_data_config,
+            "/opt/ml/input/config/resourceconfig.json": {
+                "current_host": "algo-1",
+                "hosts": ["algo-1"],
+                "instance_type": resources.get("InstanceType"),
+            },
+        },
+        checkpoint=checkpoint,
+        entrypoint=request["AlgorithmSpecification"].get("ContainerEntrypoint"),
+        network_isolation=bool(request.get("EnableNetworkIsolation")),
+        kms_key_id=request["OutputDataConfig"].get("KmsKeyId"),
+    )
+
+
+def model_artifacts_uri(record: JobRecord) -> str:
+    output_path = record.request["OutputDataConfig"]["S3OutputPath"].rstrip("/")
+    return f"{output_path}/{record.name}/output/model.tar.gz"
+
+
+def prepare_workspace(plan: JobPlan, workspace: Workspace) -> None:
+    for container_path, payload in plan.config_files.items():
+        workspace.write_json(container_path, payload)

@@ -1,0 +1,40 @@
+"""Assemble the job runner: store, executor, service and HTTP server, from ``RunnerSettings``."""
+
+from __future__ import annotations
+
+import logging
+
+from splatflow.local.aws_clients import aws_client
+from splatflow.local.config import RunnerSettings
+from splatflow.local.sagemaker.executor import JobExecutor
+from splatflow.local.sagemaker.protocol import SageMakerServer
+from splatflow.local.sagemaker.service import SageMakerService
+from splatflow.local.sagemaker.store import JobStore
+
+log = logging.getLogger(__name__)
+
+
+class JobRunner:
+    """A running SageMaker-compatible endpoint; ``stop()`` leaves job records on disk."""
+
+    def __init__(self, settings: RunnerSettings, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.settings = settings
+        store = JobStore(settings.jobs_dir)
+        s3 = aws_client("s3", settings.aws_endpoint, settings.region)
+        logs = aws_client("logs", settings.aws_endpoint, settings.region)
+        self.executor = JobExecutor(settings, store, s3, logs)
+        self.service = SageMakerService(store, self.executor, settings.region)
+        self.service.recover_after_restart()
+        self.server = SageMakerServer(self.service, host, port)
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def start(self) -> None:
+        self.server.start()
+        backend = "docker" if self.executor.use_docker else "subprocess"
+        log.info("SageMaker job runner on %s (jobs run as %s)", self.url, backend)
+
+    def stop(self) -> None:
+        self.server.stop()
