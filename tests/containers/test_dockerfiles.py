@@ -21,7 +21,6 @@ import pytest
 from dockerfile_parse import DockerfileParser
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-PACKAGE_ROOT = REPO_ROOT / "include"
 REQUIRED_PLATFORM = "linux/amd64"
 ROOT_USERS = {"root", "0"}
 MODULE_NAME = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")
@@ -142,8 +141,12 @@ def module_exists(module: str, package_root: Path) -> bool:
     return path.with_suffix(".py").is_file() or (path / "__main__.py").is_file()
 
 
-def dockerfile_problems(text: str, repo_root: Path, *, needs_entrypoint: bool = True) -> list[str]:
-    """Every problem found in a Dockerfile's text, each in one line naming where it is."""
+def dockerfile_problems(text: str, repo_root: Path, *, stage_image: bool = True) -> list[str]:
+    """Every problem found in a Dockerfile's text, each in one line naming where it is.
+
+    A stage image (``stage_image``) must also be built for linux/amd64, SageMaker's architecture,
+    and start a splatflow module; the Airflow image keeps its base image's entry point.
+    """
     stages = parse_stages(text)
     if not stages:
         return ["no FROM instruction"]
@@ -152,7 +155,7 @@ def dockerfile_problems(text: str, repo_root: Path, *, needs_entrypoint: bool = 
     for stage in stages:
         problems += _image_problems(stage, aliases)
         platform = stage.base.flags.get("platform")
-        if needs_entrypoint and platform != REQUIRED_PLATFORM:
+        if stage_image and platform != REQUIRED_PLATFORM:
             problems.append(f"line {stage.base.line}: FROM is not built for --platform={REQUIRED_PLATFORM}")
         for item in stage.body:
             if item.keyword in {"COPY", "ADD"}:
@@ -167,7 +170,7 @@ def dockerfile_problems(text: str, repo_root: Path, *, needs_entrypoint: bool = 
     elif user.arguments[0].partition(":")[0] in ROOT_USERS:
         problems.append(f"line {user.line}: USER {user.arguments[0]} runs the container as root")
 
-    if needs_entrypoint:
+    if stage_image:
         entrypoint = final.last("ENTRYPOINT")
         if entrypoint is None:
             problems.append("the final stage has no ENTRYPOINT")
@@ -235,7 +238,7 @@ def test_checker_reports_each_problem_of_a_broken_dockerfile() -> None:
 )
 def test_checker_requires_a_non_root_user(tail: str, problem: str) -> None:
     text = "FROM --platform=linux/amd64 python:3.11.14-slim\n" + tail
-    assert problem in dockerfile_problems(text, REPO_ROOT, needs_entrypoint=False)
+    assert problem in dockerfile_problems(text, REPO_ROOT, stage_image=False)
 
 
 @pytest.mark.parametrize(
@@ -295,7 +298,7 @@ def test_airflow_image_passes_the_checks_and_installs_the_local_extra() -> None:
     text = _read("Dockerfile")
     stages = parse_stages(text)
 
-    assert dockerfile_problems(text, REPO_ROOT, needs_entrypoint=False) == []
+    assert dockerfile_problems(text, REPO_ROOT, stage_image=False) == []
     assert stages[-1].base.arguments[0] == "apache/airflow:3.3.2-python3.11"
     build_args = {item.arguments[0].partition("=")[0]: item for s in stages for item in s.body if item.keyword == "ARG"}
     assert build_args["SPLATFLOW_EXTRAS"].arguments[0] == "SPLATFLOW_EXTRAS=local"
