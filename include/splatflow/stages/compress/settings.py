@@ -1,0 +1,49 @@
+"""The compression stage's settings, passed as Processing-job container arguments.
+
+Processing jobs have no hyperparameters file: the request builder turns these defaults into
+``ContainerArguments`` (``--name value``) and the stage parses them back with
+``contract.read_arguments``. This module imports nothing heavy, so the light request builders
+can read the same defaults without the container's libraries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+TexelOrderName = Literal["morton", "sorted", "input"]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of the compression stage; the defaults suit scenes up to a few million splats."""
+
+    texel_order: TexelOrderName = "morton"
+    """How splats are laid into the textures: ``morton`` (Z-order of positions, one long coherent
+    run per row, measured smallest on our scenes), ``sorted`` (the self-organising 2D sort) or
+    ``input`` (file order)."""
+    sh_palette_size: int = 0
+    """Entries of the higher-order SH palette (at most 65536); 0 picks splat-transform's size for
+    the splat count (64k from 64k splats up). Fewer entries: a smaller file, flatter reflections."""
+    kmeans_iterations: int = 10
+    """Lloyd iterations of each k-means (SH palette levels)."""
+    webp_method: int = 4
+    """libwebp lossless method 0-6: higher is a few percent smaller and several times slower."""
+    webp_quality: int = 80
+    """libwebp lossless effort 0-100 (still lossless: only the search effort changes)."""
+    encode_workers: int = 0
+    """Textures encoded at once; 0 uses every CPU."""
+
+    quality_check: bool = True
+    """Render the held-out views from the original and the decoded bundle and compare them."""
+    max_psnr_loss_db: float = 1.0
+    """Fail when the decoded bundle's PSNR against the held-out photos is this much below the
+    original's (or, without photos, below ``min_psnr_vs_original_db`` against the original)."""
+    min_psnr_vs_original_db: float = 30.0
+    """Without held-out photos: the least PSNR of the decoded bundle's render against the original's."""
+    quality_image_scale: float = 0.5
+    """Render the held-out views at this fraction of their resolution (the check runs on CPU)."""
+    quality_max_views: int = 8
+    """Compare at most this many held-out views (evenly picked)."""
+    seed: int = 0
+    """Seed of every random choice, so a rerun writes the same bytes."""

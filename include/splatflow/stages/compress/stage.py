@@ -1,0 +1,151 @@
+"""The compression stage, step by step: find the model, clean it, encode, verify, check, publish.
+
+Every bundle written is read back with our own decoder before it is published, so a writer
+bug can never ship a file that opens wrong; the render check then decides whether the loss is
+acceptable. All outputs go through ``staged_output``: a failed check publishes nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from splatflow.formats.cameras import CamerasFormatError, read_cameras
+from splatflow.formats.ply import PlyFormatError, Splats, read_ply
+from splatflow.formats.sog import WebpEffort, read_sog, write_sog
+from splatflow.stages.compress.encoder import EncoderOptions, encode_splats, reordered
+from splatflow.stages.compress.inputs import ModelInput, locate_model
+from splatflow.stages.compress.quality import QualityCheck, check_quality, pick_views
+from splatflow.stages.compress.report import CompressionReport, attribute_rmse, quality_summary
+from splatflow.stages.compress.settings import Settings
+from splatflow.stages.contract import MlPaths, StageError, read_arguments, staged_output
+
+STAGE_NAME = "compress"
+SOG_NAME = "scene.sog"
+REPORT_NAME = "report.json"
+PLY_NAME = "splat.ply"
+
+log = logging.getLogger(__name__)
+
+
+def drop_non_finite(splats: Splats) -> tuple[Splats, int]:
+    """The splats whose every value is finite, and how many were dropped."""
+    columns = [splats.means, splats.scales, splats.quats, splats.sh_dc, splats.sh_rest.reshape(splats.count, -1)]
+    finite = np.isfinite(splats.opacities)
+    for column in columns:
+        finite &= np.isfinite(column).all(axis=1)
+    finite &= np.linalg.norm(np.where(np.isfinite(splats.quats), splats.quats, 0), axis=1) > 0
+    kept = np.flatnonzero(finite)
+    return reordered(splats, kept), int(splats.count - len(kept))
+
+
+def load_splats(model: ModelInput) -> tuple[Splats, int, int]:
+    """(clean splats, input count, dropped count); an unusable model fails the stage."""
+    try:
+        splats = read_ply(model.ply)
+    except PlyFormatError as exc:
+        raise StageError(str(exc)) from None
+    if splats.count == 0:
+        raise StageError(f"{model.ply.name} holds no splats")
+    clean, dropped = drop_non_finite(splats)
+    if clean.count == 0:
+        raise StageError(f"all {splats.count} splats of {model.ply.name} hold NaN or infinite values")
+    if dropped:
+        log.warning("dropped %d of %d splats holding NaN or infinite values", dropped, splats.count)
+    return clean, splats.count, dropped
+
+
+def run_quality_check(
+    model: ModelInput, original: Splats, decoded: Splats, settings: Settings
+) -> tuple[QualityCheck | None, str | None]:
+    """The render check, or why it was skipped; a loss past the settings fails the stage."""
+    if not settings.quality_check:
+        return None, "disabled by the quality_check setting"
+    if model.cameras is None:
+        return None, "the model carries no held-out cameras (cameras.json)"
+    try:
+        cameras = read_cameras(model.cameras)
+    except CamerasFormatError as exc:
+        raise StageError(f"the model's held-out cameras are unreadable: {exc}") from None
+    if not cameras:
+        return None, "cameras.json lists no held-out cameras"
+    views = pick_views(cameras, settings.quality_max_views)
+    check = check_quality(original, decoded, views, model.holdout_photos, settings.quality_image_scale)
+    loss = check.psnr_loss_db
+    if loss is not None and loss > settings.max_psnr_loss_db:
+        raise StageError(
+            f"compression lost {loss:.2f} dB of PSNR on the held-out photos "
+            f"(limit {settings.max_psnr_loss_db:g} dB); try a larger sh_palette_size"
+        )
+    if loss is None and check.mean_psnr_vs_original < settings.min_psnr_vs_original_db:
+        raise StageError(
+            f"the compressed scene renders at {check.mean_psnr_vs_original:.1f} dB PSNR against the "
+            f"original (limit {settings.min_psnr_vs_original_db:g} dB); try a larger sh_palette_size"
+        )
+    return check, None
+
+
+def compress(model: ModelInput, output_dir: Path, settings: Settings) -> CompressionReport:
+    splats, input_count, dropped = load_splats(model)
+    log.info("compressing %d splats, SH degree %d", splats.count, splats.sh_degree)
+    options = EncoderOptions(
+        texel_order=settings.texel_order,
+        sh_palette_size=settings.sh_palette_size,
+        kmeans_iterations=settings.kmeans_iterations,
+        seed=settings.seed,
+    )
+    started = time.monotonic()
+    encoding = encode_splats(splats, options)
+    sog_path = output_dir / SOG_NAME
+    entry_bytes = write_sog(
+        encoding.encoded,
+        sog_path,
+        WebpEffort(method=settings.webp_method, quality=settings.webp_quality),
+        workers=settings.encode_workers or os.cpu_count() or 1,
+    )
+    encode_seconds = time.monotonic() - started
+    decoded = read_sog(sog_path)
+    if decoded.count != splats.count or decoded.sh_degree != splats.sh_degree:
+        raise StageError(
+            f"the written bundle decodes to {decoded.count} splats of SH degree {decoded.sh_degree}, "
+            f"not {splats.count} of degree {splats.sh_degree}"
+        )
+    ordered = reordered(splats, encoding.order)
+    check, skipped = run_quality_check(model, ordered, decoded, settings)
+    shutil.copyfile(model.ply, output_dir / PLY_NAME)
+    palette = encoding.encoded.sh_palette
+    report = CompressionReport(
+        input_splats=input_count,
+        dropped_non_finite=dropped,
+        splats=splats.count,
+        sh_degree=splats.sh_degree,
+        ply_bytes=model.ply.stat().st_size,
+        sog_bytes=sog_path.stat().st_size,
+        sog_entry_bytes=entry_bytes,
+        sh_palette_size=0 if palette is None else palette.size,
+        texel_order=settings.texel_order,
+        encode_seconds=round(encode_seconds, 3),
+        attribute_rmse=attribute_rmse(ordered, decoded),
+        quality=None if check is None else quality_summary(check),
+        quality_skipped=skipped,
+        settings=dataclasses.asdict(settings),
+    )
+    report.write(output_dir / REPORT_NAME)
+    log.info("wrote %s: %d bytes, %.1fx smaller than the .ply", SOG_NAME, report.sog_bytes, report.ratio)
+    return report
+
+
+def main(paths: MlPaths) -> None:
+    settings = read_arguments(Settings, sys.argv[1:])
+    with tempfile.TemporaryDirectory(prefix="compress-") as workspace:
+        model = locate_model(paths.processing_input, Path(workspace))
+        with staged_output(paths.processing_output) as output_dir:
+            compress(model, output_dir, settings)
