@@ -1,0 +1,87 @@
+"""The model folder the compression stage reads (names are part of the stage contract).
+
+``splat.ply`` (Inria 3DGS layout), ``cameras.json`` (held-out views at training resolution),
+``holdout/<camera name>.png`` (those photos), ``metrics.json``, ``previews/*.png`` (a held-out
+photo beside its render).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import torch
+from PIL import Image
+
+from splatflow.formats.cameras import write_cameras
+from splatflow.formats.ply import Splats, write_ply
+from splatflow.stages.train.dataset import View
+from splatflow.stages.train.settings import Settings
+from splatflow.stages.train.trainer import TrainingResult
+
+PLY_NAME = "splat.ply"
+CAMERAS_NAME = "cameras.json"
+METRICS_NAME = "metrics.json"
+HOLDOUT_DIR = "holdout"
+PREVIEWS_DIR = "previews"
+
+
+def splats_from_parameters(params: dict[str, torch.Tensor], sh_degree: int) -> Splats:
+    """Trained tensors as ``Splats``, keeping SH coefficients up to ``sh_degree``."""
+
+    def array(name: str) -> npt.NDArray[np.float32]:
+        return params[name].detach().cpu().numpy().astype(np.float32)
+
+    rest = (sh_degree + 1) ** 2 - 1
+    return Splats(
+        means=array("means"),
+        scales=array("scales"),
+        quats=array("quats"),
+        opacities=array("opacities"),
+        sh_dc=array("sh0")[:, 0, :],
+        sh_rest=np.ascontiguousarray(array("shN")[:, :rest, :]),
+    )
+
+
+def _png(pixels: npt.NDArray[np.float32] | torch.Tensor, path: Path) -> None:
+    array = pixels.numpy() if isinstance(pixels, torch.Tensor) else pixels
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray((np.clip(array, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)).save(path)
+
+
+def metrics_document(result: TrainingResult, settings: Settings, device: str) -> dict[str, Any]:
+    return {
+        "psnr": result.final.psnr,
+        "ssim": result.final.ssim,
+        "initial_psnr": result.initial.psnr,
+        "gaussians": result.gaussians,
+        "steps": result.steps,
+        "seconds": result.seconds,
+        "peak_memory_mb": result.peak_memory_mb,
+        "stop_reason": result.stop_reason,
+        "psnr_history": [{"step": step, "psnr": value} for step, value in result.psnr_history],
+        "preset": settings.preset,
+        "device": device,
+    }
+
+
+def write_model(
+    folder: Path,
+    splats: Splats,
+    holdout: list[View],
+    result: TrainingResult,
+    settings: Settings,
+    device: str,
+) -> None:
+    write_ply(splats, folder / PLY_NAME)
+    write_cameras([view.camera for view in holdout], folder / CAMERAS_NAME)
+    for view in holdout:
+        _png(view.photo, folder / HOLDOUT_DIR / f"{view.camera.name}.png")
+    for view, render in list(zip(holdout, result.final.renders, strict=True))[: settings.previews]:
+        side_by_side = np.concatenate([view.photo, render.numpy()], axis=1)
+        _png(side_by_side, folder / PREVIEWS_DIR / f"{Path(view.camera.name).stem}.png")
+    document = metrics_document(result, settings, device)
+    (folder / METRICS_NAME).write_text(json.dumps(document, indent=1), encoding="utf-8")

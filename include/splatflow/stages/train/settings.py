@@ -1,0 +1,141 @@
+"""Settings of the 3DGS training stage, read once from ``hyperparameters.json``.
+
+Light on purpose (no torch): the request builders in ``splatflow.pipeline`` import it to turn a
+chosen preset into a Training job's ``HyperParameters``. Every tunable field defaults to
+``None``, meaning "whatever the preset says"; ``with_preset_defaults`` fills them in, so a job
+can name a preset and override just one knob.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Literal, TypeVar
+
+Preset = Literal["preview", "standard", "high"]
+DeviceChoice = Literal["auto", "cuda", "cpu"]
+StrategyChoice = Literal["default", "mcmc"]
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Settings:
+    preset: Preset = "standard"
+    """Named defaults for every field left unset (see PRESETS)."""
+    device: DeviceChoice = "auto"
+    """``cuda`` fails the job when no GPU is present instead of silently training for days on CPU."""
+    seed: int = 0
+    holdout_every: int = 8
+    """Every Nth photo (by name) is held out for evaluation and never trained on."""
+    max_steps: int | None = None
+    """Hard cap on optimisation steps."""
+    max_minutes: float | None = None
+    """Wall-clock budget; training stops (and still writes its model) when it runs out."""
+    max_width: int | None = None
+    """Photos wider than this are downscaled for training and evaluation."""
+    coarse_levels: int | None = None
+    """Progressive resolution: start at 1/2^levels of full size, halving the reduction ..."""
+    steps_per_level: int | None = None
+    """... every this many steps, until full resolution."""
+    eval_every: int | None = None
+    """Held-out PSNR is measured every this many steps (drives early stopping)."""
+    plateau_window: int | None = None
+    """Early stopping looks at the last this-many evaluations ..."""
+    plateau_min_gain_db: float | None = None
+    """... and stops when PSNR improved by less than this over them."""
+    checkpoint_every: int | None = None
+    """Steps between checkpoints in ``/opt/ml/checkpoints`` (resume after a spot interruption)."""
+    sh_degree: int | None = None
+    """Final spherical-harmonics degree (0 to 3), reached one degree per ``sh_increase_every``."""
+    sh_increase_every: int | None = None
+    strategy: StrategyChoice | None = None
+    """gsplat densification: ``default`` (clone/split/prune) or ``mcmc`` (CUDA only, capped)."""
+    max_gaussians: int | None = None
+    """Cap on the number of Gaussians (MCMC's cap; densification pauses at it otherwise)."""
+    refine_stop_step: int | None = None
+    """Densification stops after this step."""
+    ssim_weight: float | None = None
+    """Loss = (1 - w) * L1 + w * (1 - SSIM)."""
+    progress_every: int | None = None
+    """Steps between progress lines."""
+    previews: int = 3
+    """How many held-out views get a side-by-side preview image."""
+
+    def with_preset_defaults(self) -> Settings:
+        """A copy whose unset fields hold the preset's values."""
+        preset = PRESETS[self.preset]
+        filled = {f.name: getattr(preset, f.name) for f in dataclasses.fields(self) if getattr(self, f.name) is None}
+        return dataclasses.replace(self, **filled)
+
+
+PREVIEW = Settings(
+    preset="preview",
+    max_steps=1000,
+    max_minutes=5.0,
+    max_width=320,
+    coarse_levels=1,
+    steps_per_level=200,
+    eval_every=100,
+    plateau_window=3,
+    plateau_min_gain_db=0.2,
+    checkpoint_every=250,
+    sh_degree=1,
+    sh_increase_every=400,
+    strategy="default",
+    max_gaussians=100_000,
+    refine_stop_step=800,
+    ssim_weight=0.2,
+    progress_every=50,
+)
+"""Minutes on a CPU: a first look, not a deliverable."""
+
+STANDARD = Settings(
+    preset="standard",
+    max_steps=30_000,
+    max_minutes=60.0,
+    max_width=1600,
+    coarse_levels=2,
+    steps_per_level=1000,
+    eval_every=500,
+    plateau_window=4,
+    plateau_min_gain_db=0.1,
+    checkpoint_every=2000,
+    sh_degree=3,
+    sh_increase_every=1000,
+    strategy="default",
+    max_gaussians=3_000_000,
+    refine_stop_step=15_000,
+    ssim_weight=0.2,
+    progress_every=200,
+)
+"""The 3DGS paper's schedule with early stopping; fits a T4 for typical drone jobs."""
+
+HIGH = Settings(
+    preset="high",
+    max_steps=50_000,
+    max_minutes=120.0,
+    max_width=3200,
+    coarse_levels=2,
+    steps_per_level=2000,
+    eval_every=1000,
+    plateau_window=5,
+    plateau_min_gain_db=0.05,
+    checkpoint_every=2000,
+    sh_degree=3,
+    sh_increase_every=1000,
+    strategy="mcmc",
+    max_gaussians=4_000_000,
+    refine_stop_step=25_000,
+    ssim_weight=0.2,
+    progress_every=500,
+)
+"""Full resolution, MCMC densification up to a Gaussian cap, a patient plateau test."""
+
+PRESETS: dict[str, Settings] = {"preview": PREVIEW, "standard": STANDARD, "high": HIGH}
+
+
+def preset_value(value: T | None) -> T:
+    """A field of settings that went through ``with_preset_defaults`` (so is never ``None``)."""
+    if value is None:
+        raise ValueError("settings used before with_preset_defaults()")
+    return value

@@ -1,0 +1,321 @@
+"""The optimisation loop, one named step per concern.
+
+``Trainer.run`` reads top to bottom: resume, then per step pick a view, render it, score it,
+back-propagate, let the densification strategy refine, update parameters, and at fixed steps
+evaluate, checkpoint and report progress. The same loop runs gsplat's CUDA rasterizer on a GPU
+and the pure-PyTorch one on CPU (``splatflow.render.select_rasterizer``).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import resource
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F  # noqa: N812 - the conventional alias
+from gsplat.strategy import DefaultStrategy, MCMCStrategy
+from torch import Tensor
+
+from splatflow.render import camera_tensors, select_rasterizer
+from splatflow.render.sh import camera_centres
+from splatflow.stages.contract import Progress, StageError
+from splatflow.stages.train.checkpoints import load_latest_checkpoint, save_checkpoint
+from splatflow.stages.train.dataset import SceneData, View
+from splatflow.stages.train.init import gaussians_from_points, scene_scale
+from splatflow.stages.train.metrics import psnr, ssim
+from splatflow.stages.train.schedule import Budget, PlateauStopper, resolution_factor
+from splatflow.stages.train.settings import Settings, preset_value
+
+log = logging.getLogger(__name__)
+
+BASE_LEARNING_RATES = {
+    "means": 1.6e-4,
+    "scales": 5e-3,
+    "quats": 1e-3,
+    "opacities": 5e-2,
+    "sh0": 2.5e-3,
+    "shN": 2.5e-3 / 20,
+}
+"""The 3DGS paper's per-parameter Adam rates (means in units of the scene scale)."""
+MEANS_LR_FINAL_FRACTION = 0.01
+MCMC_OPACITY_REG = 0.01
+MCMC_SCALE_REG = 0.01
+
+
+@dataclass
+class EvaluationResult:
+    psnr: float
+    ssim: float
+    renders: list[Tensor] = field(default_factory=list)
+    """(H, W, 3) renders of the held-out views, in order, on CPU."""
+
+
+@dataclass
+class TrainingResult:
+    steps: int
+    stop_reason: str
+    seconds: float
+    initial: EvaluationResult
+    final: EvaluationResult
+    gaussians: int
+    peak_memory_mb: float
+    psnr_history: list[tuple[int, float]]
+
+
+def choose_device(settings: Settings) -> torch.device:
+    if torch.cuda.is_available() and settings.device != "cpu":
+        return torch.device("cuda")
+    if settings.device == "cuda":
+        raise StageError("the hyperparameters demand a CUDA GPU (device=cuda) but none is available")
+    return torch.device("cpu")
+
+
+def _view_tensors(view: View, factor: float, device: torch.device) -> tuple[Tensor, Tensor, Tensor, int, int]:
+    camera = view.camera.scaled(factor) if factor < 1.0 else view.camera
+    photo = torch.as_tensor(view.photo, device=device)
+    if factor < 1.0:
+        photo = F.interpolate(photo.permute(2, 0, 1)[None], size=(camera.height, camera.width), mode="area")[0].permute(
+            1, 2, 0
+        )
+    viewmat, intrinsics = camera_tensors(camera, device)
+    return photo, viewmat, intrinsics, camera.width, camera.height
+
+
+class Trainer:
+    def __init__(self, settings: Settings, scene: SceneData, device: torch.device, checkpoints: Path) -> None:
+        self.settings = settings
+        self.scene = scene
+        self.device = device
+        self.checkpoints = checkpoints
+        self.rasterize = select_rasterizer(device)
+        self.max_sh_degree = preset_value(settings.sh_degree)
+        self.max_steps = preset_value(settings.max_steps)
+        self.step = 0
+        self.rng = random.Random(settings.seed)
+        torch.manual_seed(settings.seed)
+        centres = torch.stack([camera_centres(camera_tensors(v.camera, device)[0])[0] for v in scene.training])
+        self.scene_scale = scene_scale(centres)
+        parameters = gaussians_from_points(scene.points, scene.point_colors, self.max_sh_degree, device)
+        self.params = torch.nn.ParameterDict({k: torch.nn.Parameter(v) for k, v in parameters.items()})
+        self.optimizers = self._make_optimizers()
+        self.strategy = self._make_strategy()
+        self.strategy_state: dict[str, Any] = (
+            self.strategy.initialize_state(scene_scale=self.scene_scale)
+            if isinstance(self.strategy, DefaultStrategy)
+            else self.strategy.initialize_state()
+        )
+        self.stopper = PlateauStopper(preset_value(settings.plateau_window), preset_value(settings.plateau_min_gain_db))
+        self.budget = Budget(self.max_steps, preset_value(settings.max_minutes))
+        self.psnr_history: list[tuple[int, float]] = []
+        self._view_cache: dict[tuple[int, float], tuple[Tensor, Tensor, Tensor, int, int]] = {}
+
+    # --- set-up -----------------------------------------------------------------------------
+
+    def _make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        rates = dict(BASE_LEARNING_RATES, means=BASE_LEARNING_RATES["means"] * self.scene_scale)
+        return {
+            name: torch.optim.Adam([{"params": self.params[name], "lr": rates[name], "name": name}], eps=1e-15)
+            for name in self.params
+        }
+
+    def _make_strategy(self) -> DefaultStrategy | MCMCStrategy:
+        refine_stop = preset_value(self.settings.refine_stop_step)
+        if self.settings.strategy == "mcmc":
+            if self.device.type != "cuda":
+                raise StageError("strategy=mcmc needs a CUDA GPU; use strategy=default on CPU")
+            return MCMCStrategy(cap_max=preset_value(self.settings.max_gaussians), refine_stop_iter=refine_stop)
+        start = min(500, refine_stop // 2)
+        return DefaultStrategy(refine_start_iter=start, refine_stop_iter=refine_stop, reset_every=3000)
+
+    def means_learning_rate(self) -> float:
+        """Exponential decay of the means' rate to 1 % over ``max_steps`` (as in 3DGS)."""
+        progress = min(1.0, self.step / max(1, self.max_steps))
+        base = BASE_LEARNING_RATES["means"] * self.scene_scale
+        return base * MEANS_LR_FINAL_FRACTION**progress
+
+    # --- one training step ------------------------------------------------------------------
+
+    def sh_degree_now(self) -> int:
+        return min(self.max_sh_degree, self.step // preset_value(self.settings.sh_increase_every))
+
+    def pick_view(self) -> tuple[Tensor, Tensor, Tensor, int, int]:
+        index = self.rng.randrange(len(self.scene.training))
+        factor = resolution_factor(
+            self.step, preset_value(self.settings.coarse_levels), preset_value(self.settings.steps_per_level)
+        )
+        key = (index, factor)
+        if key not in self._view_cache:
+            self._view_cache[key] = _view_tensors(self.scene.training[index], factor, self.device)
+        return self._view_cache[key]
+
+    def render(
+        self, viewmat: Tensor, intrinsics: Tensor, width: int, height: int, sh_degree: int
+    ) -> tuple[Tensor, dict[str, Any]]:
+        p = self.params
+        colors, _, meta = self.rasterize(
+            p["means"],
+            p["quats"],
+            torch.exp(p["scales"]),
+            torch.sigmoid(p["opacities"]),
+            torch.cat([p["sh0"], p["shN"]], dim=1),
+            viewmat,
+            intrinsics,
+            width,
+            height,
+            sh_degree=sh_degree,
+        )
+        return colors[0], meta
+
+    def loss(self, image: Tensor, photo: Tensor) -> Tensor:
+        weight = preset_value(self.settings.ssim_weight)
+        value = (1 - weight) * F.l1_loss(image, photo) + weight * (1 - ssim(image, photo))
+        if isinstance(self.strategy, MCMCStrategy):
+            value = value + MCMC_OPACITY_REG * torch.sigmoid(self.params["opacities"]).mean()
+            value = value + MCMC_SCALE_REG * torch.exp(self.params["scales"]).mean()
+        return value
+
+    def refine(self, meta: dict[str, Any]) -> None:
+        """Let the densification strategy clone, split, prune or relocate Gaussians."""
+        if isinstance(self.strategy, MCMCStrategy):
+            self.strategy.step_post_backward(
+                self.params, self.optimizers, self.strategy_state, self.step, meta, lr=self.means_learning_rate()
+            )
+            return
+        if len(self.params["means"]) >= preset_value(self.settings.max_gaussians):
+            self.strategy.refine_stop_iter = min(self.strategy.refine_stop_iter, self.step)
+        self.strategy.step_post_backward(self.params, self.optimizers, self.strategy_state, self.step, meta)
+
+    def update_parameters(self) -> None:
+        for group in self.optimizers["means"].param_groups:
+            group["lr"] = self.means_learning_rate()
+        for optimizer in self.optimizers.values():
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+
+    def train_step(self) -> float:
+        photo, viewmat, intrinsics, width, height = self.pick_view()
+        image, meta = self.render(viewmat, intrinsics, width, height, self.sh_degree_now())
+        loss = self.loss(image, photo)
+        if not torch.isfinite(loss):
+            raise StageError(
+                f"training diverged at step {self.step} (loss is {loss.item()}); "
+                "try a lower-resolution preset or check the SfM output"
+            )
+        self.strategy.step_pre_backward(self.params, self.optimizers, self.strategy_state, self.step, meta)
+        loss.backward()
+        self.refine(meta)
+        self.update_parameters()
+        return float(loss.item())
+
+    # --- evaluation, checkpoints ------------------------------------------------------------
+
+    @torch.no_grad()
+    def evaluate(self, keep_renders: bool = False) -> EvaluationResult:
+        psnrs, ssims, renders = [], [], []
+        for view in self.scene.holdout:
+            photo, viewmat, intrinsics, width, height = _view_tensors(view, 1.0, self.device)
+            image, _ = self.render(viewmat, intrinsics, width, height, self.sh_degree_now())
+            image = image.clamp(0, 1)
+            psnrs.append(psnr(image, photo))
+            ssims.append(float(ssim(image, photo)))
+            if keep_renders:
+                renders.append(image.cpu())
+        return EvaluationResult(sum(psnrs) / len(psnrs), sum(ssims) / len(ssims), renders)
+
+    def checkpoint_state(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "params": {k: v.detach() for k, v in self.params.items()},
+            "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
+            "strategy_state": self.strategy_state,
+            "refine_stop_iter": self.strategy.refine_stop_iter,
+            "psnr_history": self.psnr_history,
+            "elapsed_seconds": time.monotonic() - self.budget.started,
+            "rng": self.rng.getstate(),
+        }
+
+    def resume(self) -> None:
+        """Continue from the newest checkpoint, if a previous attempt left one."""
+        state = load_latest_checkpoint(self.checkpoints, self.device)
+        if state is None:
+            return
+        self.step = state["step"]
+        self.params = torch.nn.ParameterDict({k: torch.nn.Parameter(v) for k, v in state["params"].items()})
+        self.optimizers = self._make_optimizers()
+        for name, optimizer in self.optimizers.items():
+            optimizer.load_state_dict(state["optimizers"][name])
+        self.strategy_state = state["strategy_state"]
+        self.strategy.refine_stop_iter = state["refine_stop_iter"]
+        self.psnr_history = list(state["psnr_history"])
+        self.stopper.history = [value for _, value in self.psnr_history]
+        self.budget.started = time.monotonic() - state["elapsed_seconds"]
+        self.rng.setstate(state["rng"])
+
+    # --- the loop ---------------------------------------------------------------------------
+
+    def stop_reason(self) -> str | None:
+        if self.stopper.plateaued():
+            return "psnr_plateau"
+        return self.budget.exhausted_by(self.step)
+
+    def record_evaluation(self) -> float:
+        value = self.evaluate().psnr
+        self.psnr_history.append((self.step, value))
+        self.stopper.record(value)
+        return value
+
+    def run(self) -> TrainingResult:
+        self.resume()
+        initial = self.evaluate()
+        eval_every = preset_value(self.settings.eval_every)
+        checkpoint_every = preset_value(self.settings.checkpoint_every)
+        progress = Progress("train", "step", self.max_steps, every_seconds=0.0)
+        progress.done = self.step
+        progress_every = preset_value(self.settings.progress_every)
+        started, started_step = time.monotonic(), self.step
+        latest_psnr = self.psnr_history[-1][1] if self.psnr_history else initial.psnr
+        try:
+            while (reason := self.stop_reason()) is None:
+                loss = self.train_step()
+                self.step += 1
+                if self.step % eval_every == 0:
+                    latest_psnr = self.record_evaluation()
+                if self.step % checkpoint_every == 0:
+                    save_checkpoint(self.checkpoints, self.step, self.checkpoint_state())
+                if self.step % progress_every == 0:
+                    rate = (self.step - started_step) / max(1e-9, time.monotonic() - started)
+                    progress.advance(
+                        progress_every,
+                        loss=loss,
+                        psnr=latest_psnr,
+                        gaussians=len(self.params["means"]),
+                        steps_per_s=rate,
+                    )
+        except torch.cuda.OutOfMemoryError:
+            raise StageError(
+                f"the GPU ran out of memory at step {self.step} with {len(self.params['means'])} Gaussians; "
+                "lower max_gaussians or max_width, or use a larger instance"
+            ) from None
+        final = self.evaluate(keep_renders=True)
+        log.info("stopped at step %d (%s): held-out PSNR %.2f dB", self.step, reason, final.psnr)
+        return TrainingResult(
+            steps=self.step,
+            stop_reason=reason,
+            seconds=time.monotonic() - self.budget.started,
+            initial=initial,
+            final=final,
+            gaussians=len(self.params["means"]),
+            peak_memory_mb=peak_memory_mb(self.device),
+            psnr_history=self.psnr_history,
+        )
+
+
+def peak_memory_mb(device: torch.device) -> float:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

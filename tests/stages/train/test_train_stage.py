@@ -1,0 +1,92 @@
+"""The stage as SageMaker runs it: ``python -m splatflow.stages.train`` under an ``/opt/ml`` root."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from splatflow.formats.cameras import read_cameras
+from splatflow.formats.ply import read_ply
+
+TINY_RUN = {
+    "preset": "preview",
+    "max_steps": "30",
+    "max_width": "96",
+    "eval_every": "10",
+    "checkpoint_every": "20",
+    "progress_every": "10",
+    "steps_per_level": "10",
+}
+
+
+def run_stage(ml_root: Path, hyperparameters: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    config = ml_root / "input" / "config"
+    config.mkdir(parents=True, exist_ok=True)
+    (config / "hyperparameters.json").write_text(json.dumps(hyperparameters))
+    environment = dict(os.environ, SPLATFLOW_ML_ROOT=str(ml_root), CUDA_VISIBLE_DEVICES="")
+    return subprocess.run(
+        [sys.executable, "-m", "splatflow.stages.train"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def with_sfm_input(ml_root: Path, sfm_channel: Path) -> Path:
+    shutil.copytree(sfm_channel, ml_root / "input" / "data" / "sfm")
+    return ml_root
+
+
+def test_stage_writes_the_model_folder_the_compression_stage_reads(tmp_path, sfm_channel):
+    ml_root = with_sfm_input(tmp_path, sfm_channel)
+    completed = run_stage(ml_root, TINY_RUN)
+
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    model = ml_root / "model"
+    splats = read_ply(model / "splat.ply")
+    metrics = json.loads((model / "metrics.json").read_text())
+    cameras = read_cameras(model / "cameras.json")
+    assert splats.count == metrics["gaussians"] > 0
+    assert splats.sh_degree == 1
+    assert metrics["steps"] == 30 and metrics["stop_reason"] == "max_steps"
+    assert np.isfinite(metrics["psnr"]) and 0 < metrics["ssim"] <= 1
+    assert len(cameras) >= 1
+    for camera in cameras:
+        assert camera.width == 96
+        with Image.open(model / "holdout" / f"{camera.name}.png") as photo:
+            assert photo.size == (camera.width, camera.height)
+    previews = sorted((model / "previews").glob("*.png"))
+    assert previews
+    with Image.open(previews[0]) as preview:
+        assert preview.size == (2 * cameras[0].width, cameras[0].height)
+    assert not (ml_root / "output" / "failure").exists()
+    assert sorted(p.name for p in (ml_root / "checkpoints").iterdir()) == ["step-0000020.pt"]
+    assert "[train] step 30/30" in completed.stdout
+
+
+def test_empty_sfm_input_fails_with_a_reason_and_writes_no_model(tmp_path):
+    (tmp_path / "input" / "data" / "sfm").mkdir(parents=True)
+    completed = run_stage(tmp_path, TINY_RUN)
+
+    assert completed.returncode == 1
+    reason = (tmp_path / "output" / "failure").read_text()
+    assert reason.startswith("train: the 'sfm' input channel is empty")
+    assert not any((tmp_path / "model").glob("*")) if (tmp_path / "model").exists() else True
+
+
+def test_demanding_cuda_without_a_gpu_fails_before_training(tmp_path, sfm_channel):
+    ml_root = with_sfm_input(tmp_path, sfm_channel)
+    completed = run_stage(ml_root, {**TINY_RUN, "device": "cuda"})
+
+    assert completed.returncode == 1
+    assert "demand a CUDA GPU" in (ml_root / "output" / "failure").read_text()
+    assert not (ml_root / "model" / "splat.ply").exists()
