@@ -1,0 +1,34 @@
+"""Scenes shared by the compression tests."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from splatflow.formats.ply import Splats, sh_rest_count
+from splatflow.stages.compress.synthetic import synthetic_scene
+
+
+def random_splats(count: int, degree: int, seed: int = 0) -> Splats:
+    """Unstructured splats: every attribute independent, the hardest case for codebooks."""
+    rng = np.random.default_rng(seed)
+    k = sh_rest_count(degree)
+    return Splats(
+        means=rng.normal(scale=5, size=(count, 3)).astype(np.float32),
+        scales=rng.normal(-3, 1, size=(count, 3)).astype(np.float32),
+        quats=rng.normal(size=(count, 4)).astype(np.float32),
+        opacities=rng.normal(0, 3, size=count).astype(np.float32),
+        sh_dc=rng.normal(scale=1.2, size=(count, 3)).astype(np.float32),
+        sh_rest=rng.normal(scale=0.1, size=(count, k, 3)).astype(np.float32),
+    )
+
+
+@pytest.fixture(scope="session")
+def make_random_splats():
+    return random_splats
+
+
+@pytest.fixture(scope="session")
+def scene_sh3() -> Splats:
+    """A 3000-splat scene with a trained scene's structure (SH degree 3)."""
+    return synthetic_scene(3000, sh_degree=3, seed=7)
