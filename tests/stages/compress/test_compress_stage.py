@@ -1,0 +1,143 @@
+"""The compressor container under the contract: outputs, report, and failures with reasons."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from splatflow.formats.cameras import camera_from_matrices, write_cameras
+from splatflow.formats.ply import write_ply
+from splatflow.formats.sog import read_sog
+from splatflow.render import render_splats
+from splatflow.stages.compress.synthetic import synthetic_scene
+
+TOP_DOWN = camera_from_matrices(
+    "view_0",
+    64,
+    48,
+    [[40, 0, 32], [0, 40, 24], [0, 0, 1]],
+    [[1, 0, 0, 0], [0, -1, 0, 0], [0, 0, -1, 60], [0, 0, 0, 1]],
+)
+
+
+def run_compress(ml_root: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SPLATFLOW_ML_ROOT": str(ml_root)}
+    return subprocess.run(
+        [sys.executable, "-m", "splatflow.stages.compress", *arguments],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def write_model_archive(ml_root: Path, splats, with_photos: bool = True) -> None:
+    """A training job's model.tar.gz: splat.ply, cameras.json, holdout photos."""
+    model = ml_root / "model_src"
+    write_ply(splats, model / "splat.ply")
+    write_cameras([TOP_DOWN], model / "cameras.json")
+    (model / "holdout").mkdir()
+    if with_photos:
+        # A photo differs from the model's render (about 26 dB here, as trained scenes do).
+        noise = np.random.default_rng(0).normal(scale=0.05, size=(TOP_DOWN.height, TOP_DOWN.width, 3))
+        photo = ((render_splats(splats, TOP_DOWN) + noise).clip(0, 1) * 255).round().astype(np.uint8)
+        Image.fromarray(photo).save(model / "holdout" / "view_0.png")
+    (model / "metrics.json").write_text("{}")
+    inputs = ml_root / "processing" / "input"
+    inputs.mkdir(parents=True)
+    with tarfile.open(inputs / "model.tar.gz", "w:gz") as archive:
+        for path in sorted(model.rglob("*")):
+            archive.add(path, arcname=str(path.relative_to(model)), recursive=False)
+
+
+@pytest.mark.slow
+def test_model_archive_becomes_a_checked_bundle(tmp_path):
+    splats = synthetic_scene(1500, sh_degree=1, seed=1)
+    write_model_archive(tmp_path, splats)
+    result = run_compress(tmp_path, "--quality-image-scale", "1.0")
+    assert result.returncode == 0, result.stdout + result.stderr
+    output = tmp_path / "processing" / "output"
+    assert sorted(p.name for p in output.iterdir()) == ["report.json", "scene.sog", "splat.ply"]
+    report = json.loads((output / "report.json").read_text())
+    assert report["splats"] == 1500 and report["dropped_non_finite"] == 0 and report["sh_degree"] == 1
+    assert report["sog_bytes"] == (output / "scene.sog").stat().st_size
+    assert report["ratio"] == pytest.approx(report["ply_bytes"] / report["sog_bytes"], rel=1e-3)
+    view = report["quality"]["views"][0]
+    assert view["camera"] == "view_0" and view["psnr_vs_original"] > 30
+    assert report["quality"]["psnr_loss_db"] < 1.0
+    assert read_sog(output / "scene.sog").count == 1500
+
+
+@pytest.mark.slow
+def test_bare_ply_with_nan_splats_drops_and_counts_them(tmp_path):
+    splats = synthetic_scene(800, sh_degree=0, seed=2)
+    splats.means[3, 1] = np.nan
+    splats.sh_dc[10, 0] = np.inf
+    write_ply(splats, tmp_path / "processing" / "input" / "scene.ply")
+    result = run_compress(tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads((tmp_path / "processing" / "output" / "report.json").read_text())
+    assert (report["input_splats"], report["dropped_non_finite"], report["splats"]) == (800, 2, 798)
+    assert report["quality_skipped"].startswith("the model carries no held-out cameras")
+
+
+def failure_of(ml_root: Path, result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 1, result.stdout + result.stderr
+    output = ml_root / "processing" / "output"
+    assert not output.exists() or not any(output.iterdir()), "a failed run must publish nothing"
+    return (ml_root / "output" / "failure").read_text()
+
+
+def test_ply_missing_properties_fails_with_a_reason(tmp_path):
+    ply = tmp_path / "processing" / "input" / "splat.ply"
+    ply.parent.mkdir(parents=True)
+    ply.write_bytes(b"ply\nformat ascii 1.0\nelement vertex 1\nproperty float x\nproperty float y\nend_header\n1 2\n")
+    reason = failure_of(tmp_path, run_compress(tmp_path))
+    assert reason.startswith("compress: splat.ply is missing 3DGS properties: z, f_dc_0")
+
+
+def test_archive_escaping_the_workspace_is_refused(tmp_path):
+    inputs = tmp_path / "processing" / "input"
+    inputs.mkdir(parents=True)
+    with tarfile.open(inputs / "model.tar.gz", "w:gz") as archive:
+        member = tarfile.TarInfo("../../escaped.ply")
+        member.size = 3
+        archive.addfile(member, io.BytesIO(b"ply"))
+    reason = failure_of(tmp_path, run_compress(tmp_path))
+    assert "unsafe member" in reason
+
+
+def test_all_splats_invalid_fails_with_a_reason(tmp_path):
+    splats = synthetic_scene(10, sh_degree=0)
+    splats.opacities[:] = np.nan
+    write_ply(splats, tmp_path / "processing" / "input" / "splat.ply")
+    reason = failure_of(tmp_path, run_compress(tmp_path))
+    assert "all 10 splats of splat.ply hold NaN or infinite values" in reason
+
+
+@pytest.mark.slow
+def test_quality_loss_over_the_limit_fails_and_publishes_nothing(tmp_path):
+    splats = synthetic_scene(1500, sh_degree=1, seed=1)
+    splats.sh_rest *= 8.0  # strong view-dependent colour that a 1-entry palette cannot keep
+    write_model_archive(tmp_path, splats)
+    result = run_compress(
+        tmp_path, "--sh-palette-size", "1", "--max-psnr-loss-db", "0.05", "--quality-image-scale", "1.0"
+    )
+    reason = failure_of(tmp_path, result)
+    assert "dB of PSNR on the held-out photos (limit 0.05 dB)" in reason
+
+
+def test_unknown_argument_fails_with_a_reason(tmp_path):
+    write_ply(synthetic_scene(10, sh_degree=0), tmp_path / "processing" / "input" / "splat.ply")
+    reason = failure_of(tmp_path, run_compress(tmp_path, "--palette", "5"))
+    assert "unknown hyperparameter(s): palette" in reason
