@@ -13,6 +13,7 @@ from pathlib import Path
 
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
+from splatflow.local.aws_clients import aws_client
 from splatflow.local.config import RunnerSettings
 from splatflow.local.connections import connection_environment, write_env_file
 from splatflow.local.sagemaker.runner import JobRunner
@@ -30,6 +31,11 @@ class RuntimeSettings:
     sagemaker_port: int = 4567
     smtp_port: int = 1025
     region: str = "us-east-1"
+    work_bucket: str = "splatflow-work"
+    upload_bucket: str = "splatflow-uploads"
+    """Created empty at start (moto keeps S3 in memory) and allowed for submissions."""
+    check_interval_seconds: int = 2
+    """Local jobs are short: poll them often so orchestration adds little to a run."""
     runner: RunnerSettings | None = None
     """Overrides for the job runner (its state_dir and endpoint are filled in)."""
 
@@ -62,15 +68,23 @@ class EmbeddedRuntime:
         runner_settings = replace(base, aws_endpoint=self.aws_url, region=settings.region)
         self.runner = JobRunner(runner_settings, settings.host, settings.sagemaker_port)
         self.runner.start()
+        s3 = aws_client("s3", self.aws_url, settings.region)
+        for bucket in (settings.work_bucket, settings.upload_bucket):
+            s3.create_bucket(Bucket=bucket)
         self.smtp.start()
         write_env_file(settings.env_file, self.environment())
         log.info("Airflow connections written to %s (source it before starting Airflow)", settings.env_file)
 
     def environment(self) -> dict[str, str]:
+        """Airflow connections and pipeline settings that point the DAG at this runtime."""
         assert self.runner is not None, "start() first"
-        return connection_environment(
-            self.aws_url, self.runner.url, self.smtp.host, self.smtp.port, self.settings.region
-        )
+        settings = self.settings
+        return {
+            **connection_environment(self.aws_url, self.runner.url, self.smtp.host, self.smtp.port, settings.region),
+            "SPLATFLOW_WORK_BUCKET": settings.work_bucket,
+            "SPLATFLOW_ALLOWED_BUCKETS": settings.upload_bucket,
+            "SPLATFLOW_CHECK_INTERVAL_SECONDS": str(settings.check_interval_seconds),
+        }
 
     def stop(self) -> None:
         self.smtp.stop()
