@@ -1,0 +1,412 @@
+"""Submission parsing: the four URL forms, the allow-list, email addresses, steps and presets."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from splatflow.pipeline.submission import (
+    ALLOWED_BUCKETS_SETTING,
+    S3Location,
+    Submission,
+    SubmissionError,
+    check_bucket_name,
+    parse_s3_url,
+    parse_submission,
+    run_key_segment,
+    run_prefix,
+    validate_email,
+)
+
+ALLOWED = {"drone-uploads", "my.dotted.bucket"}
+
+
+# --- URL forms ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "bucket", "key"),
+    [
+        ("s3://drone-uploads/survey/photos.zip", "drone-uploads", "survey/photos.zip"),
+        ("S3://drone-uploads/photos.zip", "drone-uploads", "photos.zip"),
+        ("https://drone-uploads.s3.amazonaws.com/survey/photos.zip", "drone-uploads", "survey/photos.zip"),
+        ("https://drone-uploads.s3.eu-west-2.amazonaws.com/photos.zip", "drone-uploads", "photos.zip"),
+        ("https://drone-uploads.s3-us-west-1.amazonaws.com/photos.zip", "drone-uploads", "photos.zip"),
+        ("https://my.dotted.bucket.s3.us-east-1.amazonaws.com/a/b.zip", "my.dotted.bucket", "a/b.zip"),
+        ("https://s3.amazonaws.com/drone-uploads/survey/photos.zip", "drone-uploads", "survey/photos.zip"),
+        ("https://s3.ap-southeast-2.amazonaws.com/drone-uploads/photos.zip", "drone-uploads", "photos.zip"),
+        ("https://s3-eu-west-1.amazonaws.com/drone-uploads/photos.zip", "drone-uploads", "photos.zip"),
+        ("https://s3.us-gov-west-1.amazonaws.com/drone-uploads/photos.zip", "drone-uploads", "photos.zip"),
+        ("https://drone-uploads.S3.AMAZONAWS.COM/x.zip", "drone-uploads", "x.zip"),
+    ],
+)
+def test_each_accepted_url_form_names_the_bucket_and_key(url: str, bucket: str, key: str) -> None:
+    assert parse_s3_url(url) == S3Location(bucket, key)
+
+
+@pytest.mark.parametrize(
+    ("url", "key"),
+    [
+        ("s3://drone-uploads/my%20photos/day%201.zip", "my photos/day 1.zip"),
+        ("s3://drone-uploads/caf%C3%A9/%E5%86%99%E7%9C%9F.zip", "café/写真.zip"),
+        ("s3://drone-uploads/café/写真.zip", "café/写真.zip"),
+        ("s3://drone-uploads/a+b.zip", "a+b.zip"),
+        # the S3 console's object URLs write a space as '+', and S3 reads them that way
+        ("https://drone-uploads.s3.amazonaws.com/my+photos.zip", "my photos.zip"),
+        ("https://drone-uploads.s3.amazonaws.com/a%2Bb.zip", "a+b.zip"),
+        ("https://s3.amazonaws.com/drone-uploads/a%20b/%C3%A9.zip", "a b/é.zip"),
+        ("s3://drone-uploads/100%25.zip", "100%.zip"),
+    ],
+)
+def test_keys_are_percent_decoded(url: str, key: str) -> None:
+    assert parse_s3_url(url).key == key
+
+
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        ("", "is empty"),
+        ("drone-uploads/photos.zip", "no scheme"),
+        ("http://drone-uploads.s3.amazonaws.com/photos.zip", "'http://'"),
+        ("s3a://drone-uploads/photos.zip", "'s3a://'"),
+        ("file:///etc/passwd", "'file://'"),
+        ("javascript:alert(1)", "'javascript://'"),
+        ("https://evil.example.com/drone-uploads/photos.zip", "not an Amazon S3 address"),
+        ("https://drone-uploads.s3.amazonaws.com.evil.com/photos.zip", "not an Amazon S3 address"),
+        ("https://drone-uploads.s3-website-us-east-1.amazonaws.com/photos.zip", "not an Amazon S3 address"),
+        ("https://drone-uploads.s3.dualstack.us-east-1.amazonaws.com/photos.zip", "not an Amazon S3 address"),
+        ("https://user:pw@drone-uploads.s3.amazonaws.com/photos.zip", "user, password or port"),
+        ("https://drone-uploads.s3.amazonaws.com:8443/photos.zip", "user, password or port"),
+        ("s3://drone-uploads:9000/photos.zip", "user, password or port"),
+        ("s3://drone-uploads/photos.zip?versionId=3", "query string"),
+        (
+            "https://drone-uploads.s3.amazonaws.com/photos.zip?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=ab",
+            "presigned",
+        ),
+        ("s3://drone-uploads/photos.zip?", "query string"),
+        ("s3://drone-uploads/photos.zip#part", "fragment"),
+        ("s3://drone-uploads", "no object"),
+        ("s3://drone-uploads/", "no object"),
+        ("https://drone-uploads.s3.amazonaws.com/", "no object"),
+        ("https://s3.amazonaws.com/", "names no bucket"),
+        ("https://s3.amazonaws.com/drone-uploads", "no object"),
+        ("s3:///photos.zip", "names no bucket"),
+        (" s3://drone-uploads/photos.zip", "a space"),
+        ("s3://drone-uploads/my photos.zip", "write a space in a key as %20"),
+        ("s3://drone-uploads/photos.zip\n", "U+000A"),
+        ("s3://drone-uploads/a\r\nBcc: x@y.zip", "U+000D"),
+        ("s3://drone-uploads/a\tb.zip", "U+0009"),
+        ("s3://drone-uploads/\u202egpj.zip", "U+202E"),
+        ("s3://drone-uploads/a\u200bb.zip", "U+200B"),
+        ("s3://drone-uploads/a\u00a0b.zip", "U+00A0"),
+        ("s3://drone-uploads/a%0D%0ABcc:%20x.zip", "U+000D"),
+        ("s3://drone-uploads/a%00.zip", "U+0000"),
+        ("s3://drone-uploads/%FF%FE.zip", "not UTF-8"),
+        ("s3://drone-uploads/../secrets.zip", "'..'"),
+        ("s3://drone-uploads/a/%2E%2E/b.zip", "'..'"),
+        ("s3://drone-uploads/./b.zip", "'.'"),
+        ("s3://" + "a" * 64 + "/photos.zip", "not a valid S3 bucket name"),
+        ("s3://Drone-Uploads/photos.zip", "not a valid S3 bucket name"),
+        ("s3://ab/photos.zip", "not a valid S3 bucket name"),
+        ("s3://drone_uploads/photos.zip", "not a valid S3 bucket name"),
+        ("s3://-drone/photos.zip", "not a valid S3 bucket name"),
+        ("s3://drone..uploads/photos.zip", "two dots"),
+        ("s3://192.168.1.10/photos.zip", "IP address"),
+        ("s3://xn--drone/photos.zip", "reserves"),
+        ("s3://drone-s3alias/photos.zip", "reserves"),
+        ("s3://drone-uploads/" + "k" * 1100 + ".zip", "1024-byte"),
+        ("s3://drone-uploads/" + "k" * 3000, "characters long"),
+    ],
+)
+def test_malformed_urls_are_refused_in_words(url: str, words: str) -> None:
+    with pytest.raises(SubmissionError) as refused:
+        parse_s3_url(url)
+    assert words in str(refused.value)
+    assert str(refused.value).startswith("s3_url")
+
+
+@pytest.mark.parametrize("value", [None, 42, ["s3://drone-uploads/a.zip"], {"url": "x"}, b"s3://drone-uploads/a.zip"])
+def test_a_url_that_is_not_text_is_refused(value: object) -> None:
+    with pytest.raises(SubmissionError, match="must be a text string"):
+        parse_s3_url(value)  # type: ignore[arg-type]
+
+
+def test_bucket_names_follow_s3_rules() -> None:
+    assert check_bucket_name("a.b-c.123") == "a.b-c.123"
+    with pytest.raises(SubmissionError, match="work bucket"):
+        check_bucket_name("Work", "work bucket")
+
+
+def test_location_uri_is_literal_and_url_reads_back_exactly() -> None:
+    location = S3Location("drone-uploads", "my photos/100% café#1?.zip")
+    assert location.uri == "s3://drone-uploads/my photos/100% café#1?.zip"
+    assert parse_s3_url(location.url) == location
+    assert location.name == "100% café#1?.zip"
+
+
+def test_joinpath_adds_one_separator() -> None:
+    assert S3Location("b", "runs/x/").joinpath("sfm/") == S3Location("b", "runs/x/sfm/")
+    assert S3Location("b", "runs/x").joinpath("model.tar.gz") == S3Location("b", "runs/x/model.tar.gz")
+    with pytest.raises(ValueError, match="relative"):
+        S3Location("b", "runs/x/").joinpath("/etc")
+
+
+# --- email --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("address", "normalised"),
+    [
+        ("pilot@example.com", "pilot@example.com"),
+        ("Pilot.Name+survey@Example.COM", "Pilot.Name+survey@example.com"),
+        ("  pilot@example.com ", "pilot@example.com"),
+        ("pilot@münchen.de", "pilot@xn--mnchen-3ya.de"),
+    ],
+)
+def test_one_plain_address_is_accepted_with_a_lower_case_domain(address: str, normalised: str) -> None:
+    assert validate_email(address) == normalised
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "a@b.c\r\nBcc: x@y",
+        "pilot@example.com\r\nBcc: victim@example.com",
+        "pilot@example.com\nSubject: hi",
+        "pilot@example.com%0d%0aBcc:x@example.com",
+        "Pilot <pilot@example.com>",
+        "pilot@example.com, other@example.com",
+        "pilot@example.com;other@example.com",
+        "pilot@example.com other@example.com",
+        '"pilot name"@example.com',
+        "pilot",
+        "@example.com",
+        "pilot@",
+        "pilot@@example.com",
+        "pilot@localhost",
+        "pilot@[127.0.0.1]",
+        "pilot@example.test",
+        "piløt@example.com",
+        "pilot@exa\u200bmple.com",
+        "p" * 65 + "@example.com",
+        "pilot@" + "d" * 250 + ".com",
+        "",
+        "   ",
+    ],
+)
+def test_header_injection_lists_and_odd_addresses_are_refused(address: str) -> None:
+    with pytest.raises(SubmissionError) as refused:
+        validate_email(address)
+    message = str(refused.value)
+    assert message.startswith("email")
+    assert "\r" not in message.replace("\\r", "") and "\n" not in message
+
+
+def test_an_address_that_is_not_text_is_refused() -> None:
+    with pytest.raises(SubmissionError, match="email must be a text string, not a list"):
+        validate_email(["a@example.com"])  # type: ignore[arg-type]
+
+
+# --- whole submissions ----------------------------------------------------------------------------
+
+
+def test_a_full_run_needs_only_the_url_and_the_email() -> None:
+    submission = parse_submission(
+        {"s3_url": "https://drone-uploads.s3.amazonaws.com/survey/photos.zip", "email": "Pilot@Example.com"}, ALLOWED
+    )
+    assert submission == Submission(
+        email="Pilot@example.com",
+        steps="full",
+        preset="standard",
+        input=S3Location("drone-uploads", "survey/photos.zip"),
+    )
+    assert submission.source == submission.input
+
+
+def test_empty_form_fields_count_as_not_given() -> None:
+    submission = parse_submission(
+        {
+            "s3_url": "s3://drone-uploads/p.zip",
+            "email": "p@example.com",
+            "steps": "",
+            "preset": None,
+            "sfm_output_url": "",
+            "model_url": None,
+        },
+        ALLOWED,
+    )
+    assert (submission.steps, submission.preset, submission.model, submission.sfm_output) == (
+        "full",
+        "standard",
+        None,
+        None,
+    )
+
+
+def test_train_and_compress_reads_an_sfm_output_prefix() -> None:
+    submission = parse_submission(
+        {
+            "email": "p@example.com",
+            "steps": "train_and_compress",
+            "preset": "high",
+            "sfm_output_url": "s3://drone-uploads/runs/abc/sfm",
+        },
+        ALLOWED,
+    )
+    assert submission.sfm_output == S3Location("drone-uploads", "runs/abc/sfm/")
+    assert submission.source == submission.sfm_output
+    assert submission.input is None
+
+
+@pytest.mark.parametrize("key", ["runs/abc/model.tar.gz", "splats/scene.PLY"])
+def test_compress_only_reads_a_model_archive_or_a_ply(key: str) -> None:
+    submission = parse_submission(
+        {"email": "p@example.com", "steps": "compress_only", "model_url": f"s3://drone-uploads/{key}"}, ALLOWED
+    )
+    assert submission.model == S3Location("drone-uploads", key)
+
+
+@pytest.mark.parametrize(
+    ("params", "words"),
+    [
+        ({"email": "p@example.com"}, "s3_url is required when steps is 'full'"),
+        ({"email": "p@example.com", "steps": "train_and_compress"}, "sfm_output_url is required"),
+        ({"email": "p@example.com", "steps": "compress_only"}, "model_url is required"),
+        ({"s3_url": "s3://drone-uploads/p.zip"}, "email is required"),
+        (
+            {"s3_url": "s3://drone-uploads/p.zip", "email": "p@example.com", "steps": "everything"},
+            "steps is 'everything'",
+        ),
+        ({"s3_url": "s3://drone-uploads/p.zip", "email": "p@example.com", "steps": "FULL"}, "choose one of: full"),
+        ({"s3_url": "s3://drone-uploads/p.zip", "email": "p@example.com", "preset": "ultra"}, "preset is 'ultra'"),
+        ({"s3_url": "s3://drone-uploads/p.zip", "email": "p@example.com", "preset": 3}, "preset is a int"),
+        ({"s3_url": "s3://drone-uploads/p.zip", "email": "p@example.com", "preset": ["high"]}, "preset is a list"),
+        ({"s3_url": "s3://drone-uploads/p.zip", "email": "p@example.com", "preset": "x" * 10_000}, "preset is 'xxx"),
+        ({"s3_url": "s3://drone-uploads/p.zip", "email": 7}, "email must be a text string, not a int"),
+        ({"s3_url": 7, "email": "p@example.com"}, "s3_url must be a text string, not a int"),
+        ({"s3_url": "s3://drone-uploads/photos.tar", "email": "p@example.com"}, "s3_url must point at a .zip"),
+        ({"s3_url": "s3://drone-uploads/folder/", "email": "p@example.com"}, "s3_url must point at a .zip"),
+        (
+            {"email": "p@example.com", "steps": "compress_only", "model_url": "s3://drone-uploads/m.zip"},
+            "model_url must point at a model.tar.gz or a .ply",
+        ),
+        (
+            {"s3_url": "s3://drone-uploads/p.zip", "email": "p@example.com", "model_url": "s3://drone-uploads/m.ply"},
+            "model_url is only used when steps is 'compress_only'; leave it empty when steps is 'full'",
+        ),
+        (
+            {
+                "s3_url": "s3://drone-uploads/p.zip",
+                "email": "p@example.com",
+                "steps": "compress_only",
+                "model_url": "s3://drone-uploads/m.ply",
+            },
+            "s3_url is only used when steps is 'full'",
+        ),
+    ],
+)
+def test_missing_absurd_and_mistyped_values_are_refused_naming_the_field(params: dict[str, object], words: str) -> None:
+    with pytest.raises(SubmissionError) as refused:
+        parse_submission(params, ALLOWED)
+    assert words in str(refused.value)
+    assert len(str(refused.value)) < 400
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"s3_url": "s3://other-bucket/p.zip", "email": "p@example.com"},
+        {"s3_url": "https://other-bucket.s3.amazonaws.com/p.zip", "email": "p@example.com"},
+        {"s3_url": "https://s3.amazonaws.com/other-bucket/p.zip", "email": "p@example.com"},
+        {"email": "p@example.com", "steps": "train_and_compress", "sfm_output_url": "s3://other-bucket/sfm/"},
+        {"email": "p@example.com", "steps": "compress_only", "model_url": "s3://other-bucket/model.tar.gz"},
+    ],
+)
+def test_every_user_given_location_must_be_in_an_allowed_bucket(params: dict[str, object]) -> None:
+    with pytest.raises(SubmissionError, match=r"the bucket 'other-bucket' is not allowed.*drone-uploads"):
+        parse_submission(params, ALLOWED)
+
+
+def test_an_empty_allow_list_refuses_everything_and_says_how_to_configure_it() -> None:
+    with pytest.raises(SubmissionError) as refused:
+        parse_submission({"s3_url": "s3://drone-uploads/p.zip", "email": "p@example.com"}, [])
+    assert ALLOWED_BUCKETS_SETTING in str(refused.value)
+
+
+def test_a_submission_built_directly_still_needs_its_source() -> None:
+    with pytest.raises(SubmissionError, match="s3_url is required"):
+        Submission(email="p@example.com")
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"s3_url": S3Location("drone-uploads", "my photos/été 100%.zip").url, "email": "p@example.com"},
+        {
+            "email": "p@example.com",
+            "steps": "train_and_compress",
+            "preset": "preview",
+            "sfm_output_url": "s3://drone-uploads/r/sfm/",
+        },
+        {
+            "email": "p@example.com",
+            "steps": "compress_only",
+            "preset": "high",
+            "model_url": "s3://drone-uploads/m+1.ply",
+        },
+    ],
+)
+def test_to_dict_is_json_safe_and_reads_back_as_the_same_submission(params: dict[str, object]) -> None:
+    submission = parse_submission(params, ALLOWED)
+    travelled = json.loads(json.dumps(submission.to_dict()))
+    assert Submission.from_dict(travelled) == submission
+    assert parse_submission(travelled, ALLOWED) == submission
+
+
+def test_from_dict_checks_what_it_reads() -> None:
+    with pytest.raises(SubmissionError, match="email"):
+        Submission.from_dict({"s3_url": "s3://drone-uploads/p.zip", "email": "a@b.c\r\nBcc: x@y"})
+
+
+# --- run prefix ---------------------------------------------------------------------------------
+
+
+def test_run_prefix_is_a_safe_deterministic_folder_of_the_work_bucket() -> None:
+    run_id = "manual__2026-05-01T12:00:00.123456+00:00"
+    prefix = run_prefix("splatflow-work", run_id)
+    assert prefix == run_prefix("splatflow-work", run_id)
+    assert prefix.bucket == "splatflow-work"
+    assert prefix.key.startswith("runs/manual__2026-05-01T12-00-00.123456-00-00-")
+    assert prefix.key.endswith("/")
+    segment = prefix.key.removeprefix("runs/").removesuffix("/")
+    assert segment == run_key_segment(run_id)
+    assert all(c.isalnum() or c in "._-" for c in segment)
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("manual__2026-05-01T12:00:00+00:00", "manual__2026-05-01T12-00-00-00-00"),
+        ("a:b", "a+b"),
+        ("x" * 200 + "1", "x" * 200 + "2"),
+    ],
+)
+def test_run_ids_that_look_alike_get_different_prefixes(first: str, second: str) -> None:
+    assert run_key_segment(first) != run_key_segment(second)
+
+
+@pytest.mark.parametrize("run_id", ["../../etc", "..", "/abs/path", "a/b", "run\r\nid", "é"])
+def test_hostile_run_ids_stay_one_segment(run_id: str) -> None:
+    segment = run_key_segment(run_id)
+    assert "/" not in segment
+    assert segment not in {".", ".."}
+    assert all((c.isalnum() and c.isascii()) or c in "._-" for c in segment)
+    assert len(segment) <= 100
+
+
+def test_run_prefix_refuses_an_empty_run_id_and_a_bad_work_bucket() -> None:
+    with pytest.raises(ValueError, match="empty"):
+        run_prefix("splatflow-work", "")
+    with pytest.raises(SubmissionError, match="work bucket"):
+        run_prefix("Work_Bucket", "manual__x")
