@@ -1,0 +1,287 @@
+"""``manifest.json``: the record of one run, written last, so its presence means the run finished.
+
+It says what was submitted, which jobs ran on what, how long each took and what it cost, how
+good the result is and where the outputs are. The success email shows its figures, and the
+batch-reprocessing DAG reads it back to find submissions that failed or were made by an older
+pipeline version.
+
+Everything here is plain data in, plain JSON out: the publish task gathers the jobs'
+descriptions and the stages' reports and calls :func:`build_manifest`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from packaging.version import InvalidVersion, Version
+
+from splatflow import __version__
+from splatflow.pipeline.pricing import PRICE_REGION, estimate_cost
+from splatflow.pipeline.submission import S3Location, Submission
+
+log = logging.getLogger(__name__)
+
+MANIFEST_VERSION = 1
+"""The layout of the manifest itself; raise it when a field changes meaning or disappears."""
+MANIFEST_NAME = "manifest.json"
+
+StageName = Literal["sfm", "train", "compress"]
+RunStatus = Literal["succeeded", "failed"]
+ManifestState = Literal["current", "failed", "outdated", "unreadable"]
+COMPLETED = "Completed"
+
+
+@dataclass(frozen=True)
+class StageRecord:
+    """One SageMaker job of the run: what it ran on, for how long, and how it ended.
+
+    ``seconds`` is the job's run time on its instances; ``billable_seconds`` what SageMaker bills
+    per instance (lower than ``seconds`` for managed spot training, equal for Processing jobs).
+    """
+
+    stage: StageName
+    job_name: str
+    instance_type: str
+    instance_count: int
+    seconds: float
+    billable_seconds: float
+    status: str = COMPLETED
+    failure_reason: str | None = None
+
+    @property
+    def cost_usd(self) -> float | None:
+        return estimate_cost(self.instance_type, self.instance_count, self.billable_seconds)
+
+    @classmethod
+    def from_training_job(cls, stage: StageName, description: Mapping[str, Any]) -> StageRecord:
+        """From a ``DescribeTrainingJob`` response, which carries its own run and billable times."""
+        resources = description["ResourceConfig"]
+        seconds = float(description.get("TrainingTimeInSeconds") or 0)
+        return cls(
+            stage=stage,
+            job_name=description["TrainingJobName"],
+            instance_type=resources["InstanceType"],
+            instance_count=int(resources.get("InstanceCount", 1)),
+            seconds=seconds,
+            billable_seconds=float(description.get("BillableTimeInSeconds") or seconds),
+            status=description["TrainingJobStatus"],
+            failure_reason=description.get("FailureReason"),
+        )
+
+    @classmethod
+    def from_processing_job(cls, stage: StageName, description: Mapping[str, Any]) -> StageRecord:
+        """From a ``DescribeProcessingJob`` response; a Processing job bills from its start to its end.
+
+        The times may be ``datetime`` objects (boto3) or ISO-8601 strings (JSON).
+        """
+        cluster = description["ProcessingResources"]["ClusterConfig"]
+        started, ended = description.get("ProcessingStartTime"), description.get("ProcessingEndTime")
+        seconds = (_as_datetime(ended) - _as_datetime(started)).total_seconds() if started and ended else 0.0
+        return cls(
+            stage=stage,
+            job_name=description["ProcessingJobName"],
+            instance_type=cluster["InstanceType"],
+            instance_count=int(cluster.get("InstanceCount", 1)),
+            seconds=max(seconds, 0.0),
+            billable_seconds=max(seconds, 0.0),
+            status=description["ProcessingJobStatus"],
+            failure_reason=description.get("FailureReason"),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        cost = self.cost_usd
+        return {
+            "job_name": self.job_name,
+            "instance_type": self.instance_type,
+            "instance_count": self.instance_count,
+            "status": self.status,
+            "seconds": round(self.seconds, 3),
+            "billable_seconds": round(self.billable_seconds, 3),
+            "cost_usd": None if cost is None else round(cost, 6),
+            "failure_reason": self.failure_reason,
+        }
+
+
+def _as_datetime(value: datetime | str) -> datetime:
+    """A timezone-aware moment; a naive one (or one from JSON) is taken as UTC, as AWS reports them."""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class QualityMetrics:
+    """The figures a user judges the result by; None where the run did not produce one."""
+
+    photos_received: int | None = None
+    photos_registered: int | None = None
+    psnr_db: float | None = None
+    """Held-out PSNR of the trained splat against photos it never saw."""
+    ssim: float | None = None
+    gaussians: int | None = None
+    ply_bytes: int | None = None
+    sog_bytes: int | None = None
+
+    @property
+    def compression_ratio(self) -> float | None:
+        if not self.ply_bytes or not self.sog_bytes:
+            return None
+        return self.ply_bytes / self.sog_bytes
+
+    @classmethod
+    def from_reports(
+        cls,
+        sfm_report: Mapping[str, Any] | None = None,
+        training_metrics: Mapping[str, Any] | None = None,
+        compression_report: Mapping[str, Any] | None = None,
+    ) -> QualityMetrics:
+        """From the stages' own reports (SfM ``report.json``, training ``metrics.json``, compression
+        ``report.json``); a stage a partial run skipped passes None, a missing figure stays None."""
+        sfm, train, compress = sfm_report or {}, training_metrics or {}, compression_report or {}
+        return cls(
+            photos_received=_count(sfm, "photos", "received"),
+            photos_registered=_count(sfm, "photos", "registered"),
+            psnr_db=_number(train, "psnr"),
+            ssim=_number(train, "ssim"),
+            gaussians=_count(train, "gaussians") if "gaussians" in train else _count(compress, "splats"),
+            ply_bytes=_count(compress, "ply_bytes"),
+            sog_bytes=_count(compress, "sog_bytes"),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        ratio = self.compression_ratio
+        return {
+            "photos_received": self.photos_received,
+            "photos_registered": self.photos_registered,
+            "psnr_db": self.psnr_db,
+            "ssim": self.ssim,
+            "gaussians": self.gaussians,
+            "ply_bytes": self.ply_bytes,
+            "sog_bytes": self.sog_bytes,
+            "compression_ratio": None if ratio is None else round(ratio, 3),
+        }
+
+
+def _number(report: Mapping[str, Any], *path: str) -> float | None:
+    """A finite number at ``path`` in a report, or None (absent, null, text, NaN all read as unknown)."""
+    value: Any = report
+    for name in path:
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(name)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def _count(report: Mapping[str, Any], *path: str) -> int | None:
+    value = _number(report, *path)
+    return None if value is None or value < 0 or value != int(value) else int(value)
+
+
+@dataclass(frozen=True)
+class FailureRecord:
+    """Which stage failed and the reason it gave (already in the user's words)."""
+
+    stage: str
+    reason: str
+
+
+def build_manifest(
+    *,
+    run_id: str,
+    submission: Submission,
+    stages: Iterable[StageRecord],
+    quality: QualityMetrics,
+    outputs: Mapping[str, S3Location],
+    failure: FailureRecord | None = None,
+    run_started_at: datetime | None = None,
+    created_at: datetime | None = None,
+) -> dict[str, Any]:
+    """The manifest of a finished run; ``failure`` decides whether it is ``succeeded`` or ``failed``.
+
+    A run that claims success while one of its jobs did not complete is a bug in the caller,
+    refused here so no half-finished run is ever recorded as finished.
+    """
+    records = list(stages)
+    names = [record.stage for record in records]
+    if len(set(names)) != len(names):
+        raise ValueError(f"a stage is listed twice: {names}")
+    unfinished = [record.stage for record in records if record.status != COMPLETED]
+    if failure is None and unfinished:
+        raise ValueError(f"a succeeded run cannot hold unfinished jobs ({', '.join(unfinished)})")
+    created = _as_datetime(created_at or datetime.now(UTC)).astimezone(UTC)
+    costs = [record.cost_usd for record in records]
+    known_costs = [cost for cost in costs if cost is not None]
+    status: RunStatus = "failed" if failure else "succeeded"
+    return {
+        "manifest_version": MANIFEST_VERSION,
+        "pipeline_version": __version__,
+        "status": status,
+        "run_id": run_id,
+        "created_at": created.isoformat(),
+        "submission": submission.to_dict(),
+        "stages": {record.stage: record.to_dict() for record in records},
+        "compute_seconds": round(sum(record.seconds for record in records), 3),
+        "run_seconds": None
+        if run_started_at is None
+        else round((created - _as_datetime(run_started_at)).total_seconds(), 3),
+        # A total that leaves out an unpriced job would be a guess presented as a fact.
+        "total_cost_usd": round(sum(known_costs), 6) if len(known_costs) == len(costs) else None,
+        "cost_basis": f"SageMaker on-demand prices, {PRICE_REGION}; an estimate",
+        "quality": quality.to_dict(),
+        "outputs": {name: location.uri for name, location in sorted(outputs.items())},
+        "failure": None if failure is None else {"stage": failure.stage, "reason": failure.reason},
+    }
+
+
+def manifest_is_outdated(manifest: Mapping[str, Any], current_version: str) -> bool:
+    """Whether an older pipeline (or one whose version cannot be read) made this manifest."""
+    try:
+        return Version(str(manifest.get("pipeline_version"))) < Version(current_version)
+    except InvalidVersion:
+        return True
+
+
+def manifest_status(manifest: object, current_version: str = __version__) -> ManifestState:
+    """How the batch-reprocessing DAG sees a run's manifest.
+
+    ``failed`` and ``outdated`` runs are submitted again; an ``unreadable`` manifest (not ours, a
+    layout we no longer know, no readable submission) cannot be, and is left for a person.
+    """
+    if not isinstance(manifest, Mapping) or manifest.get("manifest_version") != MANIFEST_VERSION:
+        return "unreadable"
+    if manifest.get("status") not in ("succeeded", "failed") or not isinstance(manifest.get("submission"), Mapping):
+        return "unreadable"
+    if manifest["status"] == "failed":
+        return "failed"
+    return "outdated" if manifest_is_outdated(manifest, current_version) else "current"
+
+
+def submissions_to_reprocess(
+    manifests: Iterable[Mapping[str, Any]], current_version: str = __version__
+) -> list[Submission]:
+    """The submissions whose latest run failed or was made by an older pipeline, oldest first.
+
+    Each submission counts once, judged by its latest manifest: a failure that a later run fixed
+    is not redone.
+    """
+    latest: dict[Submission, tuple[datetime, ManifestState]] = {}
+    for manifest in manifests:
+        state = manifest_status(manifest, current_version)
+        try:
+            if state == "unreadable":
+                raise ValueError("unknown manifest layout")
+            submission = Submission.from_dict(manifest["submission"])
+            created = _as_datetime(manifest["created_at"])
+        except (KeyError, TypeError, ValueError) as exc:  # SubmissionError is a ValueError
+            log.warning("skipping the manifest of run %r: %s", manifest.get("run_id"), str(exc)[:200])
+            continue
+        if submission not in latest or created > latest[submission][0]:
+            latest[submission] = (created, state)
+    due = [(created, submission) for submission, (created, state) in latest.items() if state in ("failed", "outdated")]
+    return [submission for _, submission in sorted(due, key=lambda item: item[0])]

@@ -1,0 +1,317 @@
+"""The run manifest: built from job descriptions and stage reports, JSON-safe, read back for reprocessing."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+import splatflow
+from splatflow.pipeline.manifest import (
+    MANIFEST_VERSION,
+    FailureRecord,
+    QualityMetrics,
+    StageRecord,
+    build_manifest,
+    manifest_is_outdated,
+    manifest_status,
+    submissions_to_reprocess,
+)
+from splatflow.pipeline.pricing import estimate_cost
+from splatflow.pipeline.submission import S3Location, Submission
+
+SUBMISSION = Submission(email="pilot@example.com", input=S3Location("drone-uploads", "survey/photos.zip"))
+CREATED = datetime(2026, 5, 1, 12, 30, tzinfo=UTC)
+
+SFM = StageRecord("sfm", "splat-sfm-abc", "ml.c6i.2xlarge", 1, seconds=600, billable_seconds=600)
+TRAIN = StageRecord("train", "splat-train-abc", "ml.g4dn.xlarge", 1, seconds=1800, billable_seconds=600)
+COMPRESS = StageRecord("compress", "splat-compress-abc", "ml.c6i.4xlarge", 1, seconds=120, billable_seconds=120)
+
+SFM_REPORT = {"photos": {"received": 40, "decoded": 39, "registered": 37}, "points": 5000}
+TRAIN_METRICS = {"psnr": 24.5, "ssim": 0.81, "gaussians": 250_000, "steps": 7000}
+COMPRESS_REPORT = {"splats": 250_000, "ply_bytes": 59_000_000, "sog_bytes": 5_900_000, "ratio": 10.0}
+
+
+def success_manifest(**overrides: Any) -> dict[str, Any]:
+    arguments: dict[str, Any] = {
+        "run_id": "manual__2026-05-01T12:00:00+00:00",
+        "submission": SUBMISSION,
+        "stages": [SFM, TRAIN, COMPRESS],
+        "quality": QualityMetrics.from_reports(SFM_REPORT, TRAIN_METRICS, COMPRESS_REPORT),
+        "outputs": {
+            "sog": S3Location("work", "runs/x/compress/scene.sog"),
+            "ply": S3Location("work", "runs/x/compress/splat.ply"),
+        },
+        "created_at": CREATED,
+        "run_started_at": CREATED - timedelta(minutes=45),
+    }
+    return build_manifest(**{**arguments, **overrides})
+
+
+# --- stage records --------------------------------------------------------------------------------
+
+
+def test_a_training_job_description_gives_run_and_billable_time() -> None:
+    record = StageRecord.from_training_job(
+        "train",
+        {
+            "TrainingJobName": "splat-train-abc",
+            "TrainingJobStatus": "Completed",
+            "ResourceConfig": {"InstanceType": "ml.g4dn.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 50},
+            "TrainingTimeInSeconds": 1800,
+            "BillableTimeInSeconds": 540,
+            "EnableManagedSpotTraining": True,
+        },
+    )
+    assert record == StageRecord("train", "splat-train-abc", "ml.g4dn.xlarge", 1, 1800.0, 540.0, "Completed")
+    assert record.cost_usd == pytest.approx(estimate_cost("ml.g4dn.xlarge", 1, 540))
+
+
+def test_a_failed_training_job_keeps_its_reason_and_bills_what_it_ran() -> None:
+    record = StageRecord.from_training_job(
+        "train",
+        {
+            "TrainingJobName": "splat-train-abc",
+            "TrainingJobStatus": "Failed",
+            "FailureReason": "AlgorithmError: train: training diverged",
+            "ResourceConfig": {"InstanceType": "ml.g4dn.xlarge", "InstanceCount": 1},
+            "TrainingTimeInSeconds": 90,
+        },
+    )
+    assert (record.status, record.failure_reason, record.billable_seconds) == (
+        "Failed",
+        "AlgorithmError: train: training diverged",
+        90.0,
+    )
+
+
+@pytest.mark.parametrize(
+    ("started", "ended"),
+    [
+        (datetime(2026, 5, 1, 12, 0, tzinfo=UTC), datetime(2026, 5, 1, 12, 10, 30, tzinfo=UTC)),
+        ("2026-05-01T12:00:00+00:00", "2026-05-01T12:10:30Z"),
+        (datetime(2026, 5, 1, 12, 0), "2026-05-01T12:10:30+00:00"),
+    ],
+)
+def test_a_processing_job_bills_from_its_start_to_its_end(started: object, ended: object) -> None:
+    record = StageRecord.from_processing_job(
+        "sfm",
+        {
+            "ProcessingJobName": "splat-sfm-abc",
+            "ProcessingJobStatus": "Completed",
+            "ProcessingResources": {"ClusterConfig": {"InstanceType": "ml.c6i.2xlarge", "InstanceCount": 2}},
+            "ProcessingStartTime": started,
+            "ProcessingEndTime": ended,
+        },
+    )
+    assert (record.seconds, record.billable_seconds, record.instance_count) == (630.0, 630.0, 2)
+    assert record.cost_usd == pytest.approx(estimate_cost("ml.c6i.2xlarge", 2, 630))
+
+
+def test_a_processing_job_that_never_started_ran_for_no_time() -> None:
+    record = StageRecord.from_processing_job(
+        "compress",
+        {
+            "ProcessingJobName": "splat-compress-abc",
+            "ProcessingJobStatus": "Failed",
+            "FailureReason": "CapacityError: Unable to provision requested ML compute capacity",
+            "ProcessingResources": {"ClusterConfig": {"InstanceType": "ml.c6i.4xlarge", "InstanceCount": 1}},
+        },
+    )
+    assert record.seconds == 0 and record.cost_usd == 0
+
+
+# --- quality --------------------------------------------------------------------------------------
+
+
+def test_quality_comes_from_the_three_stage_reports() -> None:
+    quality = QualityMetrics.from_reports(SFM_REPORT, TRAIN_METRICS, COMPRESS_REPORT)
+    assert quality == QualityMetrics(
+        photos_received=40,
+        photos_registered=37,
+        psnr_db=24.5,
+        ssim=0.81,
+        gaussians=250_000,
+        ply_bytes=59_000_000,
+        sog_bytes=5_900_000,
+    )
+    assert quality.compression_ratio == pytest.approx(10.0)
+
+
+def test_a_compress_only_run_counts_gaussians_from_the_compression_report() -> None:
+    quality = QualityMetrics.from_reports(None, None, COMPRESS_REPORT)
+    assert (quality.gaussians, quality.photos_registered, quality.psnr_db) == (250_000, None, None)
+
+
+@pytest.mark.parametrize(
+    "metrics",
+    [{"psnr": math.nan}, {"psnr": "24.5"}, {"psnr": None}, {"psnr": True}, {"psnr": math.inf}, {}],
+)
+def test_an_odd_figure_is_unknown_not_guessed(metrics: dict[str, object]) -> None:
+    assert QualityMetrics.from_reports(training_metrics=metrics).psnr_db is None
+
+
+@pytest.mark.parametrize(
+    "report", [{"photos": "many"}, {"photos": {"registered": -3}}, {"photos": {"registered": 2.5}}]
+)
+def test_an_odd_count_is_unknown(report: dict[str, object]) -> None:
+    assert QualityMetrics.from_reports(sfm_report=report).photos_registered is None
+
+
+def test_no_compression_ratio_without_both_sizes() -> None:
+    assert QualityMetrics(ply_bytes=100).compression_ratio is None
+    assert QualityMetrics(ply_bytes=100, sog_bytes=0).compression_ratio is None
+
+
+# --- the manifest ---------------------------------------------------------------------------------
+
+
+def test_a_success_manifest_holds_every_required_field_and_is_strict_json() -> None:
+    manifest = success_manifest()
+    text = json.dumps(manifest, allow_nan=False)
+    assert json.loads(text) == manifest
+    assert manifest["manifest_version"] == MANIFEST_VERSION
+    assert manifest["pipeline_version"] == splatflow.__version__
+    assert manifest["status"] == "succeeded"
+    assert manifest["created_at"] == "2026-05-01T12:30:00+00:00"
+    assert manifest["submission"] == SUBMISSION.to_dict()
+    assert list(manifest["stages"]) == ["sfm", "train", "compress"]
+    assert manifest["stages"]["train"]["job_name"] == "splat-train-abc"
+    assert manifest["stages"]["train"]["billable_seconds"] == 600
+    assert manifest["compute_seconds"] == 2520
+    assert manifest["run_seconds"] == 45 * 60
+    assert manifest["quality"]["photos_registered"] == 37
+    assert manifest["quality"]["compression_ratio"] == 10.0
+    assert manifest["outputs"] == {
+        "ply": "s3://work/runs/x/compress/splat.ply",
+        "sog": "s3://work/runs/x/compress/scene.sog",
+    }
+    assert manifest["failure"] is None
+
+
+def test_the_total_cost_is_the_sum_of_the_stage_estimates() -> None:
+    manifest = success_manifest()
+    by_stage = [stage["cost_usd"] for stage in manifest["stages"].values()]
+    assert all(cost > 0 for cost in by_stage)
+    assert manifest["total_cost_usd"] == pytest.approx(sum(by_stage))
+    assert manifest["stages"]["train"]["cost_usd"] == pytest.approx(estimate_cost("ml.g4dn.xlarge", 1, 600), abs=1e-6)
+
+
+def test_an_unpriced_instance_leaves_the_total_unknown() -> None:
+    odd = StageRecord("train", "splat-train-abc", "ml.p9.mega", 1, seconds=60, billable_seconds=60)
+    manifest = success_manifest(stages=[SFM, odd, COMPRESS])
+    assert manifest["stages"]["train"]["cost_usd"] is None
+    assert manifest["stages"]["sfm"]["cost_usd"] is not None
+    assert manifest["total_cost_usd"] is None
+
+
+def test_a_failure_manifest_names_the_stage_and_reason() -> None:
+    failed_training = StageRecord(
+        "train", "splat-train-abc", "ml.g4dn.xlarge", 1, 90, 90, "Failed", "AlgorithmError: train: diverged"
+    )
+    manifest = success_manifest(
+        stages=[SFM, failed_training],
+        quality=QualityMetrics.from_reports(SFM_REPORT),
+        outputs={},
+        failure=FailureRecord("train", "training diverged at step 300"),
+    )
+    assert manifest["status"] == "failed"
+    assert manifest["failure"] == {"stage": "train", "reason": "training diverged at step 300"}
+    assert manifest["stages"]["train"]["status"] == "Failed"
+    json.dumps(manifest, allow_nan=False)
+
+
+def test_a_run_with_an_unfinished_job_cannot_be_recorded_as_succeeded() -> None:
+    stopped = StageRecord("train", "splat-train-abc", "ml.g4dn.xlarge", 1, 90, 90, "Stopped")
+    with pytest.raises(ValueError, match="unfinished jobs"):
+        success_manifest(stages=[SFM, stopped])
+
+
+def test_a_stage_cannot_be_listed_twice() -> None:
+    with pytest.raises(ValueError, match="twice"):
+        success_manifest(stages=[SFM, SFM])
+
+
+def test_created_at_defaults_to_now_in_utc() -> None:
+    before = datetime.now(UTC)
+    manifest = success_manifest(created_at=None, run_started_at=None)
+    created = datetime.fromisoformat(manifest["created_at"])
+    assert created.tzinfo is not None and before <= created <= datetime.now(UTC)
+    assert manifest["run_seconds"] is None
+
+
+# --- reading manifests back for reprocessing ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("made_by", "current", "outdated"),
+    [
+        ("0.1.0", "0.1.0", False),
+        ("0.1.0", "0.2.0", True),
+        ("0.10.0", "0.9.0", False),  # compared as versions, not as text
+        ("1.0.0rc1", "1.0.0", True),
+        ("not-a-version", "0.1.0", True),
+        (None, "0.1.0", True),
+    ],
+)
+def test_outdated_means_made_by_an_older_pipeline(made_by: str | None, current: str, outdated: bool) -> None:
+    assert manifest_is_outdated({"pipeline_version": made_by}, current) is outdated
+
+
+def test_manifest_status_for_the_reprocessing_dag() -> None:
+    manifest = success_manifest()
+    assert manifest_status(manifest, splatflow.__version__) == "current"
+    assert manifest_status({**manifest, "pipeline_version": "0.0.1"}, splatflow.__version__) == "outdated"
+    assert manifest_status({**manifest, "status": "failed"}, splatflow.__version__) == "failed"
+
+
+@pytest.mark.parametrize(
+    "manifest",
+    [
+        None,
+        "manifest",
+        [],
+        {},
+        {"manifest_version": MANIFEST_VERSION + 1, "status": "succeeded", "submission": {}},
+        {"manifest_version": MANIFEST_VERSION, "status": "running", "submission": {}},
+        {"manifest_version": MANIFEST_VERSION, "status": "failed", "submission": "s3://x/y.zip"},
+    ],
+)
+def test_a_manifest_we_cannot_read_is_unreadable(manifest: object) -> None:
+    assert manifest_status(manifest, "0.1.0") == "unreadable"
+
+
+def _run(submission: Submission, status: str, version: str, minutes: int) -> dict[str, Any]:
+    manifest = success_manifest(submission=submission, created_at=CREATED + timedelta(minutes=minutes))
+    return {**manifest, "status": status, "pipeline_version": version}
+
+
+def test_reprocessing_picks_exactly_the_failed_and_outdated_submissions_by_their_latest_run() -> None:
+    current = "0.2.0"
+    ok = Submission(email="a@example.com", input=S3Location("drone-uploads", "ok.zip"))
+    failed = Submission(email="b@example.com", input=S3Location("drone-uploads", "failed.zip"))
+    fixed = Submission(email="c@example.com", input=S3Location("drone-uploads", "fixed.zip"))
+    old = Submission(email="d@example.com", steps="compress_only", model=S3Location("drone-uploads", "m.ply"))
+    broke_again = Submission(email="e@example.com", input=S3Location("drone-uploads", "again.zip"))
+    manifests = [
+        _run(ok, "succeeded", current, 1),
+        _run(failed, "failed", current, 2),
+        _run(fixed, "failed", "0.1.0", 3),
+        _run(fixed, "succeeded", current, 4),
+        _run(old, "succeeded", "0.1.0", 0),
+        _run(broke_again, "succeeded", "0.1.0", 5),
+        _run(broke_again, "failed", current, 6),
+        {"manifest_version": 99},
+        {**_run(ok, "failed", current, 7), "submission": {"s3_url": "s3://drone-uploads/x.zip", "email": "a\r\nb"}},
+    ]
+    assert submissions_to_reprocess(manifests, current) == [old, failed, broke_again]
+
+
+def test_reprocessing_resubmits_through_the_params_it_was_given() -> None:
+    spaced = Submission(email="a@example.com", input=S3Location("drone-uploads", "my photos/été.zip"))
+    manifest = json.loads(json.dumps({**success_manifest(submission=spaced), "status": "failed"}))
+    [again] = submissions_to_reprocess([manifest])
+    assert again == spaced
