@@ -2,7 +2,8 @@
 
 pycolmap 4's global mapper is the default: on the shared ``opensfm_lund`` set, incremental
 mapping with pycolmap's defaults registered 2 of 29 photos while global mapping registered all 29
-in seconds. The incremental mapper stays available as a setting for scenes where it does better.
+in seconds. The incremental mapper is the fallback: when the configured mapper places too few photos (global
+mapping can collapse on weakly connected sets), the other one gets a try before the stage fails.
 When the matches split into several models, the largest one is kept and the check below decides
 whether it covers enough of the survey.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import pycolmap
@@ -18,22 +20,54 @@ import pycolmap
 from splatflow.stages.contract import StageError
 from splatflow.stages.sfm.colmap_options import thread_count
 from splatflow.stages.sfm.heartbeat import heartbeat
-from splatflow.stages.sfm.settings import Settings
+from splatflow.stages.sfm.settings import MapperKind, Settings
 
 log = logging.getLogger(__name__)
 
 
-def map_photos(
-    database: Path, images: Path, work: Path, settings: Settings, stage: str
-) -> tuple[pycolmap.Reconstruction, int]:
-    """The largest reconstruction and how many separate models the photos fell into."""
-    output = work / "mapper"
+@dataclass(frozen=True)
+class MappingResult:
+    reconstruction: pycolmap.Reconstruction
+    models: int
+    """How many separate models the photos fell into (the largest is kept)."""
+    mapper: MapperKind
+    """The mapper that built the kept model."""
+    fallback_reason: str | None
+    """Why the configured mapper's result was replaced by the other mapper's, if it was."""
+
+
+def map_photos(database: Path, images: Path, work: Path, decoded: int, settings: Settings, stage: str) -> MappingResult:
+    """Map with the configured mapper; if it places too few photos, try the other one."""
+    order: list[MapperKind] = [settings.mapper]
+    if settings.mapper_fallback:
+        order.append("incremental" if settings.mapper == "global" else "global")
+    failure: StageError | None = None
+    for mapper in order:
+        models = _run_mapper(mapper, database, images, work / mapper, settings, stage)
+        try:
+            reconstruction = _largest(models)
+            check_registration(reconstruction.num_reg_images(), decoded, len(models), settings)
+        except StageError as exc:
+            log.warning("the %s mapper's result is not usable: %s", mapper, exc)
+            failure = failure or exc
+            continue
+        reason = None if mapper == settings.mapper else f"{settings.mapper} mapper: {failure}"
+        return MappingResult(reconstruction, len(models), mapper, reason)
+    assert failure is not None
+    raise failure
+
+
+def _run_mapper(
+    mapper: MapperKind, database: Path, images: Path, output: Path, settings: Settings, stage: str
+) -> dict[int, pycolmap.Reconstruction]:
     output.mkdir(parents=True, exist_ok=True)
-    with heartbeat(stage, f"mapping ({settings.mapper})"):
-        if settings.mapper == "global":
-            models = pycolmap.global_mapping(database, images, output, _global_options(settings))
-        else:
-            models = pycolmap.incremental_mapping(database, images, output, _incremental_options(settings))
+    with heartbeat(stage, f"mapping ({mapper})"):
+        if mapper == "global":
+            return pycolmap.global_mapping(database, images, output, _global_options(settings))
+        return pycolmap.incremental_mapping(database, images, output, _incremental_options(settings))
+
+
+def _largest(models: dict[int, pycolmap.Reconstruction]) -> pycolmap.Reconstruction:
     if not models:
         raise StageError(
             "no 3D model could be built from the matches; the photos may not overlap enough "
@@ -46,7 +80,7 @@ def map_photos(
         largest.num_reg_images(),
         largest.num_points3D(),
     )
-    return largest, len(models)
+    return largest
 
 
 def required_registered(decoded: int, settings: Settings) -> int:

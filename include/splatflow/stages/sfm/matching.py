@@ -22,6 +22,11 @@ from splatflow.stages.sfm.settings import MatchingMethod, Settings
 
 log = logging.getLogger(__name__)
 
+UNVERIFIED_CONFIGS = frozenset(
+    int(config)
+    for config in (pycolmap.TwoViewGeometryConfiguration.UNDEFINED, pycolmap.TwoViewGeometryConfiguration.DEGENERATE)
+)
+
 
 @dataclass(frozen=True)
 class MatchingResult:
@@ -48,6 +53,7 @@ def match_photos(photos: list[Photo], database: Path, settings: Settings, stage:
     matching.num_threads = thread_count(settings)
     verification = pycolmap.TwoViewGeometryOptions()
     verification.min_num_inliers = settings.min_inlier_matches
+    verification.ransac.random_seed = settings.random_seed
     log.info("matching %d photos with the %s method", len(photos), method)
     with heartbeat(stage, f"matching ({method})"):
         if method == "exhaustive":
@@ -58,8 +64,7 @@ def match_photos(photos: list[Photo], database: Path, settings: Settings, stage:
             pycolmap.match_sequential(
                 database, matching, _sequential_pairing(settings), verification_options=verification
             )
-    with pycolmap.Database.open(database) as db:
-        result = MatchingResult(method, db.num_matched_image_pairs(), db.num_verified_image_pairs())
+    result = MatchingResult(method, *_count_pairs(database))
     log.info("%d of %d matched pairs verified", result.verified_pairs, result.matched_pairs)
     if result.verified_pairs == 0:
         raise StageError(
@@ -83,3 +88,11 @@ def _sequential_pairing(settings: Settings) -> pycolmap.SequentialPairingOptions
     options.overlap = settings.sequential_overlap
     options.num_threads = thread_count(settings)
     return options
+
+
+def _count_pairs(database: Path) -> tuple[int, int]:
+    """Pairs compared, and pairs whose matches fit a two-view geometry (the mapper's input)."""
+    with pycolmap.Database.open(database) as db:
+        _, geometries = db.read_two_view_geometries()
+        verified = sum(1 for geometry in geometries if int(geometry.config) not in UNVERIFIED_CONFIGS)
+        return db.num_matched_image_pairs(), verified

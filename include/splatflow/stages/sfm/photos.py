@@ -83,6 +83,8 @@ def _decode_one(source: Path, name: str, destination: Path, settings: Settings) 
     with Image.open(source / name) as original:
         exif = original.getexif()
         original_size = original.size
+        # JPEG can decode straight to a reduced scale: far faster than decoding 4000 px and shrinking.
+        original.draft("RGB", (settings.image_max_size, settings.image_max_size))
         upright = ImageOps.exif_transpose(original)
         upright.load()  # forces the full decode, so a truncated file fails here
     upright = upright.convert("RGB")

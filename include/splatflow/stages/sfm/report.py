@@ -18,6 +18,7 @@ from typing import Any
 import pycolmap
 
 from splatflow.stages.sfm.georegister import GeoRegistration
+from splatflow.stages.sfm.mapping import MappingResult
 from splatflow.stages.sfm.matching import MatchingResult
 from splatflow.stages.sfm.photos import Photo
 from splatflow.stages.sfm.settings import Settings
@@ -54,13 +55,13 @@ def build_report(
     photos: list[Photo],
     skipped: list[SkippedFile],
     camera_keys: dict[int, str],
-    reconstruction: pycolmap.Reconstruction,
-    models: int,
+    mapping: MappingResult,
     matching: MatchingResult,
     georegistration: GeoRegistration,
     timings: StepTimings,
     settings: Settings,
 ) -> dict[str, Any]:
+    reconstruction = mapping.reconstruction
     return {
         "photos": {
             "received": received,
@@ -74,8 +75,11 @@ def build_report(
         "mean_reprojection_error_px": reconstruction.compute_mean_reprojection_error(),
         "mean_track_length": reconstruction.compute_mean_track_length(),
         "matching": asdict(matching),
-        "mapper": settings.mapper,
-        "models": models,
+        "mapping": {
+            "mapper": mapping.mapper,
+            "models": mapping.models,
+            "fallback_reason": mapping.fallback_reason,
+        },
         "georegistration": asdict(georegistration),
         "timings_s": dict(timings.seconds),
         "settings": asdict(settings),

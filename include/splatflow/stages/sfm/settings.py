@@ -63,6 +63,8 @@ class Settings:
     # --- Mapping.
     mapper: MapperKind = "global"
     """``global`` (pycolmap's global mapper: robust on drone sets, fast) or ``incremental``."""
+    mapper_fallback: bool = True
+    """When the chosen mapper places too few photos, try the other mapper before failing."""
     min_registered_fraction: float = 0.7
     """Fail unless at least this fraction of the decoded photos ends up in the model."""
     min_registered_photos: int = 3

@@ -11,7 +11,7 @@ from splatflow.stages.contract import MlPaths, StageError, read_arguments, stage
 from splatflow.stages.sfm.colmap_options import quiet_pycolmap, seed_pycolmap
 from splatflow.stages.sfm.features import extract_features
 from splatflow.stages.sfm.georegister import georegister
-from splatflow.stages.sfm.mapping import check_registration, map_photos
+from splatflow.stages.sfm.mapping import map_photos
 from splatflow.stages.sfm.matching import match_photos
 from splatflow.stages.sfm.photos import decode_photos
 from splatflow.stages.sfm.report import StepTimings, build_report, unregistered_photos, write_report
@@ -53,8 +53,8 @@ def run(paths: MlPaths, settings: Settings) -> None:
         with timings.step("match"):
             matching = match_photos(photos, database, settings, STAGE_NAME)
         with timings.step("map"):
-            reconstruction, models = map_photos(database, decoded.folder, work, settings, STAGE_NAME)
-        check_registration(reconstruction.num_reg_images(), len(photos), models, settings)
+            mapping = map_photos(database, decoded.folder, work, len(photos), settings, STAGE_NAME)
+        reconstruction = mapping.reconstruction
         with timings.step("georegister"):
             positions = {photo.name: photo.gps for photo in photos if photo.gps is not None}
             georegistration = georegister(reconstruction, positions, settings)
@@ -65,8 +65,7 @@ def run(paths: MlPaths, settings: Settings) -> None:
             photos=photos,
             skipped=[*unpacked.skipped, *decoded.skipped, *unregistered_photos(photos, reconstruction)],
             camera_keys=camera_keys,
-            reconstruction=reconstruction,
-            models=models,
+            mapping=mapping,
             matching=matching,
             georegistration=georegistration,
             timings=timings,
