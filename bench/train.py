@@ -1,0 +1,96 @@
+"""Training throughput and quality: rasterizer steps/s, and held-out PSNR vs steps on an SfM output.
+
+    python bench/train.py                       # rasterizer fwd+bwd steps/s at 256x144, 20k/50k Gaussians
+    python bench/train.py --sfm PATH --steps 600  # also train the preview preset on an sfm channel
+
+Uses the CUDA rasterizer when a GPU is present, the pure-PyTorch one otherwise, and prints
+Markdown tables for docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+from pathlib import Path
+
+import torch
+
+from splatflow.render import select_rasterizer
+from splatflow.stages.train.dataset import load_scene
+from splatflow.stages.train.settings import PREVIEW
+from splatflow.stages.train.trainer import Trainer
+
+WIDTH, HEIGHT = 256, 144
+
+
+def random_gaussians(count: int, device: torch.device) -> list[torch.Tensor]:
+    generator = torch.Generator().manual_seed(0)
+    means = (torch.rand(count, 3, generator=generator) - 0.5) * torch.tensor([4.0, 2.5, 2.0]) + torch.tensor(
+        [0.0, 0.0, 4.0]
+    )
+    tensors = [
+        means,
+        torch.randn(count, 4, generator=generator),
+        torch.rand(count, 3, generator=generator) * 0.05 + 0.005,
+        torch.rand(count, generator=generator),
+        torch.rand(count, 1, 3, generator=generator),
+    ]
+    return [t.to(device).requires_grad_(True) for t in tensors]
+
+
+def rasterizer_steps_per_second(count: int, device: torch.device, repeats: int) -> float:
+    rasterize = select_rasterizer(device)
+    means, quats, scales, opacities, colors = random_gaussians(count, device)
+    viewmat = torch.eye(4, device=device)[None]
+    intrinsics = torch.tensor([[[200.0, 0, WIDTH / 2], [0, 200.0, HEIGHT / 2], [0, 0, 1]]], device=device)
+    target = torch.rand(HEIGHT, WIDTH, 3, device=device)
+
+    def step() -> None:
+        image, _, _ = rasterize(
+            means, quats, scales, opacities, colors, viewmat, intrinsics, WIDTH, HEIGHT, sh_degree=0
+        )
+        (image[0] - target).abs().mean().backward()
+
+    step()
+    started = time.perf_counter()
+    for _ in range(repeats):
+        step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return repeats / (time.perf_counter() - started)
+
+
+def training_curve(sfm: Path, steps: int, device: torch.device, checkpoints: Path) -> None:
+    settings = dataclasses.replace(PREVIEW, max_steps=steps, max_minutes=60.0, plateau_min_gain_db=-1.0)
+    scene = load_scene(sfm, settings.holdout_every, PREVIEW.max_width or 320)
+    trainer = Trainer(settings, scene, device, checkpoints)
+    result = trainer.run()
+    print(f"\n| step | held-out PSNR (dB) |\n|---:|---:|\n| 0 | {result.initial.psnr:.2f} |")
+    for step, value in result.psnr_history:
+        print(f"| {step} | {value:.2f} |")
+    print(
+        f"\n{result.steps} steps in {result.seconds:.0f} s ({result.steps / result.seconds:.2f} steps/s), "
+        f"{result.gaussians} Gaussians, final PSNR {result.final.psnr:.2f} dB, SSIM {result.final.ssim:.3f}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--counts", type=int, nargs="+", default=[20_000, 50_000])
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--sfm", type=Path, help="an sfm channel folder (sparse/, images/)")
+    parser.add_argument("--steps", type=int, default=600)
+    parser.add_argument("--checkpoints", type=Path, default=Path("/tmp/splatflow-bench-checkpoints"))
+    args = parser.parse_args()
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    print(f"device: {device}, torch threads: {torch.get_num_threads()}\n")
+    print(f"| Gaussians | {WIDTH}x{HEIGHT} fwd+bwd steps/s |\n|---:|---:|")
+    for count in args.counts:
+        print(f"| {count} | {rasterizer_steps_per_second(count, device, args.repeats):.2f} |")
+    if args.sfm:
+        training_curve(args.sfm, args.steps, device, args.checkpoints)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,39 @@
+"""The training loop on CPU: it learns the scene, and stops early once held-out PSNR plateaus."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from splatflow.stages.train.dataset import load_scene
+from splatflow.stages.train.settings import Settings
+from splatflow.stages.train.trainer import Trainer
+
+WIDTH = 96
+
+
+def small_settings(**overrides: object) -> Settings:
+    base = {"preset": "preview", "max_width": WIDTH, "progress_every": 50, "checkpoint_every": 10_000}
+    return Settings(**{**base, **overrides}).with_preset_defaults()  # type: ignore[arg-type]
+
+
+def test_training_stops_when_held_out_psnr_plateaus(tmp_path, sfm_channel):
+    settings = small_settings(max_steps=200, eval_every=5, plateau_window=1, plateau_min_gain_db=50.0)
+    scene = load_scene(sfm_channel, settings.holdout_every, WIDTH)
+
+    result = Trainer(settings, scene, torch.device("cpu"), tmp_path).run()
+
+    assert result.stop_reason == "psnr_plateau"
+    assert result.steps == 10  # two evaluations are the least a window of one can compare
+
+
+@pytest.mark.slow
+def test_training_raises_held_out_psnr_clearly_above_the_initial_model(tmp_path, sfm_channel):
+    settings = small_settings(max_steps=300, eval_every=100, steps_per_level=100, refine_stop_step=250)
+    scene = load_scene(sfm_channel, settings.holdout_every, WIDTH)
+
+    result = Trainer(settings, scene, torch.device("cpu"), tmp_path).run()
+
+    print(f"held-out PSNR {result.initial.psnr:.2f} -> {result.final.psnr:.2f} dB, {result.gaussians} Gaussians")
+    assert result.stop_reason == "max_steps"
+    assert result.final.psnr > result.initial.psnr + 3.0
