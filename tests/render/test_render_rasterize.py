@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 import torch
 from gsplat.cuda._torch_impl import _fully_fused_projection, _quat_scale_to_covar_preci
+
 from splatflow.render import composite
 from splatflow.render.composite import ALPHA_MAX, ALPHA_MIN, TRANSMITTANCE_MIN
 from splatflow.render.rasterize import rasterization
@@ -33,9 +34,7 @@ def random_scene(seed: int, count: int, sh_degree: int) -> dict[str, torch.Tenso
         "opacities": rand(count) * 0.98 + 0.01,
         "coeffs": (rand(count, (sh_degree + 1) ** 2, 3) - 0.5) * 0.8,
         "viewmats": torch.eye(4, dtype=torch.float64)[None],
-        "Ks": torch.tensor(
-            [[[40.0, 0, WIDTH / 2 + 1], [0, 42.0, HEIGHT / 2 - 1], [0, 0, 1]]], dtype=torch.float64
-        ),
+        "Ks": torch.tensor([[[40.0, 0, WIDTH / 2 + 1], [0, 42.0, HEIGHT / 2 - 1], [0, 0, 1]]], dtype=torch.float64),
         "background": torch.tensor([[0.2, 0.5, 0.8]], dtype=torch.float64),
     }
 
@@ -109,24 +108,16 @@ def poisoned_outputs(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.usefixtures("poisoned_outputs")
-@pytest.mark.parametrize(
-    ("seed", "count", "sh_degree", "chunk"), [(0, 60, 0, 4), (1, 150, 1, 8), (2, 300, 3, 32)]
-)
+@pytest.mark.parametrize(("seed", "count", "sh_degree", "chunk"), [(0, 60, 0, 4), (1, 150, 1, 8), (2, 300, 3, 32)])
 @pytest.mark.parametrize(("dtype", "tolerance"), [(torch.float64, 1e-9), (torch.float32, 2e-4)])
-def test_rasterizer_matches_dense_reference_in_value_and_gradient(
-    seed, count, sh_degree, chunk, dtype, tolerance
-):
+def test_rasterizer_matches_dense_reference_in_value_and_gradient(seed, count, sh_degree, chunk, dtype, tolerance):
     scene = random_scene(seed, count, sh_degree)
-    weights = torch.rand(
-        HEIGHT, WIDTH, 3, generator=torch.Generator().manual_seed(seed + 100), dtype=torch.float64
-    )
+    weights = torch.rand(HEIGHT, WIDTH, 3, generator=torch.Generator().manual_seed(seed + 100), dtype=torch.float64)
 
     expected_image, expected_grads = value_and_gradients(
         lambda s: dense_reference(s, sh_degree), scene, torch.float64, weights
     )
-    image, grads = value_and_gradients(
-        lambda s: render_with_rasterizer(s, sh_degree, chunk), scene, dtype, weights
-    )
+    image, grads = value_and_gradients(lambda s: render_with_rasterizer(s, sh_degree, chunk), scene, dtype, weights)
 
     assert not torch.isnan(image).any()
     assert expected_image.std() > 0.05, "the random scene should not be blank"
@@ -134,9 +125,7 @@ def test_rasterizer_matches_dense_reference_in_value_and_gradient(
     for name in DIFFERENTIABLE:
         scale = expected_grads[name].abs().max().item()
         assert scale > 0, f"{name} receives no gradient in the reference"
-        torch.testing.assert_close(
-            grads[name], expected_grads[name], rtol=0, atol=tolerance * scale * 10, msg=name
-        )
+        torch.testing.assert_close(grads[name], expected_grads[name], rtol=0, atol=tolerance * scale * 10, msg=name)
 
 
 def test_dense_opaque_scene_terminates_early_like_gsplat():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+
 from splatflow.formats.cameras import camera_from_matrices
 from splatflow.formats.ply import Splats
 from splatflow.render import render_splats
@@ -21,9 +22,7 @@ def one_red_splat_in_front_of_camera() -> Splats:
 
 
 def test_render_splats_draws_a_splat_over_the_background_where_the_camera_sees_it():
-    camera = camera_from_matrices(
-        "view", 40, 30, np.array([[50, 0, 20.5], [0, 50, 15.5], [0, 0, 1]]), np.eye(4)
-    )
+    camera = camera_from_matrices("view", 40, 30, np.array([[50, 0, 20.5], [0, 50, 15.5], [0, 0, 1]]), np.eye(4))
     image = render_splats(one_red_splat_in_front_of_camera(), camera, background=(0.0, 0.0, 1.0))
 
     assert image.shape == (30, 40, 3) and image.dtype == np.float32
