@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pycolmap
 import pytest
-from conftest import StageRun
+from sfm_stage_runner import StageRun
 
 from splatflow.stages.sfm.georegister import georegister
 from splatflow.stages.sfm.photos import GpsPosition

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pycolmap
 import pytest
-from conftest import StageRun, noise_jpeg, run_sfm_stage, zip_of
 from PIL import Image
+from sfm_stage_runner import StageRun, noise_jpeg, run_sfm_stage, zip_of
 
 REQUIRED_REPORT_FIELDS = {
     "photos",

@@ -7,7 +7,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import zip_of
+from sfm_stage_runner import zip_of
 
 from splatflow.stages.contract import StageError
 from splatflow.stages.sfm.settings import Settings
