@@ -71,6 +71,15 @@ def test_a_member_expanding_beyond_the_ratio_limit_is_refused(tmp_path: Path) ->
         unpack_photos(archive, tmp_path / "out", Settings(max_compression_ratio=50))
 
 
+def test_a_highly_compressible_non_photo_is_skipped_not_refused(tmp_path: Path) -> None:
+    members = {"photo.jpg": b"1", "flight-log.csv": b"0,0,0\n" * 200_000}
+    archive = write_zip(tmp_path / "in.zip", members, zipfile.ZIP_DEFLATED)
+    unpacked = unpack_photos(archive, tmp_path / "out", Settings())
+    assert unpacked.names == ["photo.jpg"]
+    assert [item.name for item in unpacked.skipped] == ["flight-log.csv"]
+    assert not (tmp_path / "out" / "flight-log.csv").exists()
+
+
 def test_the_limits_on_member_and_total_size_are_configurable(tmp_path: Path) -> None:
     archive = write_zip(tmp_path / "in.zip", {"a.jpg": bytes(600), "b.jpg": bytes(600)})
     with pytest.raises(StageError, match="more than the 0 MB limit"):

@@ -63,9 +63,11 @@ def unpack_photos(zip_path: Path, destination: Path, settings: Settings) -> Unpa
         with zipfile.ZipFile(zip_path) as archive:
             members = [m for m in archive.infolist() if not m.is_dir()]
             for member in members:
-                _refuse_unsafe(member, settings)
+                _refuse_hostile(member)
             photos, skipped = _select_photos(members)
             _refuse_oversized(photos, settings)
+            for member in photos:
+                _refuse_bomb(member, settings)
             written = 0
             for member in photos:
                 written += _extract(archive, member, destination)
@@ -81,12 +83,17 @@ def _member_path(member: zipfile.ZipInfo) -> PurePosixPath:
     return PurePosixPath(member.filename.replace("\\", "/"))
 
 
-def _refuse_unsafe(member: zipfile.ZipInfo, settings: Settings) -> None:
+def _refuse_hostile(member: zipfile.ZipInfo) -> None:
+    """Any member, photo or not, that tries to escape the folder marks the whole ZIP as hostile."""
     path = _member_path(member)
     if path.is_absolute() or ".." in path.parts or ":" in path.parts[0]:
         raise StageError(f"refusing the ZIP: member '{member.filename}' points outside its folder")
     if stat.S_ISLNK(member.external_attr >> 16):
         raise StageError(f"refusing the ZIP: member '{member.filename}' is a symbolic link")
+
+
+def _refuse_bomb(member: zipfile.ZipInfo, settings: Settings) -> None:
+    """Only photos are extracted, so only they are held to the size limits."""
     if member.file_size > settings.max_photo_bytes:
         raise StageError(
             f"refusing the ZIP: member '{member.filename}' expands to {member.file_size / 1e6:.0f} MB, "
