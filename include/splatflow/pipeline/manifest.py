@@ -152,6 +152,19 @@ class QualityMetrics:
             sog_bytes=_count(compress, "sog_bytes"),
         )
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> QualityMetrics:
+        """The figures :meth:`to_dict` wrote (the compression ratio is derived, not read)."""
+        return cls(
+            photos_received=_count(data, "photos_received"),
+            photos_registered=_count(data, "photos_registered"),
+            psnr_db=_number(data, "psnr_db"),
+            ssim=_number(data, "ssim"),
+            gaussians=_count(data, "gaussians"),
+            ply_bytes=_count(data, "ply_bytes"),
+            sog_bytes=_count(data, "sog_bytes"),
+        )
+
     def to_dict(self) -> dict[str, Any]:
         ratio = self.compression_ratio
         return {
