@@ -1,0 +1,378 @@
+"""The emails: figures and links in the success email, stage and advice in the failure email, escaping."""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
+from typing import Any
+
+import markupsafe
+import pytest
+
+from splatflow.pipeline.manifest import FailureRecord, QualityMetrics, StageRecord, build_manifest
+from splatflow.pipeline.notifications import (
+    MAX_REASON_CHARS,
+    PREVIEW_CID,
+    RenderedEmail,
+    ResultLinks,
+    diagnose,
+    format_duration,
+    format_size,
+    format_usd,
+    plain_reason,
+    render_failure_email,
+    render_success_email,
+)
+from splatflow.pipeline.submission import S3Location, Submission
+
+NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+SOG_LINK = "https://work.s3.amazonaws.com/runs/x/scene.sog?X-Amz-Expires=604800&X-Amz-Signature=abc"
+PLY_LINK = "https://work.s3.amazonaws.com/runs/x/splat.ply?X-Amz-Expires=604800&X-Amz-Signature=def"
+VIEWER_LINK = "https://viewer.example.com/?load=https%3A%2F%2Fwork.s3.amazonaws.com%2Fscene.sog&v=2"
+LINKS = ResultLinks(sog=SOG_LINK, ply=PLY_LINK, viewer=VIEWER_LINK, expires_at=NOW + timedelta(days=7))
+HOSTILE_NAME = "<b onmouseover=alert('x')>&\"photos\".zip"
+
+
+def manifest_for(key: str = "survey/coast.zip", **overrides: Any) -> dict[str, Any]:
+    arguments: dict[str, Any] = {
+        "run_id": "manual__2026-05-01T11:00:00+00:00",
+        "submission": Submission(email="pilot@example.com", preset="high", input=S3Location("drone-uploads", key)),
+        "stages": [
+            StageRecord("sfm", "sfm-1", "ml.c6i.2xlarge", 1, 600, 600),
+            StageRecord("train", "train-1", "ml.g4dn.xlarge", 1, 1800, 600),
+            StageRecord("compress", "compress-1", "ml.c6i.4xlarge", 1, 120, 120),
+        ],
+        "quality": QualityMetrics(
+            photos_received=40,
+            photos_registered=37,
+            psnr_db=24.56,
+            ssim=0.81,
+            gaussians=1_234_567,
+            ply_bytes=59_000_000,
+            sog_bytes=5_900_000,
+        ),
+        "outputs": {"sog": S3Location("work", "runs/x/scene.sog")},
+        "created_at": NOW,
+        "run_started_at": NOW - timedelta(minutes=45, seconds=30),
+    }
+    return build_manifest(**{**arguments, **overrides})
+
+
+class _Collector(HTMLParser):
+    """Every tag with its attributes and all text, as a browser's parser would see them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def parsed(document: str) -> _Collector:
+    collector = _Collector()
+    collector.feed(document)
+    return collector
+
+
+def links_in(document: str) -> dict[str, str]:
+    """Link text -> href, hrefs unescaped the way a mail client reads them."""
+    pattern = re.compile(r'<a href="([^"]*)"[^>]*>(.*?)</a>', re.DOTALL)
+    return {html.unescape(re.sub("<[^>]+>", "", text)): html.unescape(href) for href, text in pattern.findall(document)}
+
+
+# --- success -------------------------------------------------------------------------------------------
+
+
+def test_the_success_email_shows_the_preview_inline() -> None:
+    email = render_success_email(manifest_for(), LINKS, now=NOW)
+    images = [attrs for tag, attrs in parsed(email.html).tags if tag == "img"]
+    assert [image["src"] for image in images] == [f"cid:{PREVIEW_CID}"]
+    assert images[0]["alt"]
+
+
+def test_the_success_email_links_the_downloads_and_the_viewer_exactly() -> None:
+    email = render_success_email(manifest_for(), LINKS, now=NOW)
+    links = links_in(email.html)
+    assert links["View in 3D"] == VIEWER_LINK
+    assert links["Compressed splat (.sog, 5.9 MB)"] == SOG_LINK
+    assert links["Full splat (.ply, 59.0 MB)"] == PLY_LINK
+    assert "&amp;X-Amz-Signature" in email.html  # an ampersand in an attribute is escaped
+    for link in (SOG_LINK, PLY_LINK, VIEWER_LINK):
+        assert link in email.text
+
+
+def test_the_success_email_states_when_the_links_expire() -> None:
+    email = render_success_email(manifest_for(), LINKS, now=NOW)
+    for part in (email.html, email.text):
+        assert "08 May 2026, 12:00 UTC" in part
+        assert "in 7 days" in part
+
+
+def test_the_success_email_carries_every_figure() -> None:
+    email = render_success_email(manifest_for(), LINKS, now=NOW)
+    manifest = manifest_for()
+    expected = {
+        "Photos placed in the 3D model": "37 of 40",
+        "Image quality on photos held back from training (PSNR)": "24.6 dB",
+        "Gaussians": "1,234,567",
+        "Size (.ply → .sog)": "59.0 MB → 5.9 MB",
+        "Compression ratio": "10.0×",
+        "Processing time": "45 min 30 s",
+        "Estimated cost": format_usd(manifest["total_cost_usd"]),
+    }
+    cells = [text.strip() for text in parsed(email.html).text if text.strip()]
+    for label, value in expected.items():
+        assert cells[cells.index(label) + 1] == value
+        assert f"- {label}: {value}" in email.text
+    assert expected["Estimated cost"].startswith("$")
+
+
+def test_the_success_subject_names_the_submission() -> None:
+    email = render_success_email(manifest_for(), LINKS, now=NOW)
+    assert email.subject == "Your 3D splat of coast.zip is ready"
+
+
+def test_figures_a_partial_run_did_not_produce_show_as_missing() -> None:
+    manifest = manifest_for(
+        submission=Submission(email="p@example.com", steps="compress_only", model=S3Location("b-1", "m.ply")),
+        stages=[StageRecord("compress", "compress-1", "ml.p9.mega", 1, 120, 120)],
+        quality=QualityMetrics(gaussians=1000, ply_bytes=250_000, sog_bytes=25_000),
+        run_started_at=None,
+    )
+    email = render_success_email(manifest, LINKS, now=NOW)
+    assert "- Photos placed in the 3D model: —" in email.text
+    assert "- Estimated cost: —" in email.text  # an unpriced instance is not guessed
+    assert "- Processing time: 2 min 0 s" in email.text  # compute time when the run's start is unknown
+
+
+def test_user_controlled_names_are_escaped_in_the_html_and_kept_to_one_line_in_the_subject() -> None:
+    email = render_success_email(manifest_for(key=f"a/{HOSTILE_NAME}"), LINKS, now=NOW)
+    assert "<b " not in email.html
+    assert "&lt;b onmouseover=alert(&#39;x&#39;)&gt;&amp;&#34;photos&#34;.zip" in email.html
+    assert not [tag for tag, _ in parsed(email.html).tags if tag == "b"]
+    assert HOSTILE_NAME in email.text  # plain text needs no escaping
+    assert "\n" not in email.subject and "\r" not in email.subject
+
+
+def test_a_long_name_is_shortened_in_the_subject() -> None:
+    email = render_success_email(manifest_for(key="x" * 300 + ".zip"), LINKS, now=NOW)
+    assert len(email.subject) < 120
+    assert "…" in email.subject
+
+
+def test_only_a_succeeded_run_gets_a_success_email() -> None:
+    failed = manifest_for(failure=FailureRecord("train", "diverged"))
+    with pytest.raises(ValueError, match="succeeded"):
+        render_success_email(failed, LINKS, now=NOW)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["javascript:alert(1)", "data:text/html,<b>x</b>", "ftp://host/x", "https://host/x\r\nBcc: y", "/relative"],
+)
+def test_links_must_be_plain_http_urls(url: str) -> None:
+    with pytest.raises(ValueError, match="http"):
+        ResultLinks(sog=url, ply=PLY_LINK, viewer=VIEWER_LINK, expires_at=NOW)
+
+
+def test_link_expiry_needs_a_timezone() -> None:
+    with pytest.raises(ValueError, match="timezone"):
+        ResultLinks(sog=SOG_LINK, ply=PLY_LINK, viewer=VIEWER_LINK, expires_at=datetime(2026, 5, 1))
+
+
+# --- failure -------------------------------------------------------------------------------------------
+
+
+def failure(stage: str, reason: str, source_name: str | None = "coast.zip") -> RenderedEmail:
+    return render_failure_email(stage=stage, reason=reason, run_id="manual__run-1", source_name=source_name)
+
+
+@pytest.mark.parametrize(
+    ("stage", "label"),
+    [
+        ("validate", "input check"),
+        ("wait_for_input", "upload check"),
+        ("sfm", "photo alignment (SfM)"),
+        ("train", "3D training"),
+        ("compress", "compression"),
+        ("publish", "publishing the results"),
+        ("something_new", "processing"),
+    ],
+)
+def test_the_failure_email_names_the_stage(stage: str, label: str) -> None:
+    email = failure(stage, "it broke")
+    assert f"stopped at the {label} step" in email.text
+    assert f"<strong>{html.escape(label)}</strong>" in email.html
+    assert "manual__run-1" in email.text and "manual__run-1" in email.html
+
+
+# Reasons as the stages, the runner and SageMaker write them, each with words its advice must hold.
+KNOWN_REASONS = [
+    (
+        "sfm",
+        "AlgorithmError: sfm: only 3 of 40 photos could be placed in the 3D model (at least 20 needed); "
+        "the photos may not overlap enough",
+        "overlap",
+    ),
+    ("sfm", "sfm: no two of the 12 photos share enough matching features; the photos may not overlap", "overlap"),
+    ("sfm", "sfm: no 3D model could be built from the matches; the photos may not overlap enough", "overlap"),
+    ("sfm", "sfm: photos.zip is not a valid ZIP archive", "ZIP"),
+    ("sfm", "sfm: photos.zip is damaged: Bad CRC-32 for file 'a.jpg'", "ZIP"),
+    (
+        "sfm",
+        "sfm: refusing the ZIP: member 'huge.jpg' expands 5000 times (limit 200); this looks like a zip bomb",
+        "fresh ZIP",
+    ),
+    ("sfm", "sfm: refusing the ZIP: member '../../etc/passwd' points outside its folder", "fresh ZIP"),
+    ("sfm", "sfm: the ZIP holds no photos (.jpg, .jpeg or .png)", ".jpg"),
+    (
+        "sfm",
+        "sfm: the ZIP holds 4 photo(s), 4 could not be decoded; at least 3 overlapping photos are needed",
+        "more photos",
+    ),
+    ("sfm", "sfm: the ZIP holds 1 photo(s); at least 3 overlapping photos are needed", "more photos"),
+    ("sfm", "sfm: the ZIP holds 9000 photos, more than the 2000 limit; split the survey", "Split"),
+    ("train", "train: the GPU ran out of memory at step 900 with 3000000 Gaussians; lower max_gaussians", "preset"),
+    ("sfm", "sfm: out of memory; use a larger instance or smaller settings", "preset"),
+    ("train", "train: the hyperparameters demand a CUDA GPU (device=cuda) but none is available", "operator"),
+    ("train", "train: training diverged at step 300 (loss is nan); try a lower-resolution preset", "preview preset"),
+    ("compress", "compress: compression lost 2.10 dB of PSNR on the held-out photos (limit 1 dB)", "high preset"),
+    ("train", "The job exceeded its MaxRuntimeInSeconds (3600 s) and was stopped", "time limit"),
+    ("train", "MaxRuntimeExceeded: Training job runtime exceeded MaxRuntimeInSeconds", "time limit"),
+    (
+        "train",
+        "InternalServerError: the local job runner stopped while this job was running, and the job's "
+        "process was lost; retry the task to start a new job",
+        "submit it again",
+    ),
+    ("sfm", "CapacityError: Unable to provision requested ML compute capacity", "submit it again"),
+    ("sfm", "ClientError: no S3 objects found under S3 URL s3://drone-uploads/photos.zip", "upload has finished"),
+    ("wait_for_input", "s3://drone-uploads/photos.zip did not appear within 1 hour", "upload has finished"),
+    ("compress", "compress: the input is empty; expected the training job's model.tar.gz or a .ply", "upload"),
+    ("validate", "the bucket 'other' is not allowed for submissions; upload to one of: drone-uploads", "bucket"),
+    ("validate", "no S3 bucket is allowed for submissions yet; the operator must list the buckets", "bucket"),
+    ("validate", "preset is 'ultra'; choose one of: preview, standard, high", "Correct it"),
+    ("sfm", "sfm: internal error: KeyError: 'camera_id'", "forward this email"),
+]
+
+
+@pytest.mark.parametrize(("stage", "reason", "advice"), KNOWN_REASONS)
+def test_known_failure_reasons_get_advice(stage: str, reason: str, advice: str) -> None:
+    email = failure(stage, reason)
+    diagnosis = diagnose(stage, plain_reason(reason))
+    assert advice in diagnosis.action + diagnosis.problem
+    assert diagnosis.action in email.text
+    assert str(markupsafe.escape(diagnosis.action)) in email.html
+    assert "AlgorithmError" not in email.text and "exit code" not in email.text
+
+
+def test_each_known_reason_in_the_table_is_distinct_from_the_general_advice() -> None:
+    general = diagnose("sfm", "something nobody expected")
+    matched = {diagnose(stage, plain_reason(reason)) for stage, reason, _ in KNOWN_REASONS if stage != "validate"}
+    assert general.action.startswith("Submit again a little later")
+    assert len(matched) >= 12
+
+
+def test_the_reason_is_shown_in_plain_words() -> None:
+    email = failure(
+        "sfm",
+        "AlgorithmError: sfm: only 3 of 40 photos could be placed in the 3D model; "
+        "the photos may not overlap, exit code: 1",
+    )
+    assert "Only 3 of 40 photos could be placed in the 3D model; the photos may not overlap." in email.text
+
+
+TRACEBACK_REASON = """AlgorithmError: train: internal error: RuntimeError: boom
+Traceback (most recent call last):
+  File "/opt/app/splatflow/stages/train/trainer.py", line 205, in train_step
+    loss.backward()
+  File "/usr/lib/python3.11/site-packages/torch/_tensor.py", line 521, in backward
+    torch.autograd.backward(
+RuntimeError: CUDA error: an illegal memory access was encountered
+"""
+
+
+def test_a_stack_trace_never_reaches_the_user() -> None:
+    email = failure("train", TRACEBACK_REASON)
+    for part in (email.text, email.html):
+        assert "Traceback" not in part
+        assert 'File "' not in part and "File &#34;" not in part
+        assert "/opt/app" not in part and "loss.backward" not in part
+    assert "internal error" in email.text
+
+
+def test_a_chained_trace_is_dropped_but_the_message_around_it_is_kept() -> None:
+    reason = (
+        'photos.zip is damaged\nTraceback (most recent call last):\n  File "a.py", line 1, in f\n    g()\n'
+        "ValueError: x\n\nDuring handling of the above exception, another exception occurred:\n\n"
+        'Traceback (most recent call last):\n  File "b.py", line 2, in h\n    raise\nzipfile.BadZipFile: y\n'
+    )
+    assert plain_reason(reason) == "photos.zip is damaged"
+
+
+def test_a_long_reason_is_bounded() -> None:
+    cleaned = plain_reason("sfm: " + "the photos are odd; " * 200)
+    assert len(cleaned) <= MAX_REASON_CHARS
+    assert cleaned.endswith("…")
+
+
+def test_presigned_query_strings_are_removed_from_reasons() -> None:
+    cleaned = plain_reason(
+        "ClientError: could not read https://b.s3.amazonaws.com/k.zip"
+        "?X-Amz-Credential=AKIA123&X-Amz-Signature=f00 (403)"
+    )
+    assert "X-Amz" not in cleaned and "AKIA" not in cleaned
+    assert "https://b.s3.amazonaws.com/k.zip" in cleaned
+
+
+@pytest.mark.parametrize("reason", ["", "   ", "\n\n", "AlgorithmError: "])
+def test_an_empty_reason_still_reads_as_a_sentence(reason: str) -> None:
+    assert plain_reason(reason) == "the job gave no reason"
+
+
+def test_reasons_and_names_from_the_zip_are_escaped_and_cannot_fold_the_subject() -> None:
+    email = failure(
+        "sfm",
+        "sfm: refusing the ZIP: member '<img src=x onerror=alert(1)>' is a symbolic link",
+        HOSTILE_NAME + "\r\nBcc: x@y",
+    )
+    assert "<img" not in email.html and "&lt;img src=x onerror=alert(1)&gt;" in email.html
+    assert not [tag for tag, _ in parsed(email.html).tags if tag in {"b", "img"}]
+    assert "\r" not in email.subject and "\n" not in email.subject
+    assert email.subject.startswith("Your 3D splat for <b onmouseover")
+
+
+def test_a_failure_without_a_known_source_still_reads_well() -> None:
+    email = failure("validate", "s3_url has a query string ('?...')", source_name=None)
+    assert email.subject == "Your 3D splat could not be made"
+    assert "Processing stopped at the input check step." in email.text
+
+
+# --- formatting ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("size", "text"),
+    [(None, "—"), (512, "512 bytes"), (2_500, "2.5 kB"), (59_000_000, "59.0 MB"), (3_200_000_000, "3.2 GB")],
+)
+def test_sizes_read_in_human_units(size: int | None, text: str) -> None:
+    assert format_size(size) == text
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"), [(None, "—"), (42.4, "42 s"), (2730, "45 min 30 s"), (3 * 3600 + 120, "3 h 2 min")]
+)
+def test_durations_read_in_human_units(seconds: float | None, text: str) -> None:
+    assert format_duration(seconds) == text
+
+
+@pytest.mark.parametrize(("amount", "text"), [(None, "—"), (0.004, "less than $0.01"), (1.236, "$1.24")])
+def test_costs_read_in_dollars(amount: float | None, text: str) -> None:
+    assert format_usd(amount) == text
