@@ -55,6 +55,9 @@ class PipelineSettings:
     kms_key_id: str | None = None
     """KMS key for job volumes and outputs; None uses S3-managed encryption (SSE-S3)."""
     presign_expiry_seconds: int = 7 * 24 * 3600
+    input_wait_seconds: int = 3600
+    """How long ``wait_for_input`` waits for an upload that is still arriving before it fails."""
+    input_poke_seconds: int = 30
     check_interval_seconds: int = 30
     """How often a waiting task asks SageMaker for the job status."""
     gpu_pool: str = "sagemaker_gpu_training"
@@ -88,6 +91,8 @@ class PipelineSettings:
             network_isolation=reader.flag("NETWORK_ISOLATION", defaults.network_isolation),
             kms_key_id=reader.text("KMS_KEY_ID", "") or None,
             presign_expiry_seconds=reader.number("PRESIGN_EXPIRY_SECONDS", defaults.presign_expiry_seconds),
+            input_wait_seconds=reader.number("INPUT_WAIT_SECONDS", defaults.input_wait_seconds),
+            input_poke_seconds=reader.number("INPUT_POKE_SECONDS", defaults.input_poke_seconds),
             check_interval_seconds=reader.number("CHECK_INTERVAL_SECONDS", defaults.check_interval_seconds),
             gpu_pool=reader.text("GPU_POOL", defaults.gpu_pool),
             gpu_pool_slots=reader.number("GPU_POOL_SLOTS", defaults.gpu_pool_slots),

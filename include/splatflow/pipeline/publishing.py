@@ -1,0 +1,172 @@
+"""Gather a run's reports and jobs into ``manifest.json``, written last, never overwritten.
+
+The manifest marks a run finished: the success email, the batch-reprocessing DAG and a user
+all read it. It is written after every output exists, and a succeeded manifest is left alone
+when a finished run is cleared or re-run, so a delivered result never changes underneath a link.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+from splatflow.pipeline.manifest import (
+    FailureRecord,
+    QualityMetrics,
+    StageRecord,
+    build_manifest,
+)
+from splatflow.pipeline.notifications import ResultLinks
+from splatflow.pipeline.preparation import PreparedRun
+from splatflow.pipeline.settings import PipelineSettings
+from splatflow.pipeline.submission import S3Location
+
+log = logging.getLogger(__name__)
+
+VIEWER_URL = "https://superspl.at/editor?load={url}"
+"""PlayCanvas SuperSplat opens a ``.sog`` from a URL (the bucket needs CORS for its origin)."""
+
+OUTPUT_FILES = {
+    "sog": "scene.sog",
+    "ply": "splat.ply",
+    "preview": "preview.png",
+    "compression_report": "report.json",
+    "training_metrics": "metrics.json",
+}
+"""Outputs of the compression job (it carries the training metrics and a preview along)."""
+
+
+def read_json(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
+    """A JSON object from S3, or None when it does not exist."""
+    try:
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except s3.exceptions.NoSuchKey:
+        return None
+    value = json.loads(body)
+    return value if isinstance(value, dict) else None
+
+
+def put_json(s3: Any, bucket: str, key: str, payload: Mapping[str, Any], kms_key_id: str | None) -> None:
+    extra: dict[str, str] = {"ServerSideEncryption": "AES256"}
+    if kms_key_id:
+        extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key_id}
+    s3.put_object(
+        Bucket=bucket,
+        Key=key,
+        Body=json.dumps(payload, indent=1).encode(),
+        ContentType="application/json",
+        **extra,
+    )
+
+
+def _stage_records(results: Mapping[str, Any]) -> list[StageRecord]:
+    records = []
+    if results.get("sfm"):
+        records.append(StageRecord.from_processing_job("sfm", results["sfm"]["Processing"]))
+    if results.get("train"):
+        records.append(StageRecord.from_training_job("train", results["train"]["Training"]))
+    if results.get("compress"):
+        records.append(StageRecord.from_processing_job("compress", results["compress"]["Processing"]))
+    return records
+
+
+def _sfm_report(prepared: PreparedRun, s3: Any) -> dict[str, Any] | None:
+    if prepared.runs_sfm:
+        return read_json(s3, prepared.layout.bucket, prepared.layout.key("sfm", "report.json"))
+    source = prepared.submission.sfm_output
+    if source is not None:
+        return read_json(s3, source.bucket, source.key.rstrip("/") + "/report.json")
+    return None
+
+
+def _outputs(prepared: PreparedRun, s3: Any, results: Mapping[str, Any]) -> dict[str, S3Location]:
+    layout = prepared.layout
+    outputs: dict[str, S3Location] = {}
+    for name, file_name in OUTPUT_FILES.items():
+        key = layout.key("compress", file_name)
+        if "Contents" in s3.list_objects_v2(Bucket=layout.bucket, Prefix=key, MaxKeys=1):
+            outputs[name] = S3Location(layout.bucket, key)
+    if results.get("train"):
+        model = results["train"]["Training"]["ModelArtifacts"]["S3ModelArtifacts"]
+        bucket, _, key = model.removeprefix("s3://").partition("/")
+        outputs["model"] = S3Location(bucket, key)
+    if prepared.runs_sfm:
+        outputs["sfm"] = S3Location(layout.bucket, layout.key("sfm") + "/")
+    return outputs
+
+
+def publish_run(
+    prepared: PreparedRun,
+    settings: PipelineSettings,
+    s3: Any,
+    results: Mapping[str, Any],
+    run_started_at: datetime | None = None,
+) -> dict[str, Any]:
+    """Write the succeeded manifest (unless one exists already) and return it."""
+    layout = prepared.layout
+    existing = read_json(s3, layout.bucket, layout.manifest_key)
+    if existing is not None and existing.get("status") == "succeeded":
+        log.info("run %s was already published; keeping its manifest and outputs", prepared.run_id)
+        return existing
+    outputs = _outputs(prepared, s3, results)
+    missing = [name for name in ("sog", "ply") if name not in outputs]
+    if missing:
+        raise RuntimeError(f"the compression job left no {' or '.join(missing)} under {layout.compress_output}")
+    quality = QualityMetrics.from_reports(
+        sfm_report=_sfm_report(prepared, s3),
+        training_metrics=read_json(s3, layout.bucket, layout.key("compress", OUTPUT_FILES["training_metrics"])),
+        compression_report=read_json(s3, layout.bucket, layout.key("compress", OUTPUT_FILES["compression_report"])),
+    )
+    manifest = build_manifest(
+        run_id=prepared.run_id,
+        submission=prepared.submission,
+        stages=_stage_records(results),
+        quality=quality,
+        outputs=outputs,
+        run_started_at=run_started_at,
+    )
+    put_json(s3, layout.bucket, layout.manifest_key, manifest, settings.kms_key_id)
+    log.info("run %s published: s3://%s/%s", prepared.run_id, layout.bucket, layout.manifest_key)
+    return manifest
+
+
+def record_failure(
+    prepared: PreparedRun, settings: PipelineSettings, s3: Any, stage: str, reason: str
+) -> dict[str, Any] | None:
+    """A failed manifest, so batch reprocessing finds the submission; a succeeded one is never replaced."""
+    layout = prepared.layout
+    existing = read_json(s3, layout.bucket, layout.manifest_key)
+    if existing is not None and existing.get("status") == "succeeded":
+        return None
+    manifest = build_manifest(
+        run_id=prepared.run_id,
+        submission=prepared.submission,
+        stages=[],
+        quality=QualityMetrics(),
+        outputs={},
+        failure=FailureRecord(stage, reason),
+    )
+    put_json(s3, layout.bucket, layout.manifest_key, manifest, settings.kms_key_id)
+    return manifest
+
+
+def presigned_links(manifest: Mapping[str, Any], settings: PipelineSettings, s3: Any) -> ResultLinks:
+    """Download and viewer links that work from the email alone, valid for the configured time."""
+
+    def presign(uri: str) -> str:
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        url: str = s3.generate_presigned_url(
+            "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=settings.presign_expiry_seconds
+        )
+        return url
+
+    outputs = manifest["outputs"]
+    sog = presign(outputs["sog"])
+    expires_at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=settings.presign_expiry_seconds)
+    return ResultLinks(
+        sog=sog, ply=presign(outputs["ply"]), viewer=VIEWER_URL.format(url=quote(sog, safe="")), expires_at=expires_at
+    )
