@@ -22,7 +22,7 @@ import jinja2
 
 from splatflow import __version__
 from splatflow.pipeline.manifest import QualityMetrics
-from splatflow.pipeline.submission import Submission
+from splatflow.pipeline.submission import Submission, invisible_character
 
 PREVIEW_CID = "preview.png"
 """The Content-ID the caller gives the attached preview image; the HTML shows it inline."""
@@ -61,7 +61,7 @@ class ResultLinks:
     def __post_init__(self) -> None:
         for name in ("sog", "ply", "viewer"):
             url = getattr(self, name)
-            if urlsplit(url).scheme not in {"https", "http"} or _has_invisible(url):
+            if urlsplit(url).scheme not in {"https", "http"} or invisible_character(url) is not None:
                 raise ValueError(f"the {name} link must be a plain http(s) URL, not {url[:80]!r}")
         if self.expires_at.tzinfo is None:
             raise ValueError("expires_at must carry a timezone")
@@ -246,10 +246,6 @@ def _sentence(text: str) -> str:
     """Capitalised and closed with a full stop, as it reads in the email."""
     closed = text if text.endswith((".", "!", "?", "…")) else f"{text}."
     return closed[:1].upper() + closed[1:]
-
-
-def _has_invisible(text: str) -> bool:
-    return any(char.isspace() or unicodedata.category(char) in {"Cc", "Cf"} for char in text)
 
 
 def _visible(text: str) -> str:

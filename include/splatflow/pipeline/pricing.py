@@ -15,8 +15,8 @@ import math
 
 # USD per instance-hour, SageMaker AI On-Demand, US East (N. Virginia), the same for Training and
 # Processing jobs at these sizes. Source: https://aws.amazon.com/sagemaker/ai/pricing/ (On-Demand
-# pricing tab), as published in 2025. Prices drift and differ by region: update the table when
-# they do, and treat every total as an estimate.
+# pricing tab), as published in 2025. Prices drift and differ by region: check the page before
+# quoting a figure, update the table when they change, and treat every total as an estimate.
 ON_DEMAND_USD_PER_HOUR: dict[str, float] = {
     # general purpose
     "ml.m5.large": 0.115,

@@ -139,17 +139,26 @@ def _refuse_userinfo_or_port(netloc: str, field: str) -> None:
         raise SubmissionError(f"{field} names a user, password or port before the bucket; use one of: {URL_FORMS}")
 
 
-def _refuse_invisible(text: str, field: str, what: str, hint: str, allow_space: bool = False) -> None:
-    """Whitespace and control characters hide what a value really is (and inject headers); refuse them.
+def invisible_character(text: str, allow_space: bool = False) -> str | None:
+    """The first whitespace, control or format character in ``text``, or None.
 
-    A decoded S3 key may hold plain spaces (``my photos.zip``), never line breaks or other controls.
+    Such characters hide what a value really is, and a line break in a value that reaches a mail
+    header or a log line injects a new one.
     """
     for char in text:
         if char == " " and allow_space:
             continue
         if char.isspace() or unicodedata.category(char) in {"Cc", "Cf", "Zl", "Zp"}:
-            label = "a space" if char == " " else f"an invisible or control character (U+{ord(char):04X})"
-            raise SubmissionError(f"{field} holds {label} in the {what}; {hint}")
+            return char
+    return None
+
+
+def _refuse_invisible(text: str, field: str, what: str, hint: str, allow_space: bool = False) -> None:
+    """A decoded S3 key may hold plain spaces (``my photos.zip``); nothing else invisible is accepted."""
+    char = invisible_character(text, allow_space)
+    if char is not None:
+        label = "a space" if char == " " else f"an invisible or control character (U+{ord(char):04X})"
+        raise SubmissionError(f"{field} holds {label} in the {what}; {hint}")
 
 
 def check_bucket_name(bucket: str, field: str = "bucket") -> str:
