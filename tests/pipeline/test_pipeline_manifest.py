@@ -181,6 +181,8 @@ def test_a_success_manifest_holds_every_required_field_and_is_strict_json() -> N
     assert list(manifest["stages"]) == ["sfm", "train", "compress"]
     assert manifest["stages"]["train"]["job_name"] == "splat-train-abc"
     assert manifest["stages"]["train"]["billable_seconds"] == 600
+    assert manifest["stages"]["train"]["spot_savings"] == pytest.approx(2 / 3, abs=1e-3)
+    assert manifest["stages"]["sfm"]["spot_savings"] == 0
     assert manifest["compute_seconds"] == 2520
     assert manifest["run_seconds"] == 45 * 60
     assert manifest["quality"]["photos_registered"] == 37

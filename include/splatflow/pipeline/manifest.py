@@ -21,14 +21,13 @@ from typing import Any, Literal
 from packaging.version import InvalidVersion, Version
 
 from splatflow import __version__
-from splatflow.pipeline.pricing import PRICE_REGION, estimate_cost
+from splatflow.pipeline.pricing import PRICE_REGION, estimate_cost, spot_savings
 from splatflow.pipeline.submission import S3Location, Submission
 
 log = logging.getLogger(__name__)
 
 MANIFEST_VERSION = 1
 """The layout of the manifest itself; raise it when a field changes meaning or disappears."""
-MANIFEST_NAME = "manifest.json"
 
 StageName = Literal["sfm", "train", "compress"]
 RunStatus = Literal["succeeded", "failed"]
@@ -95,6 +94,7 @@ class StageRecord:
 
     def to_dict(self) -> dict[str, Any]:
         cost = self.cost_usd
+        saved = spot_savings(self.seconds, self.billable_seconds)
         return {
             "job_name": self.job_name,
             "instance_type": self.instance_type,
@@ -102,6 +102,7 @@ class StageRecord:
             "status": self.status,
             "seconds": round(self.seconds, 3),
             "billable_seconds": round(self.billable_seconds, 3),
+            "spot_savings": None if saved is None else round(saved, 3),
             "cost_usd": None if cost is None else round(cost, 6),
             "failure_reason": self.failure_reason,
         }
