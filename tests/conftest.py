@@ -3,11 +3,29 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# Airflow reads its configuration once, at import: give the whole session its own home (SQLite),
+# this project's DAGs, and no examples, before any test module imports airflow.
+os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="splatflow-airflow-")
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(REPO_ROOT / "dags")
+os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(REPO_ROOT / "plugins")
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> Path:
+    """A migrated metadata database for tests that run DAGs (``dag.test()``) or the API server."""
+    airflow = Path(sys.executable).with_name("airflow")
+    subprocess.run([str(airflow), "db", "migrate"], check=True, capture_output=True)
+    return Path(os.environ["AIRFLOW_HOME"])
 
 
 @pytest.fixture(scope="session")

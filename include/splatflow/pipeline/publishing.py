@@ -63,14 +63,29 @@ def put_json(s3: Any, bucket: str, key: str, payload: Mapping[str, Any], kms_key
     )
 
 
-def _stage_records(results: Mapping[str, Any]) -> list[StageRecord]:
+STAGE_JOB_KINDS = {"sfm": "Processing", "train": "Training", "compress": "Processing"}
+
+
+def describe_stage_jobs(results: Mapping[str, Any], sagemaker: Any) -> dict[str, dict[str, Any]]:
+    """Fresh Describe responses for the jobs the stage tasks ran (their XCom holds only strings)."""
+    descriptions = {}
+    for stage, kind in STAGE_JOB_KINDS.items():
+        result = results.get(stage)
+        if result:
+            name = result[kind][f"{kind}JobName"]
+            describe = getattr(sagemaker, f"describe_{kind.lower()}_job")
+            descriptions[stage] = describe(**{f"{kind}JobName": name})
+    return descriptions
+
+
+def _stage_records(descriptions: Mapping[str, Any]) -> list[StageRecord]:
     records = []
-    if results.get("sfm"):
-        records.append(StageRecord.from_processing_job("sfm", results["sfm"]["Processing"]))
-    if results.get("train"):
-        records.append(StageRecord.from_training_job("train", results["train"]["Training"]))
-    if results.get("compress"):
-        records.append(StageRecord.from_processing_job("compress", results["compress"]["Processing"]))
+    if "sfm" in descriptions:
+        records.append(StageRecord.from_processing_job("sfm", descriptions["sfm"]))
+    if "train" in descriptions:
+        records.append(StageRecord.from_training_job("train", descriptions["train"]))
+    if "compress" in descriptions:
+        records.append(StageRecord.from_processing_job("compress", descriptions["compress"]))
     return records
 
 
@@ -83,15 +98,15 @@ def _sfm_report(prepared: PreparedRun, s3: Any) -> dict[str, Any] | None:
     return None
 
 
-def _outputs(prepared: PreparedRun, s3: Any, results: Mapping[str, Any]) -> dict[str, S3Location]:
+def _outputs(prepared: PreparedRun, s3: Any, descriptions: Mapping[str, Any]) -> dict[str, S3Location]:
     layout = prepared.layout
     outputs: dict[str, S3Location] = {}
     for name, file_name in OUTPUT_FILES.items():
         key = layout.key("compress", file_name)
         if "Contents" in s3.list_objects_v2(Bucket=layout.bucket, Prefix=key, MaxKeys=1):
             outputs[name] = S3Location(layout.bucket, key)
-    if results.get("train"):
-        model = results["train"]["Training"]["ModelArtifacts"]["S3ModelArtifacts"]
+    if "train" in descriptions:
+        model = descriptions["train"]["ModelArtifacts"]["S3ModelArtifacts"]
         bucket, _, key = model.removeprefix("s3://").partition("/")
         outputs["model"] = S3Location(bucket, key)
     if prepared.runs_sfm:
@@ -103,16 +118,19 @@ def publish_run(
     prepared: PreparedRun,
     settings: PipelineSettings,
     s3: Any,
-    results: Mapping[str, Any],
+    descriptions: Mapping[str, Any],
     run_started_at: datetime | None = None,
 ) -> dict[str, Any]:
-    """Write the succeeded manifest (unless one exists already) and return it."""
+    """Write the succeeded manifest (unless one exists already) and return it.
+
+    ``descriptions`` maps each stage that ran to its job's Describe response.
+    """
     layout = prepared.layout
     existing = read_json(s3, layout.bucket, layout.manifest_key)
     if existing is not None and existing.get("status") == "succeeded":
         log.info("run %s was already published; keeping its manifest and outputs", prepared.run_id)
         return existing
-    outputs = _outputs(prepared, s3, results)
+    outputs = _outputs(prepared, s3, descriptions)
     missing = [name for name in ("sog", "ply") if name not in outputs]
     if missing:
         raise RuntimeError(f"the compression job left no {' or '.join(missing)} under {layout.compress_output}")
@@ -124,7 +142,7 @@ def publish_run(
     manifest = build_manifest(
         run_id=prepared.run_id,
         submission=prepared.submission,
-        stages=_stage_records(results),
+        stages=_stage_records(descriptions),
         quality=quality,
         outputs=outputs,
         run_started_at=run_started_at,

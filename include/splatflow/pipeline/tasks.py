@@ -31,6 +31,10 @@ def _s3() -> Any:
     return S3Hook(aws_conn_id=AWS_CONN_ID).get_conn()
 
 
+def _sagemaker() -> Any:
+    return SageMakerHook(aws_conn_id=AWS_CONN_ID).get_conn()
+
+
 def _prepared(payload: dict[str, Any]) -> PreparedRun:
     return PreparedRun.from_dict(payload)
 
@@ -73,9 +77,11 @@ def publish(prepared: dict[str, Any]) -> dict[str, Any]:
     """Collect the stage reports, write ``manifest.json`` last, and presign the download links."""
     context = get_current_context()
     ti = context["ti"]
-    results = {stage: ti.xcom_pull(task_ids=stage) for stage in ("sfm", "train", "compress")}
+    results = {stage: ti.xcom_pull(task_ids=stage) for stage in publishing.STAGE_JOB_KINDS}
+    descriptions = publishing.describe_stage_jobs(results, _sagemaker())
     started = context["dag_run"].start_date
-    return publishing.publish_run(_prepared(prepared), PipelineSettings.from_environment(), _s3(), results, started)
+    settings = PipelineSettings.from_environment()
+    return publishing.publish_run(_prepared(prepared), settings, _s3(), descriptions, started)
 
 
 def deliver(prepared: dict[str, Any], published: dict[str, Any]) -> None:
@@ -95,7 +101,7 @@ def notify_failure() -> None:
         states,
         reasons,
         run_id=ti.run_id,
-        sagemaker=SageMakerHook(aws_conn_id=AWS_CONN_ID).get_conn(),
+        sagemaker=_sagemaker(),
         input_wait_seconds=PipelineSettings.from_environment().input_wait_seconds,
     )
     settings = PipelineSettings.from_environment()
