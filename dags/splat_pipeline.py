@@ -15,6 +15,7 @@ result. Start it from the trigger form, the REST API
 | `publish` | Airflow task | manifest (written last), presigned links |
 | `deliver` | Airflow task | the result email, sent once |
 | `notify_failure` | Airflow task | on any failure: an email naming the stage and the reason |
+| `fail_run` | Airflow task | on any failure: keeps the run marked failed after the email went out |
 
 `steps` picks `full`, `train_and_compress` (reuse an SfM output) or `compress_only` (reuse a
 trained model). Deployment settings are `SPLATFLOW_*` environment variables (see the README).
@@ -26,14 +27,11 @@ import math
 from datetime import timedelta
 
 import pendulum
-from airflow.providers.amazon.aws.operators.sagemaker import (
-    SageMakerProcessingOperator,
-    SageMakerTrainingOperator,
-)
 from airflow.providers.amazon.aws.sensors.s3 import S3KeySensor
 from airflow.sdk import DAG, Param, TriggerRule, task
 
 from splatflow.pipeline import tasks
+from splatflow.pipeline.operators import StageProcessingOperator, StageTrainingOperator
 from splatflow.pipeline.settings import PipelineSettings
 
 SETTINGS = PipelineSettings.from_environment()
@@ -56,7 +54,7 @@ with DAG(
     default_args={
         "owner": "splatflow",
         "retries": 2,
-        "retry_delay": timedelta(seconds=30),
+        "retry_delay": timedelta(seconds=SETTINGS.retry_delay_seconds),
         "retry_exponential_backoff": True,
         "max_retry_delay": timedelta(minutes=10),
     },
@@ -112,7 +110,7 @@ with DAG(
 
     sfm_gate = task.short_circuit(ignore_downstream_trigger_rules=False)(tasks.runs_sfm)(validate)
     sfm_config = task(tasks.sfm_request)(validate)
-    sfm = SageMakerProcessingOperator(
+    sfm = StageProcessingOperator(
         task_id="sfm",
         config=sfm_config,
         deferrable=True,
@@ -125,7 +123,7 @@ with DAG(
         tasks.runs_training
     )(validate)
     train_config = task(tasks.training_request)(validate)
-    train = SageMakerTrainingOperator(
+    train = StageTrainingOperator(
         task_id="train",
         config=train_config,
         deferrable=True,
@@ -137,7 +135,7 @@ with DAG(
     )
 
     compress_config = task(trigger_rule=TriggerRule.NONE_FAILED)(tasks.compress_request)(validate)
-    compress = SageMakerProcessingOperator(
+    compress = StageProcessingOperator(
         task_id="compress",
         config=compress_config,
         deferrable=True,
@@ -149,8 +147,12 @@ with DAG(
     published = task(tasks.publish)(validate)
     delivered = task(tasks.deliver)(validate, published)
     failure_email = task(trigger_rule=TriggerRule.ONE_FAILED)(tasks.notify_failure)()
+    # The failure email succeeds when a stage fails; this watcher keeps the run itself red.
+    run_failed = task(trigger_rule=TriggerRule.ONE_FAILED, retries=0)(tasks.fail_run)()
 
     validate >> wait_for_input >> [sfm_gate, train_gate]
     sfm_gate >> sfm_config >> sfm >> train_gate
     train_gate >> train_config >> train >> compress_config >> compress >> published
-    [validate, wait_for_input, sfm, train, compress_config, compress, published, delivered] >> failure_email
+    main_line = [validate, wait_for_input, sfm, train, compress_config, compress, published, delivered]
+    main_line >> failure_email
+    main_line >> run_failed

@@ -14,6 +14,7 @@ MAX_PARSE_SECONDS = 2.0
 NO_RETRY_TASKS = {
     "validate": "bad input does not fix itself; a retry would only delay the failure email",
     "wait_for_input": "the sensor has its own bounded timeout",
+    "fail_run": "it exists to fail: it marks a run red after its failure email",
 }
 
 

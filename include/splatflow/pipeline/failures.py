@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from splatflow.pipeline.jobs import JobKind, newest_job
 from splatflow.pipeline.requests import job_name
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ STAGE_OF_TASK: dict[str, str] = {
 }
 """Task id -> the stage a user knows, in pipeline order: the first failed task is the one to report."""
 
-SAGEMAKER_STAGES = {"sfm": "processing", "train": "training", "compress": "processing"}
+SAGEMAKER_STAGES: dict[str, JobKind] = {"sfm": "processing", "train": "training", "compress": "processing"}
 
 
 @dataclass(frozen=True)
@@ -46,16 +47,10 @@ class Failure:
 def _job_failure(sagemaker: Any, run_id: str, stage: str) -> tuple[str | None, str | None]:
     """(job name, FailureReason) of the newest job of this run's stage, if one was started."""
     kind = SAGEMAKER_STAGES[stage]
-    noun = f"{kind.capitalize()}Job"
-    listing = getattr(sagemaker, f"list_{kind}_jobs")(
-        NameContains=job_name(run_id, stage), SortBy="CreationTime", SortOrder="Descending"
-    )
-    summaries = listing[f"{noun}Summaries"]
-    if not summaries:
+    description = newest_job(sagemaker, kind, job_name(run_id, stage))
+    if description is None:
         return None, None
-    name = summaries[0][f"{noun}Name"]
-    description = getattr(sagemaker, f"describe_{kind}_job")(**{f"{noun}Name": name})
-    return name, description.get("FailureReason")
+    return description[f"{kind.capitalize()}JobName"], description.get("FailureReason")
 
 
 def explain_failure(

@@ -58,6 +58,8 @@ class PipelineSettings:
     input_wait_seconds: int = 3600
     """How long ``wait_for_input`` waits for an upload that is still arriving before it fails."""
     input_poke_seconds: int = 30
+    retry_delay_seconds: int = 30
+    """First retry delay of every task; it doubles with each retry (up to 10 minutes)."""
     check_interval_seconds: int = 30
     """How often a waiting task asks SageMaker for the job status."""
     gpu_pool: str = "sagemaker_gpu_training"
@@ -93,6 +95,7 @@ class PipelineSettings:
             presign_expiry_seconds=reader.number("PRESIGN_EXPIRY_SECONDS", defaults.presign_expiry_seconds),
             input_wait_seconds=reader.number("INPUT_WAIT_SECONDS", defaults.input_wait_seconds),
             input_poke_seconds=reader.number("INPUT_POKE_SECONDS", defaults.input_poke_seconds),
+            retry_delay_seconds=reader.number("RETRY_DELAY_SECONDS", defaults.retry_delay_seconds),
             check_interval_seconds=reader.number("CHECK_INTERVAL_SECONDS", defaults.check_interval_seconds),
             gpu_pool=reader.text("GPU_POOL", defaults.gpu_pool),
             gpu_pool_slots=reader.number("GPU_POOL_SLOTS", defaults.gpu_pool_slots),

@@ -106,3 +106,8 @@ def notify_failure() -> None:
     )
     settings = PipelineSettings.from_environment()
     delivery.deliver_failure(context["params"], ti.run_id, prepared, failure, _s3(), SMTP_CONN_ID, settings)
+
+
+def fail_run() -> None:
+    """Runs only when a stage failed: the run must end failed even though the failure email succeeded."""
+    raise AirflowFailException("a stage of this run failed; the failure email names it and the reason")
