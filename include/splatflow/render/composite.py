@@ -8,17 +8,23 @@ backward recomputes one chunk at a time and applies the closed-form derivative o
     C = sum_i c_i a_i T_i + T_final * background,   T_i = prod_{j<i} (1 - a_j)
 
 namely ``dC/da_i = c_i T_i - (C - prefix_i) / (1 - a_i)`` with ``prefix_i`` the colour
-composited up to and including ``i``. The Gaussian falloff is written as a bilinear form of
-six per-pixel features and six per-(tile, Gaussian) coefficients, so the exponent of a whole
-chunk is one batched matrix product, and so are its gradients.
+composited up to and including ``i``.
 
-Alpha rules follow gsplat's CUDA kernel so both paths render the same image: alpha is clamped
-to 0.999, contributions below 1/255 are skipped, and a pixel stops
-before the Gaussian that would bring its transmittance to 1e-4 or below.
+Every (pixel, Gaussian) element costs a pass over memory per tensor operation, so the
+arithmetic is arranged for few passes:
+
+- the log of a Gaussian's raw alpha, ``log(opacity) - sigma``, is a bilinear form of six
+  per-pixel features and six per-(tile, Gaussian) coefficients, so a whole chunk of it is one
+  batched matrix product, and so are its gradients;
+- transmittance is carried as a log, and the running products and sums along a chunk are
+  matrix products with a triangular matrix of ones instead of ``cumprod``/``cumsum`` scans.
+
+Alpha rules follow gsplat's CUDA kernel (see ``alpha_rules``).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,12 +32,13 @@ import torch
 from torch import Tensor
 from torch.autograd.function import FunctionCtx, once_differentiable
 
+from splatflow.render.alpha_rules import ALPHA_MAX, ALPHA_MIN, TRANSMITTANCE_MIN
 from splatflow.render.tiles import TILE_SIZE
 
-ALPHA_MAX = 0.999
-ALPHA_MIN = 1.0 / 255.0
-TRANSMITTANCE_MIN = 1e-4
+__all__ = ["ALPHA_MAX", "ALPHA_MIN", "TRANSMITTANCE_MIN", "composite_tiles", "log_alpha_coefficients"]
+
 PIXELS_PER_TILE = TILE_SIZE * TILE_SIZE
+LOG_TRANSMITTANCE_MIN = math.log(TRANSMITTANCE_MIN)
 
 
 def output_buffer(shape: tuple[int, ...], like: Tensor) -> Tensor:
@@ -54,72 +61,81 @@ def pixel_features(dtype: torch.dtype, device: torch.device) -> Tensor:
     return torch.stack([x * x, x * y, y * y, x, y, torch.ones_like(x)], dim=-1)
 
 
-def falloff_coefficients(local_means: Tensor, conics: Tensor) -> Tensor:
-    """(..., 6) coefficients so that ``features @ coefficients`` is gsplat's exponent ``sigma``.
+def log_alpha_coefficients(local_means: Tensor, conics: Tensor, opacities: Tensor) -> Tensor:
+    """(..., 6) coefficients so that ``features @ coefficients`` is ``log(opacity) - sigma``.
 
-    ``sigma = ½a·dx² + b·dx·dy + ½c·dy²`` with ``dx = x - mx``; expanded over the features
-    ``[x², xy, y², x, y, 1]``. Plain tensor arithmetic, so autograd carries it back to the
-    projected means and conics.
+    ``sigma = ½a·dx² + b·dx·dy + ½c·dy²`` (gsplat's exponent) with ``dx = x - mx``, expanded over
+    the features ``[x², xy, y², x, y, 1]``. A zero opacity becomes the log of the smallest
+    normal float, whose alpha is skipped like any below 1/255, and whose gradient is zero
+    rather than NaN. Plain tensor arithmetic, so autograd carries it back to the projected
+    means, conics and opacities.
     """
     mx, my = local_means.unbind(-1)
     a, b, c = conics.unbind(-1)
+    log_opacities = torch.log(opacities.clamp_min(torch.finfo(opacities.dtype).tiny))
     return torch.stack(
         [
-            0.5 * a,
-            b,
-            0.5 * c,
-            -(a * mx + b * my),
-            -(b * mx + c * my),
-            0.5 * a * mx * mx + b * mx * my + 0.5 * c * my * my,
+            -0.5 * a,
+            -b,
+            -0.5 * c,
+            a * mx + b * my,
+            b * mx + c * my,
+            log_opacities - (0.5 * a * mx * mx + b * mx * my + 0.5 * c * my * my),
         ],
         dim=-1,
     )
 
 
+def _inclusive_sums(values: Tensor) -> Tensor:
+    """Running sums along the last dimension, as one matrix product (faster than a scan)."""
+    size = values.shape[-1]
+    upper = torch.ones(size, size, dtype=values.dtype, device=values.device).triu_()
+    return torch.matmul(values, upper)
+
+
 @dataclass
-class _ChunkAlphas:
+class _ChunkWeights:
     """One chunk's per-(pixel, slot) quantities, shared by the forward and the recomputation."""
 
-    falloff: Tensor
-    """exp(-sigma), the derivative of raw alpha with respect to opacity."""
     raw: Tensor
     """opacity * exp(-sigma) before the clamp."""
     alphas: Tensor
-    """Alpha actually composited (0 where skipped or past termination)."""
-    gradient_mask: Tensor
-    """Where alpha depends smoothly on its inputs (composited and not clamped)."""
+    """Alpha after the clamp and the 1/255 skip (not yet cut at termination)."""
+    keep: Tensor
+    """1 - alphas."""
+    cut: Tensor
+    """Slots not composited: at or behind the termination point of their pixel."""
     before: Tensor
-    """Transmittance in front of each slot."""
-    after: Tensor
-    """(t, P) transmittance behind the chunk."""
-    finished: Tensor
-    """(t, P) pixels whose compositing terminated inside or before this chunk."""
+    """Transmittance in front of each slot, 0 where not composited."""
+    log_keep_kept: Tensor
+    """(t, P) log of the transmittance the chunk's composited slots let through."""
+    terminated: Tensor
+    """(t, P) pixels whose compositing ends inside or before this chunk."""
+
+    @property
+    def weights(self) -> Tensor:
+        return self.alphas * self.before
 
 
-def _chunk_alphas(
-    features: Tensor, coefs: Tensor, opacities: Tensor, entering: Tensor, finished: Tensor
-) -> _ChunkAlphas:
-    sigma = torch.matmul(features, coefs.transpose(1, 2))  # (t, P, K)
-    falloff = torch.exp(-sigma)
-    raw = opacities[:, None, :] * falloff
+def _chunk_weights(features: Tensor, coefs: Tensor, log_entering: Tensor) -> _ChunkWeights:
+    """``log_entering`` is the log transmittance in front of the chunk, -inf for finished pixels."""
+    raw = torch.exp(torch.matmul(features, coefs.transpose(1, 2)))  # (t, P, K)
     # gsplat also skips sigma < 0, which a positive-definite conic (the projection adds eps2d)
     # never yields; the expanded quadratic can round to -1e-7 at a Gaussian's centre, and
     # skipping there would punch a hole in the peak, so that test is deliberately left out.
-    significant = raw >= ALPHA_MIN
-    alphas = torch.where(significant, raw.clamp(max=ALPHA_MAX), 0.0)
-    through = torch.cumprod(1.0 - alphas, dim=-1) * entering[..., None]
-    kept = (through > TRANSMITTANCE_MIN) & ~finished[..., None]
-    alphas = alphas * kept
-    keep_factor = 1.0 - alphas
-    cumulative = torch.cumprod(keep_factor, dim=-1) * entering[..., None]
-    return _ChunkAlphas(
-        falloff=falloff,
+    alphas = raw.clamp(max=ALPHA_MAX).masked_fill_(raw < ALPHA_MIN, 0.0)
+    keep = 1.0 - alphas
+    log_keep = torch.log(keep)
+    inclusive = _inclusive_sums(log_keep).add_(log_entering[..., None])
+    cut = inclusive <= LOG_TRANSMITTANCE_MIN
+    return _ChunkWeights(
         raw=raw,
         alphas=alphas,
-        gradient_mask=kept & significant & (raw <= ALPHA_MAX),
-        before=cumulative / keep_factor,
-        after=cumulative[..., -1],
-        finished=finished | (through[..., -1] <= TRANSMITTANCE_MIN),
+        keep=keep,
+        cut=cut,
+        before=torch.exp(inclusive - log_keep).masked_fill_(cut, 0.0),
+        log_keep_kept=log_keep.masked_fill(cut, 0.0).sum(-1),
+        terminated=cut[..., -1],
     )
 
 
@@ -138,13 +154,12 @@ def _image_to_tiles(image: Tensor, bins_x: int, bins_y: int) -> Tensor:
 
 
 class CompositeTiles(torch.autograd.Function):
-    """Composite (tiles, slots) Gaussians into an image; gradients for coefs, opacities, colours."""
+    """Composite (tiles, slots) Gaussians into an image; gradients for coefs, colours, background."""
 
     @staticmethod
     def forward(
         ctx: FunctionCtx,
         coefs: Tensor,
-        opacities: Tensor,
         colors: Tensor,
         background: Tensor,
         counts: Tensor,
@@ -153,30 +168,28 @@ class CompositeTiles(torch.autograd.Function):
         tiles_x, tiles_y, width, height, chunk = grid
         tile_count = coefs.shape[0]
         features = pixel_features(coefs.dtype, coefs.device)
-        transmittance = coefs.new_ones(tile_count, PIXELS_PER_TILE)
+        log_transmittance = coefs.new_zeros(tile_count, PIXELS_PER_TILE)
         finished = torch.zeros(tile_count, PIXELS_PER_TILE, dtype=torch.bool, device=coefs.device)
         accumulated = coefs.new_zeros(tile_count, PIXELS_PER_TILE, 3)
-        saved: list[tuple[Tensor, Tensor, Tensor, Tensor]] = []
+        saved: list[tuple[Tensor, Tensor, Tensor]] = []
         for start in range(0, coefs.shape[1], chunk):
             live = ((counts > start) & ~finished.all(dim=1)).nonzero()[:, 0]
             if live.numel() == 0:
                 break
             window = slice(start, start + chunk)
-            entering = transmittance[live]
-            chunk_alphas = _chunk_alphas(
-                features, coefs[live, window], opacities[live, window], entering, finished[live]
-            )
-            saved.append((live, entering, finished[live], accumulated[live]))
-            weights = chunk_alphas.alphas * chunk_alphas.before
-            accumulated[live] += torch.bmm(weights, colors[live, window])
-            transmittance[live] = chunk_alphas.after
-            finished[live] = chunk_alphas.finished
+            log_entering = log_transmittance[live].masked_fill(finished[live], -math.inf)
+            weights = _chunk_weights(features, coefs[live, window], log_entering)
+            saved.append((live, log_entering, accumulated[live]))
+            accumulated[live] += torch.bmm(weights.weights, colors[live, window])
+            log_transmittance[live] += weights.log_keep_kept
+            finished[live] |= weights.terminated
+        transmittance = torch.exp(log_transmittance)
         final_color = accumulated + transmittance[..., None] * background
         image = output_buffer((height, width, 3), coefs)
         image.copy_(_tiles_to_image(final_color, tiles_x, tiles_y, width, height))
         alpha = output_buffer((height, width, 1), coefs)
         alpha.copy_(_tiles_to_image(1.0 - transmittance[..., None], tiles_x, tiles_y, width, height))
-        ctx.save_for_backward(coefs, opacities, colors, final_color, transmittance)
+        ctx.save_for_backward(coefs, colors, final_color, transmittance)
         ctx.chunks = saved  # type: ignore[attr-defined]
         ctx.grid = grid  # type: ignore[attr-defined]
         ctx.mark_non_differentiable(alpha)
@@ -185,36 +198,33 @@ class CompositeTiles(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, image_grad: Tensor, _alpha_grad: Tensor | None) -> tuple[Tensor | None, ...]:
-        coefs, opacities, colors, final_color, transmittance = ctx.saved_tensors
+        coefs, colors, final_color, transmittance = ctx.saved_tensors
         tiles_x, tiles_y, _width, _height, chunk = ctx.grid
         features = pixel_features(coefs.dtype, coefs.device)
         grad_tiles = _image_to_tiles(image_grad, tiles_x, tiles_y)
         grad_coefs = torch.zeros_like(coefs)
-        grad_opacities = torch.zeros_like(opacities)
         grad_colors = torch.zeros_like(colors)
         final_dot = (final_color * grad_tiles).sum(-1)  # (tiles, P)
-        for index, (live, entering, finished, accumulated) in enumerate(ctx.chunks):
+        for index, (live, log_entering, accumulated) in enumerate(ctx.chunks):
             window = slice(index * chunk, index * chunk + chunk)
             live_colors = colors[live, window]
-            opacity = opacities[live, window]
-            chunk_alphas = _chunk_alphas(features, coefs[live, window], opacity, entering, finished)
+            chunk_weights = _chunk_weights(features, coefs[live, window], log_entering)
+            weights = chunk_weights.weights
             grad = grad_tiles[live]
-            weights = chunk_alphas.alphas * chunk_alphas.before
             color_dot = torch.bmm(grad, live_colors.transpose(1, 2))  # (t, P, K): c_k · dL/dC
-            prefix_dot = (accumulated * grad).sum(-1)[..., None] + torch.cumsum(weights * color_dot, -1)
-            behind = (final_dot[live][..., None] - prefix_dot) / (1.0 - chunk_alphas.alphas)
-            grad_alpha = (chunk_alphas.before * color_dot - behind) * chunk_alphas.gradient_mask
-            grad_sigma = -grad_alpha * chunk_alphas.raw
-            grad_coefs[live, window] = torch.matmul(grad_sigma.transpose(1, 2), features)
-            grad_opacities[live, window] = (grad_alpha * chunk_alphas.falloff).sum(1)
+            prefix_dot = _inclusive_sums(weights * color_dot).add_((accumulated * grad).sum(-1)[..., None])
+            behind = (final_dot[live][..., None] - prefix_dot) / chunk_weights.keep
+            grad_alpha = chunk_weights.before * color_dot - behind
+            not_smooth = chunk_weights.cut | (chunk_weights.alphas != chunk_weights.raw)
+            grad_log_raw = (grad_alpha * chunk_weights.raw).masked_fill_(not_smooth, 0.0)
+            grad_coefs[live, window] = torch.matmul(grad_log_raw.transpose(1, 2), features)
             grad_colors[live, window] = torch.bmm(weights.transpose(1, 2), grad)
         grad_background = (grad_tiles * transmittance[..., None]).sum((0, 1))
-        return grad_coefs, grad_opacities, grad_colors, grad_background, None, None
+        return grad_coefs, grad_colors, grad_background, None, None
 
 
 def composite_tiles(
     coefs: Tensor,
-    opacities: Tensor,
     colors: Tensor,
     background: Tensor,
     counts: Tensor,
@@ -222,8 +232,8 @@ def composite_tiles(
 ) -> tuple[Tensor, Tensor]:
     """(H, W, 3) image and (H, W, 1) alpha from (tiles, slots, ·) Gaussian tables.
 
-    ``grid`` is ``(tiles_x, tiles_y, width, height, chunk)``; slots must be a multiple of
-    ``chunk``. The alpha map carries no gradient.
+    ``coefs`` are ``log_alpha_coefficients``; ``grid`` is ``(tiles_x, tiles_y, width, height,
+    chunk)``; slots must be a multiple of ``chunk``. The alpha map carries no gradient.
     """
-    image, alpha = CompositeTiles.apply(coefs, opacities, colors, background, counts, grid)
+    image, alpha = CompositeTiles.apply(coefs, colors, background, counts, grid)
     return image, alpha

@@ -16,9 +16,9 @@ import torch
 from gsplat.cuda._torch_impl import _fully_fused_projection, _quat_scale_to_covar_preci
 from torch import Tensor
 
-from splatflow.render.composite import composite_tiles, falloff_coefficients
+from splatflow.render.composite import composite_tiles, log_alpha_coefficients
 from splatflow.render.sh import colors_from_sh
-from splatflow.render.tiles import bin_gaussians
+from splatflow.render.tiles import TILE_SIZE, bin_gaussians
 
 DEFAULT_CHUNK = 32
 """Gaussians per tile composited together; wide enough to amortise per-op overhead, narrow
@@ -37,17 +37,21 @@ def _render_one_camera(
     height: int,
     chunk: int,
 ) -> tuple[Tensor, Tensor]:
-    bins = bin_gaussians(means2d.detach(), radii, depths.detach(), width, height, chunk)
+    bins = bin_gaussians(
+        means2d.detach(), radii, depths.detach(), conics.detach(), opacities.detach(), width, height, chunk
+    )
     ids = bins.gaussian_ids
     centres = bins.tile_centres(means2d.dtype)
     # One extra, fully transparent Gaussian answers for the padding slots.
-    pad = means2d.new_zeros(1, 2)
-    local_means = torch.cat([means2d, pad])[ids] - centres[:, None, :]
-    coefs = falloff_coefficients(local_means, torch.cat([conics, conics.new_zeros(1, 3)])[ids])
-    slot_opacities = torch.cat([opacities, opacities.new_zeros(1)])[ids]
+    local_means = torch.cat([means2d, means2d.new_zeros(1, 2)])[ids] - centres[:, None, :]
+    coefs = log_alpha_coefficients(
+        local_means,
+        torch.cat([conics, conics.new_zeros(1, 3)])[ids],
+        torch.cat([opacities, opacities.new_zeros(1)])[ids],
+    )
     slot_colors = torch.cat([colors, colors.new_zeros(1, 3)])[ids]
     grid = (bins.tiles_x, bins.tiles_y, width, height, chunk)
-    return composite_tiles(coefs, slot_opacities, slot_colors, background, bins.counts, grid)
+    return composite_tiles(coefs, slot_colors, background, bins.counts, grid)
 
 
 def rasterization(
@@ -109,6 +113,6 @@ def rasterization(
         "height": height,
         "n_cameras": n_cameras,
         "gaussian_ids": None,
-        "tile_size": 16,
+        "tile_size": TILE_SIZE,
     }
     return torch.stack(images), torch.stack(alphas), meta
