@@ -39,6 +39,9 @@ __all__ = ["ALPHA_MAX", "ALPHA_MIN", "TRANSMITTANCE_MIN", "composite_tiles", "lo
 
 PIXELS_PER_TILE = TILE_SIZE * TILE_SIZE
 LOG_TRANSMITTANCE_MIN = math.log(TRANSMITTANCE_MIN)
+LOG_ALPHA_FLOOR = math.log(ALPHA_MIN) - 1.0
+LOG_TRANSMITTANCE_FLOOR = LOG_TRANSMITTANCE_MIN - 1.0
+"""Floors for exp() arguments whose results are discarded (see ``_chunk_weights``)."""
 
 
 def output_buffer(shape: tuple[int, ...], like: Tensor) -> Tensor:
@@ -119,7 +122,11 @@ class _ChunkWeights:
 
 def _chunk_weights(features: Tensor, coefs: Tensor, log_entering: Tensor) -> _ChunkWeights:
     """``log_entering`` is the log transmittance in front of the chunk, -inf for finished pixels."""
-    raw = torch.exp(torch.matmul(features, coefs.transpose(1, 2)))  # (t, P, K)
+    # Far from its centre a Gaussian's log alpha drops below -87, where exp() leaves its
+    # vectorised path and runs about 50x slower; such alphas are skipped anyway, so the
+    # argument is floored just below the 1/255 threshold first.
+    log_raw = torch.matmul(features, coefs.transpose(1, 2)).clamp_(min=LOG_ALPHA_FLOOR)  # (t, P, K)
+    raw = torch.exp(log_raw)
     # gsplat also skips sigma < 0, which a positive-definite conic (the projection adds eps2d)
     # never yields; the expanded quadratic can round to -1e-7 at a Gaussian's centre, and
     # skipping there would punch a hole in the peak, so that test is deliberately left out.
@@ -133,7 +140,7 @@ def _chunk_weights(features: Tensor, coefs: Tensor, log_entering: Tensor) -> _Ch
         alphas=alphas,
         keep=keep,
         cut=cut,
-        before=torch.exp(inclusive - log_keep).masked_fill_(cut, 0.0),
+        before=torch.exp((inclusive - log_keep).clamp_(min=LOG_TRANSMITTANCE_FLOOR)).masked_fill_(cut, 0.0),
         log_keep_kept=log_keep.masked_fill(cut, 0.0).sum(-1),
         terminated=cut[..., -1],
     )
