@@ -22,26 +22,30 @@ def psnr(image: Tensor, reference: Tensor) -> float:
     return float("inf") if mse == 0 else -10.0 * float(torch.log10(torch.tensor(mse)))
 
 
-def _gaussian_window(device: torch.device, dtype: torch.dtype) -> Tensor:
+def _gaussian_taps(device: torch.device, dtype: torch.dtype) -> Tensor:
     offsets = torch.arange(SSIM_WINDOW, dtype=dtype, device=device) - SSIM_WINDOW // 2
     weights = torch.exp(-(offsets**2) / (2 * SSIM_SIGMA**2))
-    weights = weights / weights.sum()
-    return (weights[:, None] * weights[None, :]).expand(3, 1, SSIM_WINDOW, SSIM_WINDOW)
+    return weights / weights.sum()
+
+
+def _blur(images: Tensor) -> Tensor:
+    """The 11x11 Gaussian window as two 11-tap passes (it is separable): ~5x fewer operations
+    than the 2-D convolution, which made SSIM a fifth of a CPU training step."""
+    channels = images.shape[1]
+    taps = _gaussian_taps(images.device, images.dtype)
+    rows = F.conv2d(images, taps.expand(channels, 1, 1, SSIM_WINDOW), padding=(0, SSIM_WINDOW // 2), groups=channels)
+    return F.conv2d(rows, taps[:, None].expand(channels, 1, SSIM_WINDOW, 1), padding=(SSIM_WINDOW // 2, 0), groups=channels)
 
 
 def ssim(image: Tensor, reference: Tensor) -> Tensor:
     """Mean SSIM (differentiable) of two (H, W, 3) images."""
     x = image.permute(2, 0, 1)[None]
     y = reference.permute(2, 0, 1)[None]
-    window = _gaussian_window(x.device, x.dtype)
-
-    def blur(t: Tensor) -> Tensor:
-        return F.conv2d(t, window, padding=SSIM_WINDOW // 2, groups=3)
-
-    mu_x, mu_y = blur(x), blur(y)
-    var_x = blur(x * x) - mu_x**2
-    var_y = blur(y * y) - mu_y**2
-    cov = blur(x * y) - mu_x * mu_y
+    blurred = _blur(torch.cat([x, y, x * x, y * y, x * y], dim=1))
+    mu_x, mu_y, xx, yy, xy = blurred.split(3, dim=1)
+    var_x = xx - mu_x**2
+    var_y = yy - mu_y**2
+    cov = xy - mu_x * mu_y
     numerator = (2 * mu_x * mu_y + SSIM_C1) * (2 * cov + SSIM_C2)
     denominator = (mu_x**2 + mu_y**2 + SSIM_C1) * (var_x + var_y + SSIM_C2)
     return (numerator / denominator).mean()
