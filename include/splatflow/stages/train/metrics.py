@@ -33,8 +33,9 @@ def _blur(images: Tensor) -> Tensor:
     than the 2-D convolution, which made SSIM a fifth of a CPU training step."""
     channels = images.shape[1]
     taps = _gaussian_taps(images.device, images.dtype)
-    rows = F.conv2d(images, taps.expand(channels, 1, 1, SSIM_WINDOW), padding=(0, SSIM_WINDOW // 2), groups=channels)
-    return F.conv2d(rows, taps[:, None].expand(channels, 1, SSIM_WINDOW, 1), padding=(SSIM_WINDOW // 2, 0), groups=channels)
+    horizontal = taps.expand(channels, 1, 1, SSIM_WINDOW)
+    rows = F.conv2d(images, horizontal, padding=(0, SSIM_WINDOW // 2), groups=channels)
+    return F.conv2d(rows, horizontal.transpose(2, 3), padding=(SSIM_WINDOW // 2, 0), groups=channels)
 
 
 def ssim(image: Tensor, reference: Tensor) -> Tensor:
