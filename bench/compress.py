@@ -3,7 +3,7 @@
 For each scene (``--ply`` files, e.g. trained scenes, and synthetic ones of ``--synthetic``
 sizes) it runs each encoder in its own process and prints one table row each: size, ratio to
 the ``.ply``, PSNR of the decoded bundle's render against the original's, encode time and
-peak memory (the child's max RSS). splat-transform runs with ``--gpu cpu`` (no usable WebGPU
+peak memory (the child's peak RSS). splat-transform runs with ``--gpu cpu`` (no usable WebGPU
 adapter here) under ``--reference-timeout``.
 
     .venv/bin/python bench/compress.py --synthetic 100000 1000000
@@ -46,21 +46,34 @@ class Row:
     note: str = ""
 
 
+def _high_water_mb(pid: int) -> float:
+    """The process's peak RSS so far (VmHWM), 0 once it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
 def run_measured(command: list[str], env: dict[str, str], timeout: float) -> tuple[int | None, float, float]:
-    """(exit status or None on timeout, wall seconds, peak RSS MB of the child)."""
+    """(exit status or None on timeout, wall seconds, peak RSS MB of the child).
+
+    The peak is polled from /proc (VmHWM): the rusage of a waited child would also count the
+    memory of this process at fork time, which Linux carries into the child's maxrss.
+    """
     started = time.monotonic()
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = started + timeout
-    while True:
-        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
-        if pid:
-            process.returncode = os.waitstatus_to_exitcode(status)
-            return process.returncode, time.monotonic() - started, usage.ru_maxrss / 1024
-        if time.monotonic() > deadline:
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    peak = 0.0
+    while process.poll() is None:
+        peak = max(peak, _high_water_mb(process.pid))
+        if time.monotonic() - started > timeout:
             process.kill()
-            _, _, usage = os.wait4(process.pid, 0)
-            return None, time.monotonic() - started, usage.ru_maxrss / 1024
-        time.sleep(0.2)
+            process.wait()
+            return None, time.monotonic() - started, peak
+        time.sleep(0.1)
+    return process.returncode, time.monotonic() - started, peak
 
 
 def overview_cameras(splats: Splats, size: tuple[int, int] = (160, 120)) -> list[Camera]:
