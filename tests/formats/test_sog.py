@@ -9,6 +9,7 @@ import zipfile
 import numpy as np
 import pytest
 from PIL import Image
+
 from splatflow.formats.ply import sh_rest_count
 from splatflow.formats.sog import SogFormatError, read_encoded_sog, read_sog, write_sog
 from splatflow.formats.sog_codec import EncodedSplats, ShPalette, decode, texture_size
@@ -77,11 +78,7 @@ def test_bundle_layout_matches_the_reference_writer(tmp_path):
     with zipfile.ZipFile(tmp_path / "scene.sog") as bundle:
         assert all(info.compress_type == zipfile.ZIP_STORED for info in bundle.infolist())
         meta = json.loads(bundle.read("meta.json"))
-        images = {
-            name: Image.open(io.BytesIO(bundle.read(name)))
-            for name in bundle.namelist()
-            if name != "meta.json"
-        }
+        images = {name: Image.open(io.BytesIO(bundle.read(name))) for name in bundle.namelist() if name != "meta.json"}
         assert sizes == {info.filename: info.file_size for info in bundle.infolist()}
     assert meta["version"] == 2 and meta["count"] == 1237
     assert meta["means"]["files"] == ["means_l.webp", "means_u.webp"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from splatflow.formats.sog_codec import (
     QUAT_COMPONENT_ERROR,
     canonical_quats,
@@ -90,6 +91,4 @@ def test_quantise_picks_the_nearest_codebook_entry():
     values = rng.normal(scale=1.5, size=4000).astype(np.float32)
     labels = quantise(values, codebook)
     brute = np.argmin(np.abs(values[:, None].astype(np.float64) - codebook[None, :]), axis=1)
-    np.testing.assert_allclose(
-        np.abs(codebook[labels] - values), np.abs(codebook[brute] - values), rtol=0, atol=1e-7
-    )
+    np.testing.assert_allclose(np.abs(codebook[labels] - values), np.abs(codebook[brute] - values), rtol=0, atol=1e-7)

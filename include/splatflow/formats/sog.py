@@ -154,9 +154,7 @@ def _meta(encoded: EncodedSplats) -> dict[str, Any]:
     return meta
 
 
-def write_sog(
-    encoded: EncodedSplats, path: Path, effort: WebpEffort | None = None, workers: int = 1
-) -> dict[str, int]:
+def write_sog(encoded: EncodedSplats, path: Path, effort: WebpEffort | None = None, workers: int = 1) -> dict[str, int]:
     """Write the bundle atomically and return each entry's size in bytes.
 
     ``workers`` encodes that many textures at once (libwebp releases the GIL while it works).
