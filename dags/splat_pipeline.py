@@ -61,7 +61,7 @@ with DAG(
     params={
         "s3_url": Param(
             "",
-            type="string",
+            type=["null", "string"],
             title="Photos (ZIP) in S3",
             description="s3://bucket/key.zip or an https://…amazonaws.com/… URL of the ZIP (needed for 'full').",
         ),
@@ -84,13 +84,13 @@ with DAG(
         ),
         "sfm_output_url": Param(
             "",
-            type="string",
+            type=["null", "string"],
             title="SfM output (for train_and_compress)",
             description="S3 prefix of an earlier run's SfM output, e.g. s3://work-bucket/runs/<run>/sfm/.",
         ),
         "model_url": Param(
             "",
-            type="string",
+            type=["null", "string"],
             title="Trained model (for compress_only)",
             description="S3 URI of a model.tar.gz from a training job, or of a 3DGS .ply.",
         ),

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+MANIFEST_NAME = "manifest.json"
+
 
 @dataclass(frozen=True)
 class RunLayout:
@@ -40,7 +42,7 @@ class RunLayout:
 
     @property
     def manifest_key(self) -> str:
-        return self.key("manifest.json")
+        return self.key(MANIFEST_NAME)
 
     @property
     def delivery_key(self) -> str:

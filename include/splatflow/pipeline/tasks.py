@@ -16,7 +16,7 @@ from airflow.providers.amazon.aws.hooks.sagemaker import SageMakerHook
 from airflow.sdk import get_current_context
 from airflow.sdk.exceptions import AirflowFailException
 
-from splatflow.pipeline import delivery, failures, preparation, publishing
+from splatflow.pipeline import delivery, failures, preparation, publishing, reprocessing
 from splatflow.pipeline.preparation import PreparedRun
 from splatflow.pipeline.settings import PipelineSettings
 from splatflow.pipeline.submission import SubmissionError
@@ -111,3 +111,18 @@ def notify_failure() -> None:
 def fail_run() -> None:
     """Runs only when a stage failed: the run must end failed even though the failure email succeeded."""
     raise AirflowFailException("a stage of this run failed; the failure email names it and the reason")
+
+
+def find_due_submissions() -> list[dict[str, Any]]:
+    """The submissions to run again (none on a dry run, which only logs them)."""
+    params = get_current_context()["params"]
+    settings = PipelineSettings.from_environment()
+    due = reprocessing.due_submissions(_s3(), settings.work_bucket, int(params["max_submissions"]))
+    for conf in due:
+        log.info(
+            "due: %s (%s)", conf.get("s3_url") or conf.get("sfm_output_url") or conf.get("model_url"), conf["steps"]
+        )
+    if params["dry_run"]:
+        log.info("dry run: %d submissions would run again; none started", len(due))
+        return []
+    return due
