@@ -41,21 +41,23 @@ def _add_runtime_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _runtime(args: argparse.Namespace) -> EmbeddedRuntime:
+def _runtime_settings(args: argparse.Namespace) -> RuntimeSettings:
     runner = RunnerSettings(
         state_dir=args.state_dir / "sagemaker", backend=args.backend, max_parallel_jobs=args.max_parallel_jobs
     )
-    return EmbeddedRuntime(
-        RuntimeSettings(
-            state_dir=args.state_dir,
-            host=args.host,
-            aws_port=args.aws_port,
-            sagemaker_port=args.sagemaker_port,
-            smtp_port=args.smtp_port,
-            region=args.region,
-            runner=runner,
-        )
+    return RuntimeSettings(
+        state_dir=args.state_dir,
+        host=args.host,
+        aws_port=args.aws_port,
+        sagemaker_port=args.sagemaker_port,
+        smtp_port=args.smtp_port,
+        region=args.region,
+        runner=runner,
     )
+
+
+def _runtime(args: argparse.Namespace) -> EmbeddedRuntime:
+    return EmbeddedRuntime(_runtime_settings(args))
 
 
 def _until_signalled(runtime: EmbeddedRuntime, body: Callable[[], None]) -> None:
@@ -109,6 +111,13 @@ def up(args: argparse.Namespace) -> None:
     _until_signalled(runtime, run_airflow)
 
 
+def demo(args: argparse.Namespace) -> None:
+    """The real DAG on the bundled sample, start to finish, then a summary of what it made."""
+    from splatflow.local.demo import run_demo
+
+    raise SystemExit(run_demo(_runtime_settings(args)))
+
+
 def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     parser = argparse.ArgumentParser(prog="python -m splatflow.local", description=__doc__)
@@ -116,6 +125,7 @@ def main(argv: list[str] | None = None) -> None:
     for name, handler, summary in (
         ("serve", serve, "local S3/CloudWatch Logs, the SageMaker job runner and an SMTP sink"),
         ("up", up, "the same plus Airflow (standalone, SQLite) with the splatflow DAGs"),
+        ("demo", demo, "run splat_pipeline on the bundled sample photos and show the result"),
     ):
         sub = commands.add_parser(name, help=summary, description=summary)
         _add_runtime_options(sub)
