@@ -177,7 +177,7 @@ class JobExecutor:
             assert process.stdout is not None
             reader = threading.Thread(
                 target=_pump_lines,
-                args=(process.stdout, writer, log_file),
+                args=(process.stdout, writer, log_file, record.name),
                 name=f"log-{record.name}",
                 daemon=True,
             )
@@ -225,11 +225,16 @@ class JobExecutor:
             thread.join(timeout)
 
 
-def _pump_lines(stream: IO[str], writer: LogStreamWriter, log_file: IO[str]) -> None:
+job_log = logging.getLogger("splatflow.local.jobs")
+"""Each job's output, echoed by the runner so ``serve`` and ``demo`` show long jobs progressing."""
+
+
+def _pump_lines(stream: IO[str], writer: LogStreamWriter, log_file: IO[str], job_name: str) -> None:
     for line in stream:
         log_file.write(line)
         log_file.flush()
         writer.add(line)
+        job_log.info("%s | %s", job_name, line.rstrip())
 
 
 class _CheckpointSyncer:
