@@ -52,7 +52,7 @@ def write_model_archive(ml_root: Path, splats, with_photos: bool = True) -> None
         noise = np.random.default_rng(0).normal(scale=0.05, size=(TOP_DOWN.height, TOP_DOWN.width, 3))
         photo = ((render_splats(splats, TOP_DOWN) + noise).clip(0, 1) * 255).round().astype(np.uint8)
         Image.fromarray(photo).save(model / "holdout" / "view_0.png")
-    (model / "metrics.json").write_text("{}")
+    (model / "metrics.json").write_text('{"psnr": 24.5}')
     inputs = ml_root / "processing" / "input"
     inputs.mkdir(parents=True)
     with tarfile.open(inputs / "model.tar.gz", "w:gz") as archive:
@@ -67,7 +67,12 @@ def test_model_archive_becomes_a_checked_bundle(tmp_path):
     result = run_compress(tmp_path, "--quality-image-scale", "1.0")
     assert result.returncode == 0, result.stdout + result.stderr
     output = tmp_path / "processing" / "output"
-    assert sorted(p.name for p in output.iterdir()) == ["report.json", "scene.sog", "splat.ply"]
+    names = sorted(p.name for p in output.iterdir())
+    assert names == ["metrics.json", "preview.png", "report.json", "scene.sog", "splat.ply"]
+    assert json.loads((output / "metrics.json").read_text()) == {"psnr": 24.5}
+    with Image.open(output / "preview.png") as preview:
+        assert preview.size == (640, 480), "rendered at the email's width from the held-out camera"
+        assert np.asarray(preview).std() > 1, "the preview shows the scene, not a blank frame"
     report = json.loads((output / "report.json").read_text())
     assert report["splats"] == 1500 and report["dropped_non_finite"] == 0 and report["sh_degree"] == 1
     assert report["sog_bytes"] == (output / "scene.sog").stat().st_size
@@ -89,6 +94,8 @@ def test_bare_ply_with_nan_splats_drops_and_counts_them(tmp_path):
     report = json.loads((tmp_path / "processing" / "output" / "report.json").read_text())
     assert (report["input_splats"], report["dropped_non_finite"], report["splats"]) == (800, 2, 798)
     assert report["quality_skipped"].startswith("the model carries no held-out cameras")
+    names = sorted(p.name for p in (tmp_path / "processing" / "output").iterdir())
+    assert names == ["report.json", "scene.sog", "splat.ply"], "a bare .ply has no metrics and no view"
 
 
 def failure_of(ml_root: Path, result: subprocess.CompletedProcess[str]) -> str:
