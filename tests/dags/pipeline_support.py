@@ -9,6 +9,7 @@ import json
 import os
 import zipfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -37,17 +38,17 @@ TEST_SIZED_SETTINGS = {
 """Small enough for CI on two cores; the stages and the DAG are the real ones."""
 
 
-@pytest.fixture(scope="module")
-def pipeline_runtime(tmp_path_factory: pytest.TempPathFactory, airflow_db: Path) -> Iterator[EmbeddedRuntime]:
-    state = tmp_path_factory.mktemp("pipeline")
+@contextmanager
+def pipeline_environment(state: Path, injected_job_failures: dict[str, int] | None = None) -> Iterator[EmbeddedRuntime]:
+    """A started runtime whose endpoints and test-sized settings are in ``os.environ`` meanwhile."""
+    runner = RunnerSettings(
+        state_dir=state / "sagemaker",
+        backend="subprocess",
+        max_parallel_jobs=2,
+        injected_job_failures=injected_job_failures or {},
+    )
     runtime = EmbeddedRuntime(
-        RuntimeSettings(
-            state_dir=state,
-            aws_port=0,
-            sagemaker_port=0,
-            smtp_port=0,
-            runner=RunnerSettings(state_dir=state / "sagemaker", backend="subprocess", max_parallel_jobs=2),
-        )
+        RuntimeSettings(state_dir=state, aws_port=0, sagemaker_port=0, smtp_port=0, runner=runner)
     )
     runtime.start()
     saved = dict(os.environ)
@@ -59,6 +60,12 @@ def pipeline_runtime(tmp_path_factory: pytest.TempPathFactory, airflow_db: Path)
         os.environ.clear()
         os.environ.update(saved)
         runtime.stop()
+
+
+@pytest.fixture(scope="module")
+def pipeline_runtime(tmp_path_factory: pytest.TempPathFactory, airflow_db: Path) -> Iterator[EmbeddedRuntime]:
+    with pipeline_environment(tmp_path_factory.mktemp("pipeline")) as runtime:
+        yield runtime
 
 
 def s3_of(runtime: EmbeddedRuntime) -> Any:

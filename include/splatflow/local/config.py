@@ -42,6 +42,9 @@ class RunnerSettings:
     poll_seconds: float = 0.2
     checkpoint_sync_seconds: float = 2.0
     """How often a training job's checkpoint folder is copied to S3 while it runs."""
+    injected_job_failures: dict[str, int] = field(default_factory=dict)
+    """Fault injection for tests: image repository -> how many of its next jobs fail as a
+    transient SageMaker error would (``InternalServerError``), before any container starts."""
 
     @property
     def jobs_dir(self) -> Path:

@@ -15,6 +15,7 @@ from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from airflow.providers.amazon.aws.hooks.sagemaker import SageMakerHook
 from airflow.sdk import get_current_context
 from airflow.sdk.exceptions import AirflowFailException
+from botocore.config import Config
 
 from splatflow.pipeline import delivery, failures, preparation, publishing, reprocessing
 from splatflow.pipeline.preparation import PreparedRun
@@ -28,7 +29,8 @@ SMTP_CONN_ID = "smtp_default"
 
 
 def _s3() -> Any:
-    return S3Hook(aws_conn_id=AWS_CONN_ID).get_conn()
+    """S3 with SigV4 signing: presigned links then carry X-Amz-Expires and may live up to 7 days."""
+    return S3Hook(aws_conn_id=AWS_CONN_ID, config=Config(signature_version="s3v4")).get_conn()
 
 
 def _sagemaker() -> Any:

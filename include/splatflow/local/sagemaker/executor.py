@@ -24,6 +24,7 @@ from splatflow.local.sagemaker.backends import (
     Command,
     docker_command,
     docker_engine_available,
+    image_repository_name,
     subprocess_command,
 )
 from splatflow.local.sagemaker.cloudwatch import LogStreamWriter, stream_name
@@ -44,6 +45,8 @@ class JobExecutor:
         self._slots = threading.Semaphore(settings.max_parallel_jobs)
         self.use_docker = settings.backend == "docker" or (settings.backend == "auto" and docker_engine_available())
         self._threads: list[threading.Thread] = []
+        self._injected_failures = dict(settings.injected_job_failures)
+        self._injected_lock = threading.Lock()
 
     def submit(self, record: JobRecord) -> None:
         thread = threading.Thread(target=self._run, args=(record,), name=f"job-{record.name}", daemon=True)
@@ -82,10 +85,23 @@ class JobExecutor:
             log.exception("job %s: runner error", record.name)
             self._finish(record, "Failed", f"InternalServerError: the local job runner failed: {exc}")
 
+    def _injected_failure(self, image: str) -> str | None:
+        repository = image_repository_name(image)
+        with self._injected_lock:
+            remaining = self._injected_failures.get(repository, 0)
+            if remaining <= 0:
+                return None
+            self._injected_failures[repository] = remaining - 1
+        return "InternalServerError: an internal error occurred (injected by the runner's fault settings)"
+
     def _execute(self, record: JobRecord) -> None:
         workspace = Workspace.create(self.settings.workspaces_dir, record.name)
         self._update(record, start_time=time.time())
         plan = plan_for(record)
+        injected = self._injected_failure(plan.image)
+        if injected:
+            self._finish(record, "Failed", injected)
+            return
         self._phase(record, "Downloading", "Downloading input data")
         try:
             prepare_workspace(plan, workspace)
