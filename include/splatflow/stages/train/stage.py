@@ -8,7 +8,6 @@ from splatflow.stages.contract import MlPaths, StageError, read_settings, staged
 from splatflow.stages.train.dataset import load_scene
 from splatflow.stages.train.outputs import splats_from_parameters, write_model
 from splatflow.stages.train.settings import Settings, preset_value
-from splatflow.stages.train.threads import use_cpu_threads
 from splatflow.stages.train.trainer import Trainer, choose_device
 
 log = logging.getLogger(__name__)
@@ -19,7 +18,6 @@ SFM_CHANNEL = "sfm"
 def main(paths: MlPaths) -> None:
     settings = read_settings(Settings, paths).with_preset_defaults()
     device = choose_device(settings)
-    use_cpu_threads(settings.cpu_threads)
     log.info("training on %s with the %s preset", device, settings.preset)
     channel = paths.channel(SFM_CHANNEL)
     if not channel.is_dir() or not any(channel.iterdir()):

@@ -30,6 +30,7 @@ from splatflow.stages.train.init import gaussians_from_points, scene_scale
 from splatflow.stages.train.metrics import psnr, ssim
 from splatflow.stages.train.schedule import Budget, PlateauStopper, resolution_factor
 from splatflow.stages.train.settings import Settings, preset_value
+from splatflow.stages.train.threads import use_cpu_threads
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +94,8 @@ class Trainer:
         self.device = device
         self.checkpoints = checkpoints
         self.rasterize = select_rasterizer(device)
+        if device.type == "cpu":
+            use_cpu_threads(settings.cpu_threads)
         self.max_sh_degree = preset_value(settings.sh_degree)
         self.max_steps = preset_value(settings.max_steps)
         self.step = 0
