@@ -1,16 +1,21 @@
 """Training throughput and quality: rasterizer steps/s, and held-out PSNR vs steps on an SfM output.
 
-    python bench/train.py                       # rasterizer fwd+bwd steps/s at 256x144, 20k/50k Gaussians
-    python bench/train.py --sfm PATH --steps 600  # also train the preview preset on an sfm channel
+    python bench/train.py                    # rasterizer fwd+bwd steps/s at 256x144, 20k/50k Gaussians
+    python bench/train.py --sfm PATH         # also train the preview preset as a job would (its own
+                                             # 5-minute budget and plateau stop) on an sfm channel
+    python bench/train.py --sfm PATH --steps 3000  # ... or a fixed number of steps, no early stop
 
-Uses the CUDA rasterizer when a GPU is present, the pure-PyTorch one otherwise, and prints
-Markdown tables for docs/benchmarks.md.
+Uses the CUDA rasterizer when a GPU is present, the pure-PyTorch one otherwise, with the training
+stage's CPU thread setting, and prints Markdown tables for docs/benchmarks.md. The load average
+is printed too: on a shared machine the figures move with it.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
+import tempfile
 import time
 from pathlib import Path
 
@@ -19,6 +24,7 @@ import torch
 from splatflow.render import select_rasterizer
 from splatflow.stages.train.dataset import load_scene
 from splatflow.stages.train.settings import PREVIEW
+from splatflow.stages.train.threads import use_cpu_threads
 from splatflow.stages.train.trainer import Trainer
 
 WIDTH, HEIGHT = 256, 144
@@ -61,8 +67,10 @@ def rasterizer_steps_per_second(count: int, device: torch.device, repeats: int) 
     return repeats / (time.perf_counter() - started)
 
 
-def training_curve(sfm: Path, steps: int, device: torch.device, checkpoints: Path) -> None:
-    settings = dataclasses.replace(PREVIEW, max_steps=steps, max_minutes=60.0, plateau_min_gain_db=-1.0)
+def training_curve(sfm: Path, steps: int | None, device: torch.device, checkpoints: Path) -> None:
+    settings = PREVIEW
+    if steps is not None:
+        settings = dataclasses.replace(PREVIEW, max_steps=steps, max_minutes=60.0, plateau_min_gain_db=-1e9)
     scene = load_scene(sfm, settings.holdout_every, PREVIEW.max_width or 320)
     trainer = Trainer(settings, scene, device, checkpoints)
     result = trainer.run()
@@ -70,8 +78,9 @@ def training_curve(sfm: Path, steps: int, device: torch.device, checkpoints: Pat
     for step, value in result.psnr_history:
         print(f"| {step} | {value:.2f} |")
     print(
-        f"\n{result.steps} steps in {result.seconds:.0f} s ({result.steps / result.seconds:.2f} steps/s), "
-        f"{result.gaussians} Gaussians, final PSNR {result.final.psnr:.2f} dB, SSIM {result.final.ssim:.3f}"
+        f"\n{result.steps} steps in {result.seconds:.0f} s ({result.steps / result.seconds:.2f} steps/s, "
+        f"stopped by {result.stop_reason}), {result.gaussians} Gaussians, "
+        f"final PSNR {result.final.psnr:.2f} dB, SSIM {result.final.ssim:.3f}"
     )
 
 
@@ -79,17 +88,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--counts", type=int, nargs="+", default=[20_000, 50_000])
     parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--threads", type=int, default=0, help="CPU threads; 0: the training stage's default")
     parser.add_argument("--sfm", type=Path, help="an sfm channel folder (sparse/, images/)")
-    parser.add_argument("--steps", type=int, default=600)
-    parser.add_argument("--checkpoints", type=Path, default=Path("/tmp/splatflow-bench-checkpoints"))
+    parser.add_argument("--steps", type=int, help="train this many steps instead of the preset's budget")
     args = parser.parse_args()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    print(f"device: {device}, torch threads: {torch.get_num_threads()}\n")
+    threads = use_cpu_threads(args.threads)
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    print(f"device: {device}, torch threads: {threads}, load average (1/5/15 min): {load}\n")
     print(f"| Gaussians | {WIDTH}x{HEIGHT} fwd+bwd steps/s |\n|---:|---:|")
     for count in args.counts:
         print(f"| {count} | {rasterizer_steps_per_second(count, device, args.repeats):.2f} |")
     if args.sfm:
-        training_curve(args.sfm, args.steps, device, args.checkpoints)
+        with tempfile.TemporaryDirectory() as checkpoints:  # fresh, so nothing is resumed
+            training_curve(args.sfm, args.steps, device, Path(checkpoints))
 
 
 if __name__ == "__main__":
