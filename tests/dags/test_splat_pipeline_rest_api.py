@@ -53,8 +53,7 @@ def airflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[s
         passwords.write_text(json.dumps({USER: PASSWORD}))
         environment = {
             **os.environ,
-            **airflow_environment(state),
-            "AIRFLOW__API__PORT": str(port),
+            **airflow_environment(state, api_port=port),
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:admin",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
         }
