@@ -11,14 +11,17 @@ import io
 import json
 import logging
 import os
+import time
 import zipfile
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from splatflow.local.airflow_env import REPO_ROOT, airflow_environment, prepare_airflow
 from splatflow.local.aws_clients import aws_client
 from splatflow.local.runtime import EmbeddedRuntime, RuntimeSettings
+from splatflow.pipeline.layout import MANIFEST_NAME
+from splatflow.pipeline.submission import run_prefix
 
 log = logging.getLogger(__name__)
 
@@ -57,14 +60,27 @@ def _download_outputs(runtime: EmbeddedRuntime, manifest: dict[str, Any], target
     return saved
 
 
-def run_demo(settings: RuntimeSettings) -> int:
-    """Run the pipeline once on the sample; 0 when it succeeded."""
+@dataclass(frozen=True)
+class SampleRun:
+    """What one run of the pipeline on the sample produced."""
+
+    state: str
+    run_id: str
+    wall_seconds: float
+    manifest: dict[str, Any] | None
+    saved: dict[str, Path]
+    mails: list[Path]
+
+
+def run_sample(settings: RuntimeSettings, target: Path, extra_settings: dict[str, str] | None = None) -> SampleRun:
+    """Run ``splat_pipeline`` once on the sample through a fresh runtime; outputs go to ``target``."""
     runtime = EmbeddedRuntime(replace(settings, aws_port=0, sagemaker_port=0, smtp_port=0))
     runtime.start()
     try:
         os.environ.update(runtime.environment())
         os.environ.update(airflow_environment(settings.state_dir))
         os.environ.update(DEMO_SETTINGS)
+        os.environ.update(extra_settings or {})
         prepare_airflow(dict(os.environ))
         key = "demo/brighton_beach.zip"
         aws_client("s3", runtime.aws_url, settings.region).put_object(
@@ -74,39 +90,53 @@ def run_demo(settings: RuntimeSettings) -> int:
 
         dag = DagBag(dag_folder=str(REPO_ROOT / "dags" / "splat_pipeline.py")).get_dag("splat_pipeline")
         conf = {"s3_url": f"s3://{settings.upload_bucket}/{key}", "email": DEMO_EMAIL, "preset": "preview"}
+        started = time.monotonic()
         run = dag.test(run_conf=conf)
-        return _summarise(runtime, run.state, run.run_id, settings.state_dir / "demo")
+        wall = time.monotonic() - started
+        manifest = _manifest(runtime, run.run_id)
+        saved = {}
+        if manifest and manifest.get("status") == "succeeded":
+            saved = _download_outputs(runtime, manifest, target)
+        return SampleRun(str(run.state), run.run_id, wall, manifest, saved, runtime.smtp.messages())
     finally:
         runtime.stop()
 
 
-def _summarise(runtime: EmbeddedRuntime, state: str, run_id: str, target: Path) -> int:
-    from splatflow.pipeline.layout import MANIFEST_NAME
-    from splatflow.pipeline.submission import run_prefix
-
+def _manifest(runtime: EmbeddedRuntime, run_id: str) -> dict[str, Any] | None:
     prefix = run_prefix(runtime.settings.work_bucket, run_id)
     s3 = aws_client("s3", runtime.aws_url, runtime.settings.region)
     try:
         body = s3.get_object(Bucket=prefix.bucket, Key=prefix.key.rstrip("/") + "/" + MANIFEST_NAME)["Body"].read()
-        manifest: dict[str, Any] | None = json.loads(body)
     except s3.exceptions.NoSuchKey:
-        manifest = None
-    mails = runtime.smtp.messages()
-    lines = [f"splat_pipeline run {run_id}: {state}"]
+        return None
+    manifest: dict[str, Any] = json.loads(body)
+    return manifest
+
+
+def summary(sample: SampleRun) -> str:
+    """What the person who ran the demo wants to know: where things are and how good they are."""
+    lines = [f"splat_pipeline run {sample.run_id}: {sample.state} in {sample.wall_seconds:.0f} s"]
+    manifest = sample.manifest
     if manifest and manifest.get("status") == "succeeded":
-        saved = _download_outputs(runtime, manifest, target)
         quality = manifest["quality"]
-        lines += [f"  {name:<9} {path}" for name, path in saved.items()]
+        psnr = quality["psnr_db"]
+        lines += [f"  {name:<9} {path}" for name, path in sample.saved.items()]
         lines += [
             f"  photos    {quality['photos_registered']} of {quality['photos_received']} registered",
-            f"  PSNR      {quality['psnr_db']:.2f} dB held-out" if quality["psnr_db"] is not None else "  PSNR      -",
+            f"  PSNR      {psnr:.2f} dB on held-out photos" if psnr is not None else "  PSNR      -",
             f"  Gaussians {quality['gaussians']}",
             f"  sizes     .ply {quality['ply_bytes']} B -> .sog {quality['sog_bytes']} B "
-            f"({quality['compression_ratio']}x)",
-            f"  time      {manifest['run_seconds']} s in all, {manifest['compute_seconds']} s in jobs",
+            f"({quality['compression_ratio']}x smaller)",
+            f"  compute   {manifest['compute_seconds']:.0f} s in SageMaker-compatible jobs",
         ]
     elif manifest:
         lines.append(f"  failed at {manifest['failure']['stage']}: {manifest['failure']['reason']}")
-    lines += [f"  email     {mails[-1]}" if mails else "  email     (none sent)"]
-    print("\n".join(lines))  # noqa: T201 - the demo's result is for the person who ran it
-    return 0 if state == "success" else 1
+    lines.append(f"  email     {sample.mails[-1]}" if sample.mails else "  email     (none sent)")
+    return "\n".join(lines)
+
+
+def run_demo(settings: RuntimeSettings) -> int:
+    """Run the pipeline once on the sample and print the summary; 0 when it succeeded."""
+    sample = run_sample(settings, settings.state_dir / "demo")
+    print(summary(sample))  # noqa: T201 - the demo's result is for the person who ran it
+    return 0 if sample.state == "success" else 1
