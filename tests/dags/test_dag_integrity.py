@@ -54,5 +54,5 @@ def test_every_task_retries_unless_retrying_cannot_help(dag_bag: DagBag) -> None
         for task in dag.tasks:
             if task.task_id in NO_RETRY_TASKS:
                 continue
-            assert task.retries >= 2, f"{dag_id}.{task.task_id} retries {task.retries} times"
+            assert (task.retries or 0) >= 2, f"{dag_id}.{task.task_id} retries {task.retries} times"
             assert task.retry_exponential_backoff, f"{dag_id}.{task.task_id} retries without backoff"

@@ -76,7 +76,7 @@ def test_the_batch_dag_triggers_one_pipeline_run_per_due_submission(
     batch = bag.get_dag("splat_reprocess").test(run_conf={"dry_run": False})
     assert batch.state == "success"
     triggered = [run for run in DagRun.find(dag_id="splat_pipeline") if run.run_id not in before]
-    assert sorted(run.conf["s3_url"] for run in triggered) == [
+    assert sorted((run.conf or {})["s3_url"] for run in triggered) == [
         f"s3://{UPLOADS}/failed.zip",
         f"s3://{UPLOADS}/old.zip",
     ]
