@@ -39,6 +39,9 @@ def _manifest(run: str, zip_name: str, *, failed: bool, age_days: int, version: 
 @pytest.fixture(scope="module")
 def seeded_manifests(pipeline_runtime: EmbeddedRuntime) -> EmbeddedRuntime:
     s3 = s3_of(pipeline_runtime)
+    # moto keeps one S3 per process: start from a work bucket without other tests' runs.
+    for item in s3.list_objects_v2(Bucket=WORK).get("Contents", []):
+        s3.delete_object(Bucket=WORK, Key=item["Key"])
     manifests = [
         _manifest("r1", "failed.zip", failed=True, age_days=5),
         _manifest("r2", "old.zip", failed=False, age_days=4, version="0.0.1"),
