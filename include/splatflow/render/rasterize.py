@@ -22,7 +22,7 @@ from splatflow.render.tiles import TILE_SIZE, bin_gaussians
 
 DEFAULT_CHUNK = 32
 """Gaussians per tile composited together; wide enough to amortise per-op overhead, narrow
-enough that a chunk's (tiles, 256, chunk) tensors stay cache-friendly."""
+enough that a chunk's (tiles, 64, chunk) tensors stay cache-friendly and few slots are padding."""
 
 
 def _render_one_camera(
