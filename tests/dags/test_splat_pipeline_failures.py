@@ -83,3 +83,14 @@ def test_model_missing_properties_fails_compression(pipeline_runtime: EmbeddedRu
     assert run.state == "failed"
     html = _only_failure_email(pipeline_runtime, "d.pilot@example.com")
     assert "compression" in html and "missing" in html
+
+
+def test_unusable_sfm_output_fails_3d_training(pipeline_runtime: EmbeddedRuntime) -> None:
+    upload(pipeline_runtime, "earlier-run/sfm/report.json", b'{"photos": {"registered": 0}}')
+    url = f"s3://{UPLOADS}/earlier-run/sfm/"
+    run = run_pipeline({"steps": "train_and_compress", "sfm_output_url": url, "email": "e.pilot@example.com"})
+    assert run.state == "failed"
+    html = _only_failure_email(pipeline_runtime, "e.pilot@example.com")
+    assert "3D training" in html
+    jobs = _sagemaker(pipeline_runtime).list_training_jobs(NameContains=job_name(run.run_id, "train"))
+    assert len(jobs["TrainingJobSummaries"]) == 1, "a job that failed on its input must not be retried"
