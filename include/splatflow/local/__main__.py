@@ -120,6 +120,9 @@ def demo(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # One line per HTTP request (moto) or SMTP command (aiosmtpd) would bury the jobs' progress.
+    for chatty in ("werkzeug", "mail.log"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     parser = argparse.ArgumentParser(prog="python -m splatflow.local", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     for name, handler, summary in (
