@@ -2,8 +2,8 @@
 
 Letting autograd record compositing keeps a dozen (pixel, Gaussian) intermediates alive for the
 backward pass and walks them all back, which is what made a straightforward tile rasterizer
-slow and memory-hungry on CPU. Here the forward keeps three per chunk (raw alpha, transmittance
-in front, the termination mask: 9 bytes per evaluated pair, about 50 MB for 20k Gaussians at
+slow and memory-hungry on CPU. Here the forward keeps three per chunk (alpha, transmittance in
+front, where alpha has a gradient: 9 bytes per evaluated pair, about 50 MB for 20k Gaussians at
 256x144) and the backward applies the closed-form derivative of
 
     C = sum_i c_i a_i T_i + T_final * background,   T_i = prod_{j<i} (1 - a_j)
@@ -97,30 +97,24 @@ def _inclusive_sums(values: Tensor) -> Tensor:
     return torch.matmul(values, upper)
 
 
-def _alphas(raw: Tensor) -> tuple[Tensor, Tensor]:
-    """Alpha after the clamp and the 1/255 skip (not yet cut at termination), and 1 - alpha."""
-    # gsplat also skips sigma < 0, which a positive-definite conic (the projection adds eps2d)
-    # never yields; the expanded quadratic can round to -1e-7 at a Gaussian's centre, and
-    # skipping there would punch a hole in the peak, so that test is deliberately left out.
-    alphas = raw.clamp(max=ALPHA_MAX).masked_fill_(raw < ALPHA_MIN, 0.0)
-    return alphas, 1.0 - alphas
-
-
 @dataclass
 class _ChunkWeights:
     """One chunk's per-(pixel, slot) quantities: computed by the forward, kept for the backward."""
 
-    raw: Tensor
-    """opacity * exp(-sigma) before the clamp."""
+    alphas: Tensor
+    """Alpha after the clamp and the 1/255 skip (not yet cut at termination)."""
     before: Tensor
     """Transmittance in front of each slot, 0 where not composited."""
-    cut: Tensor
-    """Slots not composited: at or behind the termination point of their pixel."""
+    not_smooth: Tensor
+    """Where alpha does not follow ``opacity * exp(-sigma)``: clamped, skipped, or not composited."""
 
 
-def _chunk_weights(features: Tensor, coefs: Tensor, log_entering: Tensor) -> tuple[_ChunkWeights, Tensor, Tensor]:
-    """What the backward needs, the (t, P, K) compositing weights ``alpha * before``, and the
-    (t, P) log transmittance the chunk's composited slots let through.
+def _chunk_weights(
+    features: Tensor, coefs: Tensor, log_entering: Tensor
+) -> tuple[_ChunkWeights, Tensor, Tensor, Tensor]:
+    """What the backward needs, the (t, P, K) compositing weights ``alpha * before``, the (t, P)
+    log transmittance the chunk's composited slots let through, and the (t, P) pixels whose
+    compositing ends inside or before the chunk.
 
     ``log_entering`` is the log transmittance in front of the chunk, -inf for finished pixels.
     """
@@ -129,13 +123,16 @@ def _chunk_weights(features: Tensor, coefs: Tensor, log_entering: Tensor) -> tup
     # argument is floored just below the 1/255 threshold first.
     log_raw = torch.matmul(features, coefs.transpose(1, 2)).clamp_(min=LOG_ALPHA_FLOOR)  # (t, P, K)
     raw = torch.exp(log_raw)
-    alphas, keep = _alphas(raw)
-    log_keep = torch.log(keep)
+    # gsplat also skips sigma < 0, which a positive-definite conic (the projection adds eps2d)
+    # never yields; the expanded quadratic can round to -1e-7 at a Gaussian's centre, and
+    # skipping there would punch a hole in the peak, so that test is deliberately left out.
+    alphas = raw.clamp(max=ALPHA_MAX).masked_fill_(raw < ALPHA_MIN, 0.0)
+    log_keep = torch.log(1.0 - alphas)
     inclusive = _inclusive_sums(log_keep).add_(log_entering[..., None])
     cut = inclusive <= LOG_TRANSMITTANCE_MIN
     before = torch.exp((inclusive - log_keep).clamp_(min=LOG_TRANSMITTANCE_FLOOR)).masked_fill_(cut, 0.0)
-    log_passed = log_keep.masked_fill_(cut, 0.0).sum(-1)
-    return _ChunkWeights(raw=raw, before=before, cut=cut), alphas * before, log_passed
+    kept = _ChunkWeights(alphas=alphas, before=before, not_smooth=cut | (alphas != raw))
+    return kept, alphas * before, log_keep.masked_fill_(cut, 0.0).sum(-1), cut[..., -1]
 
 
 def _tiles_to_image(tiles: Tensor, bins_x: int, bins_y: int, width: int, height: int) -> Tensor:
@@ -178,12 +175,12 @@ class CompositeTiles(torch.autograd.Function):
                 break
             window = slice(start, start + chunk)
             log_entering = log_transmittance[live].masked_fill(finished[live], -math.inf)
-            chunk_weights, weights, log_passed = _chunk_weights(features, coefs[live, window], log_entering)
+            chunk_weights, weights, log_passed, terminated = _chunk_weights(features, coefs[live, window], log_entering)
             if keep_for_backward:
                 saved.append((live, accumulated[live], chunk_weights))
             accumulated[live] += torch.bmm(weights, colors[live, window])
             log_transmittance[live] += log_passed
-            finished[live] |= chunk_weights.cut[..., -1]
+            finished[live] |= terminated
         transmittance = torch.exp(log_transmittance)
         final_color = accumulated + transmittance[..., None] * background
         image = output_buffer((height, width, 3), coefs)
@@ -208,15 +205,15 @@ class CompositeTiles(torch.autograd.Function):
         final_dot = (final_color * grad_tiles).sum(-1)  # (tiles, P)
         for index, (live, accumulated, chunk_weights) in enumerate(ctx.chunks):
             window = slice(index * chunk, index * chunk + chunk)
-            alphas, keep = _alphas(chunk_weights.raw)
+            alphas = chunk_weights.alphas
             weights = alphas * chunk_weights.before
             grad = grad_tiles[live]
             color_dot = torch.bmm(grad, colors[live, window].transpose(1, 2))  # (t, P, K): c_k · dL/dC
             prefix_dot = _inclusive_sums(weights * color_dot).add_((accumulated * grad).sum(-1)[..., None])
-            behind = (final_dot[live][..., None] - prefix_dot) / keep
+            behind = (final_dot[live][..., None] - prefix_dot) / (1.0 - alphas)
             grad_alpha = chunk_weights.before * color_dot - behind
-            not_smooth = chunk_weights.cut | (alphas != chunk_weights.raw)
-            grad_log_raw = (grad_alpha * chunk_weights.raw).masked_fill_(not_smooth, 0.0)
+            # Where alpha is smooth it equals opacity * exp(-sigma), its own derivative in log alpha.
+            grad_log_raw = (grad_alpha * alphas).masked_fill_(chunk_weights.not_smooth, 0.0)
             grad_coefs[live, window] = torch.matmul(grad_log_raw.transpose(1, 2), features)
             grad_colors[live, window] = torch.bmm(weights.transpose(1, 2), grad)
         grad_background = (grad_tiles * transmittance[..., None]).sum((0, 1))
