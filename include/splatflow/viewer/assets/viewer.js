@@ -1,0 +1,129 @@
+// The splat viewer: loads one .sog with the PlayCanvas engine and lets the user orbit, zoom and fly.
+// The .sog URL comes from the page's fragment (#sog=<url-encoded URL>), which is not part of an S3
+// signature, so one presigned viewer.html opens any presigned .sog; the page may also name a default.
+// The orbit-camera script is registered after this one runs, so the scene is built on DOMContentLoaded.
+(function () {
+  "use strict";
+
+  var body = document.body;
+  var canvas = document.getElementById("scene");
+  var state = { startedAt: performance.now(), firstFrameMs: null, frames: 0, error: null };
+  window.splatViewer = state;
+
+  function sogUrl() {
+    var fragment = new URLSearchParams(window.location.hash.replace(/^#/, ""));
+    return fragment.get("sog") || body.dataset.sogUrl || "";
+  }
+
+  function fail(message) {
+    state.error = message;
+    var box = document.getElementById("error");
+    box.textContent = message;
+    box.hidden = false;
+    body.dataset.state = "error";
+  }
+
+  function showProgress(received, total) {
+    var label = document.getElementById("progress-label");
+    var megabytes = (received / 1048576).toFixed(1);
+    if (total > 0) {
+      var percent = Math.min(100, Math.round((100 * received) / total));
+      document.getElementById("progress-bar").style.width = percent + "%";
+      document.getElementById("progress").setAttribute("aria-valuenow", String(percent));
+      label.textContent = "Loading the splat… " + percent + "% of " + (total / 1048576).toFixed(1) + " MB";
+    } else {
+      label.textContent = "Loading the splat… " + megabytes + " MB";
+    }
+  }
+
+  var app;
+  try {
+    app = new pc.Application(canvas, {
+      mouse: new pc.Mouse(canvas),
+      touch: new pc.TouchDevice(canvas),
+      keyboard: new pc.Keyboard(window),
+      graphicsDeviceOptions: { antialias: false, alpha: false },
+    });
+  } catch (error) {
+    fail("This browser cannot show 3D scenes (WebGL is unavailable): " + error.message);
+    return;
+  }
+  app.setCanvasFillMode(pc.FILLMODE_FILL_WINDOW);
+  app.setCanvasResolution(pc.RESOLUTION_AUTO);
+  window.addEventListener("resize", function () { app.resizeCanvas(); });
+  app.on("frameend", function () { state.frames += 1; });
+  app.start();
+
+  // The trained splat is in the photos' camera frame (y down, z forward); turn it upright.
+  var UPRIGHT = new pc.Vec3(0, 0, 180);
+  var FLY_KEYS = { KEY_W: [0, 0, -1], KEY_S: [0, 0, 1], KEY_A: [-1, 0, 0], KEY_D: [1, 0, 0], KEY_Q: [0, -1, 0], KEY_E: [0, 1, 0] };
+
+  function addCamera(center, radius) {
+    var camera = new pc.Entity("camera");
+    camera.addComponent("camera", { clearColor: new pc.Color(0.114, 0.122, 0.141), nearClip: radius / 1000, farClip: radius * 100 });
+    camera.addComponent("script");
+    app.root.addChild(camera);
+    var orbit = camera.script.create("orbitCamera", { attributes: { inertiaFactor: 0.08, frameOnStart: false, distanceMin: radius / 100 } });
+    camera.script.create("orbitCameraInputMouse");
+    camera.script.create("orbitCameraInputTouch");
+    var eye = new pc.Vec3(center.x, center.y + radius * 0.6, center.z + radius * 1.6);
+    orbit.resetAndLookAtPoint(eye, center);
+    return { entity: camera, orbit: orbit, radius: radius };
+  }
+
+  function flyWith(view) {
+    var move = new pc.Vec3();
+    app.on("update", function (dt) {
+      move.set(0, 0, 0);
+      Object.keys(FLY_KEYS).forEach(function (key) {
+        if (app.keyboard.isPressed(pc[key])) {
+          move.add(new pc.Vec3(FLY_KEYS[key][0], FLY_KEYS[key][1], FLY_KEYS[key][2]));
+        }
+      });
+      if (move.lengthSq() === 0) return;
+      view.entity.getWorldTransform().transformVector(move, move);
+      move.normalize().mulScalar(view.radius * 0.5 * dt);
+      view.orbit.pivotPoint = view.orbit.pivotPoint.clone().add(move);
+    });
+  }
+
+  function showSplat(asset) {
+    var splat = new pc.Entity("splat");
+    splat.addComponent("gsplat", { asset: asset });
+    splat.setLocalEulerAngles(UPRIGHT);
+    app.root.addChild(splat);
+    var box = new pc.BoundingBox();
+    box.setFromTransformedAabb(asset.resource.aabb, splat.getWorldTransform());
+    var view = addCamera(box.center.clone(), Math.max(box.halfExtents.length(), 1e-3));
+    flyWith(view);
+    window.splatViewer.camera = view;
+    // Ready once a frame that holds the splat has been drawn (the sorter runs after it is added).
+    var framesWithSplat = 0;
+    app.on("frameend", function ready() {
+      framesWithSplat += 1;
+      if (framesWithSplat >= 3) {
+        app.off("frameend", ready);
+        state.firstFrameMs = performance.now() - state.startedAt;
+        body.dataset.state = "ready";
+      }
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var url = sogUrl();
+    if (!url) {
+      fail("No splat to show: open this page with #sog=<link to a .sog file>.");
+      return;
+    }
+    var download = document.getElementById("download");
+    download.href = url;
+    var asset = new pc.Asset("scene.sog", "gsplat", { url: url, filename: "scene.sog" });
+    asset.on("progress", showProgress);
+    asset.on("load", function () { showSplat(asset); });
+    asset.on("error", function (message) {
+      fail("The splat could not be loaded (" + message + "). The link may have expired; ask for a new one.");
+    });
+    app.assets.add(asset);
+    app.assets.load(asset);
+  });
+})();

@@ -1,0 +1,82 @@
+"""Build the viewer page from the vendored PlayCanvas engine, so nothing is fetched when it opens.
+
+Everything the page needs (engine, camera script, styles, the run's figures) is inlined into one
+HTML file. Uploaded next to ``scene.sog`` in the run's prefix, one presigned link to it opens the
+splat named in its fragment (``#sog=<presigned .sog URL>``): the fragment never reaches S3, so it
+does not disturb the signature, and the page and the ``.sog`` share an origin, so no CORS is needed.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections.abc import Callable, Mapping
+from functools import cache
+from importlib.resources import files
+from typing import Any
+from urllib.parse import quote
+
+VIEWER_FILE_NAME = "viewer.html"
+"""The page's name next to ``scene.sog`` in a run's ``compress/`` prefix."""
+
+_PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
+
+
+def _format_bytes(value: float) -> str:
+    return f"{value / 1_048_576:.1f} MB"
+
+
+_METRICS: tuple[tuple[str, str, Callable[[Any], str]], ...] = (
+    ("gaussians", "Gaussians", lambda value: f"{int(value):,}"),
+    ("psnr_db", "PSNR (held-out)", lambda value: f"{value:.2f} dB"),
+    ("ssim", "SSIM (held-out)", lambda value: f"{value:.3f}"),
+    ("photos_registered", "Photos used", lambda value: f"{int(value):,}"),
+    ("sog_bytes", "Download size", _format_bytes),
+    ("compression_ratio", "Smaller than .ply by", lambda value: f"{value:.1f}×"),
+)
+"""The manifest's quality figures a viewer cares about, in the order shown."""
+
+
+@cache
+def _asset(name: str) -> str:
+    return files("splatflow.viewer").joinpath("assets", name).read_text(encoding="utf-8")
+
+
+def _inline_script(source: str) -> str:
+    """Script text that cannot end its ``<script>`` element early."""
+    return source.replace("</script", "<\\/script")
+
+
+def metrics_table(quality: Mapping[str, Any]) -> str:
+    """An HTML table of the figures the run produced; figures it did not produce are left out."""
+    rows = [
+        f"<tr><th>{html.escape(label)}</th><td>{html.escape(show(quality[key]))}</td></tr>"
+        for key, label, show in _METRICS
+        if isinstance(quality.get(key), int | float) and not isinstance(quality.get(key), bool)
+    ]
+    return f'<table id="metrics">{"".join(rows)}</table>' if rows else ""
+
+
+def viewer_page(manifest: Mapping[str, Any], sog_url: str = "") -> str:
+    """The viewer page for a finished run, showing its ``manifest["quality"]`` figures.
+
+    ``sog_url`` is the splat it opens when its link carries no ``#sog=`` fragment (the Airflow
+    plugin serves the ``.sog`` beside the page); a presigned page leaves it empty.
+    """
+    values = {
+        "title": html.escape(f"Splat of run {manifest.get('run_id', '')}".strip()),
+        "style": _asset("viewer.css"),
+        "sog_url": html.escape(sog_url),
+        "metrics": metrics_table(manifest.get("quality") or {}),
+        "engine": _inline_script(_asset("vendor/playcanvas.min.js")),
+        "viewer": _inline_script(_asset("viewer.js")),
+        "camera": _inline_script(_asset("vendor/orbit-camera.js")),
+    }
+    # One pass over the template: inlined code is never searched for placeholders itself.
+    return _PLACEHOLDER.sub(lambda match: values[match.group(1)], _asset(VIEWER_FILE_NAME))
+
+
+def viewer_link(page_url: str, sog_url: str) -> str:
+    """The link that opens ``sog_url`` in the page at ``page_url`` (both may be presigned)."""
+    return f"{page_url}#sog={quote(sog_url, safe='')}"
