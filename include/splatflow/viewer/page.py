@@ -9,7 +9,6 @@ does not disturb the signature, and the page and the ``.sog`` share an origin, s
 from __future__ import annotations
 
 import html
-import json
 import re
 from collections.abc import Callable, Mapping
 from functools import cache
