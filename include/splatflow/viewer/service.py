@@ -1,0 +1,75 @@
+"""The viewer inside Airflow: a FastAPI app the API server mounts, behind Airflow's own auth.
+
+It serves a finished run's viewer page and streams its ``.sog`` from the work bucket with the
+``aws_default`` connection, so people who can read the pipeline's runs in Airflow see the splat
+without a presigned link and the bucket needs no public access or CORS.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
+from airflow.api_fastapi.core_api.security import requires_access_dag
+from fastapi import Depends, FastAPI, HTTPException, status
+from fastapi.responses import HTMLResponse, StreamingResponse
+
+from splatflow.pipeline.publishing import read_json
+from splatflow.pipeline.settings import PipelineSettings
+from splatflow.pipeline.submission import run_prefix
+from splatflow.viewer.page import viewer_page
+
+log = logging.getLogger(__name__)
+
+PIPELINE_DAG_ID = "splat_pipeline"
+"""The only DAG that publishes splats; its runs' prefixes derive from the run id alone."""
+
+SOG_FILE_NAME = "scene.sog"
+STREAM_CHUNK_BYTES = 1 << 20
+
+S3Factory = Callable[[], Any]
+
+
+def _finished_manifest(s3: Any, dag_id: str, run_id: str) -> dict[str, Any]:
+    """The run's succeeded manifest, or a 404 in the user's words."""
+    if dag_id != PIPELINE_DAG_ID:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"The DAG '{dag_id}' does not publish splats.")
+    prefix = run_prefix(PipelineSettings.from_environment().work_bucket, run_id)
+    manifest = read_json(s3, prefix.bucket, prefix.key + "manifest.json")
+    if manifest is None or manifest.get("status") != "succeeded" or "sog" not in manifest.get("outputs", {}):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"The run '{run_id}' has not published a splat.")
+    return manifest
+
+
+def create_viewer_app(s3_factory: S3Factory) -> FastAPI:
+    """The app; ``s3_factory`` gives an S3 client (the plugin builds it from ``aws_default``)."""
+    can_read_runs = Depends(requires_access_dag("GET", DagAccessEntity.RUN))
+    app = FastAPI(title="Splat viewer", dependencies=[can_read_runs])
+
+    @app.get("/dags/{dag_id}/runs/{run_id}/", response_class=HTMLResponse)
+    def viewer(dag_id: str, run_id: str) -> HTMLResponse:
+        """The run's viewer page; it loads the ``.sog`` served beside it."""
+        manifest = _finished_manifest(s3_factory(), dag_id, run_id)
+        return HTMLResponse(viewer_page(manifest, sog_url=SOG_FILE_NAME))
+
+    @app.get(f"/dags/{{dag_id}}/runs/{{run_id}}/{SOG_FILE_NAME}")
+    def sog(dag_id: str, run_id: str) -> StreamingResponse:
+        """The run's ``.sog``, streamed with its length so the page can show progress."""
+        s3 = s3_factory()
+        manifest = _finished_manifest(s3, dag_id, run_id)
+        bucket, _, key = manifest["outputs"]["sog"].removeprefix("s3://").partition("/")
+        reply = s3.get_object(Bucket=bucket, Key=key)
+        body = reply["Body"]
+
+        def chunks() -> Iterator[bytes]:
+            try:
+                yield from body.iter_chunks(STREAM_CHUNK_BYTES)
+            finally:
+                body.close()
+
+        headers = {"Content-Length": str(reply["ContentLength"]), "Cache-Control": "private, max-age=3600"}
+        return StreamingResponse(chunks(), media_type="application/octet-stream", headers=headers)
+
+    return app
