@@ -96,7 +96,8 @@
     box.setFromTransformedAabb(asset.resource.aabb, splat.getWorldTransform());
     var view = addCamera(box.center.clone(), Math.max(box.halfExtents.length(), 1e-3));
     flyWith(view);
-    window.splatViewer.camera = view;
+    state.camera = view;
+    state.splat = splat;
     // Ready once a frame that holds the splat has been drawn (the sorter runs after it is added).
     var framesWithSplat = 0;
     app.on("frameend", function ready() {

@@ -1,0 +1,65 @@
+"""A headless Chromium (Debian's ``chromium``, driven by Playwright) and a small real ``.sog``."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from splatflow.formats.sog import write_sog
+from splatflow.stages.compress.encoder import encode_splats
+from splatflow.stages.compress.synthetic import synthetic_scene
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+"""Software WebGL (SwiftShader) is what Chromium falls back to with the GPU disabled."""
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    if not CHROMIUM.is_file():
+        raise RuntimeError("the browser tests need Debian's chromium: apt-get install -y chromium")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="session")
+def scene_sog(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A compressed synthetic drone scene (ground and buildings), as the compression stage writes it."""
+    path = tmp_path_factory.mktemp("scene") / "scene.sog"
+    write_sog(encode_splats(synthetic_scene(8000, sh_degree=1, seed=3)).encoded, path)
+    return path
+
+
+@pytest.fixture
+def static_site(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """An HTTP server over a fresh folder: (base URL, folder), as S3 serves a run's prefix."""
+    handler = functools.partial(_QuietHandler, directory=str(tmp_path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", tmp_path
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
