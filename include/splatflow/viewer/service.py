@@ -69,7 +69,9 @@ def create_viewer_app(s3_factory: S3Factory) -> FastAPI:
             finally:
                 body.close()
 
+        # A .sog is a ZIP of WebP images: "application/zip" also keeps the API server's gzip
+        # middleware off it, which would cost CPU for nothing and drop the length the page needs.
         headers = {"Content-Length": str(reply["ContentLength"]), "Cache-Control": "private, max-age=3600"}
-        return StreamingResponse(chunks(), media_type="application/octet-stream", headers=headers)
+        return StreamingResponse(chunks(), media_type="application/zip", headers=headers)
 
     return app
