@@ -87,6 +87,38 @@
     });
   }
 
+  // Look at the splat as a photo's camera saw it: worldToCamera is the 4x4 row-major transform
+  // from the splat's own frame to OpenCV camera axes (x right, y down, z forward), as in
+  // cameras.json; the view stops orbiting until the page is reloaded.
+  function showPhotoView(view, splat, worldToCamera, verticalFov) {
+    var m = worldToCamera;
+    var rotation = new pc.Mat4();
+    var centre = new pc.Vec3();
+    var toWorld = splat.getWorldTransform();
+    var axes = [0, 1, 2].map(function (row) {
+      return toWorld.transformVector(new pc.Vec3(m[4 * row], m[4 * row + 1], m[4 * row + 2]));
+    });
+    // centre = -R^T t, with R's rows the camera axes and t the last column.
+    centre.set(
+      -(m[0] * m[3] + m[4] * m[7] + m[8] * m[11]),
+      -(m[1] * m[3] + m[5] * m[7] + m[9] * m[11]),
+      -(m[2] * m[3] + m[6] * m[7] + m[10] * m[11])
+    );
+    toWorld.transformPoint(centre, centre);
+    // PlayCanvas cameras look down -z with y up: flip OpenCV's y and z.
+    var columns = [axes[0], axes[1].mulScalar(-1), axes[2].mulScalar(-1)];
+    columns.forEach(function (axis, column) {
+      rotation.data[4 * column] = axis.x;
+      rotation.data[4 * column + 1] = axis.y;
+      rotation.data[4 * column + 2] = axis.z;
+    });
+    view.entity.script.enabled = false;
+    view.entity.setPosition(centre);
+    view.entity.setRotation(new pc.Quat().setFromMat4(rotation));
+    view.entity.camera.horizontalFov = false;
+    view.entity.camera.fov = verticalFov;
+  }
+
   function showSplat(asset) {
     var splat = new pc.Entity("splat");
     splat.addComponent("gsplat", { asset: asset });
@@ -98,6 +130,9 @@
     flyWith(view);
     state.camera = view;
     state.splat = splat;
+    state.showPhotoView = function (worldToCamera, verticalFov) {
+      showPhotoView(view, splat, worldToCamera, verticalFov);
+    };
     // Ready once a frame that holds the splat has been drawn (the sorter runs after it is added).
     var framesWithSplat = 0;
     app.on("frameend", function ready() {
