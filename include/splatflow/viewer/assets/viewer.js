@@ -66,7 +66,7 @@
     var orbit = camera.script.create("orbitCamera", { attributes: { inertiaFactor: 0.08, frameOnStart: false, distanceMin: radius / 100 } });
     camera.script.create("orbitCameraInputMouse");
     camera.script.create("orbitCameraInputTouch");
-    var eye = new pc.Vec3(center.x, center.y + radius * 0.6, center.z + radius * 1.6);
+    var eye = new pc.Vec3(center.x, center.y + radius * 0.8, center.z + radius * 2.2);
     orbit.resetAndLookAtPoint(eye, center);
     return { entity: camera, orbit: orbit, radius: radius };
   }
@@ -119,13 +119,34 @@
     view.entity.camera.fov = verticalFov;
   }
 
+  // The box holding the middle 90% of splat centres on each axis: a trained scene's bounds
+  // are stretched by a few far-off splats (sky, background), which would frame it too small.
+  function coreBox(resource) {
+    var centers = resource.centers;
+    if (!centers || centers.length < 300) return resource.aabb;
+    var count = centers.length / 3;
+    var step = Math.max(1, Math.floor(count / 20000));
+    var low = new pc.Vec3();
+    var high = new pc.Vec3();
+    ["x", "y", "z"].forEach(function (axis, offset) {
+      var values = [];
+      for (var i = 0; i < count; i += step) values.push(centers[3 * i + offset]);
+      values.sort(function (a, b) { return a - b; });
+      low[axis] = values[Math.floor(values.length * 0.05)];
+      high[axis] = values[Math.floor(values.length * 0.95)];
+    });
+    var box = new pc.BoundingBox();
+    box.setMinMax(low, high);
+    return box;
+  }
+
   function showSplat(asset) {
     var splat = new pc.Entity("splat");
     splat.addComponent("gsplat", { asset: asset });
     splat.setLocalEulerAngles(UPRIGHT);
     app.root.addChild(splat);
     var box = new pc.BoundingBox();
-    box.setFromTransformedAabb(asset.resource.aabb, splat.getWorldTransform());
+    box.setFromTransformedAabb(coreBox(asset.resource), splat.getWorldTransform());
     var view = addCamera(box.center.clone(), Math.max(box.halfExtents.length(), 1e-3));
     flyWith(view);
     state.camera = view;
