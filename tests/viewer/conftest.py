@@ -8,11 +8,16 @@ import http.server
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import boto3
 import numpy as np
 import pytest
+from botocore.config import Config
+from moto.server import ThreadedMotoServer
 
 from splatflow.formats.sog import write_sog
+from splatflow.local.net import free_port
 from splatflow.stages.compress.encoder import encode_splats
 from splatflow.stages.compress.synthetic import synthetic_scene
 
@@ -53,6 +58,27 @@ def scene_sog(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("scene") / "scene.sog"
     write_sog(encode_splats(scene).encoded, path)
     return path
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[tuple[str, Any]]:
+    """A moto S3 server on a local port (path-style URLs, as the embedded runtime serves) and a client."""
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    client = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(signature_version="s3v4"),
+    )
+    try:
+        yield endpoint, client
+    finally:
+        server.stop()
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """The viewer page in a real browser: it draws the splat as our renderer does, or says why not.
 
-Served the way S3 serves a run's prefix (the page and the ``.sog`` side by side, both with a
-presigned-style query string), opened with ``#sog=<url-encoded .sog URL>``; the still is compared
+Opened the way the email opens it: the page and the ``.sog`` side by side in a run's prefix in S3
+(moto), the presigned page URL with ``#sog=<url-encoded presigned .sog URL>``; the still is compared
 with ``splatflow.render.render_splats`` of the same ``.sog`` from the same camera.
 """
 
@@ -19,11 +19,10 @@ from PIL import Image
 from splatflow.formats.cameras import Camera
 from splatflow.formats.sog import read_sog
 from splatflow.render import render_splats
-from splatflow.viewer import VIEWER_FILE_NAME, viewer_link, viewer_page
+from splatflow.viewer import VIEWER_CONTENT_TYPE, VIEWER_FILE_NAME, viewer_link, viewer_page
 
 pytestmark = pytest.mark.slow
 
-SIGNATURE = "?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=3600&X-Amz-Signature=abc123"
 BACKGROUND = np.array([29, 31, 36])
 """The viewer's clear colour (0.114, 0.122, 0.141) in 8-bit."""
 MANIFEST = {"run_id": "manual__browser", "quality": {"gaussians": 8000, "psnr_db": 24.5}}
@@ -71,18 +70,28 @@ def canvas_still(page: Any) -> bytes:
     return still
 
 
-def test_viewer_draws_the_splat_named_in_its_fragment(
-    browser: Any, scene_sog: Path, static_site: tuple[str, Path]
-) -> None:
-    base, folder = static_site
-    (folder / VIEWER_FILE_NAME).write_text(viewer_page(MANIFEST), encoding="utf-8")
-    (folder / "scene.sog").write_bytes(scene_sog.read_bytes())
+def test_viewer_opens_from_presigned_s3_links_alone(browser: Any, scene_sog: Path, s3_server: tuple[str, Any]) -> None:
+    _, s3 = s3_server
+    s3.create_bucket(Bucket="work")
+    prefix = "runs/manual-browser/compress/"
+    s3.put_object(
+        Bucket="work",
+        Key=prefix + VIEWER_FILE_NAME,
+        Body=viewer_page(MANIFEST).encode(),
+        ContentType=VIEWER_CONTENT_TYPE,
+    )
+    s3.put_object(Bucket="work", Key=prefix + "scene.sog", Body=scene_sog.read_bytes())
 
-    page = open_viewer(browser, viewer_link(f"{base}/{VIEWER_FILE_NAME}{SIGNATURE}", f"{base}/scene.sog{SIGNATURE}"))
+    def presign(key: str) -> str:
+        url: str = s3.generate_presigned_url("get_object", Params={"Bucket": "work", "Key": key}, ExpiresIn=600)
+        return url
+
+    sog_url = presign(prefix + "scene.sog")
+    page = open_viewer(browser, viewer_link(presign(prefix + VIEWER_FILE_NAME), sog_url))
 
     assert page.evaluate("document.body.dataset.state") == "ready", page.evaluate("window.splatViewer.error")
     assert page.locator("#error").is_hidden()
-    assert page.locator("#download").get_attribute("href") == f"{base}/scene.sog{SIGNATURE}"
+    assert page.locator("#download").get_attribute("href") == sog_url
     assert "24.50 dB" in page.locator("#metrics").inner_text()
     with_splat = scene_coverage(canvas_still(page))
     page.evaluate("window.splatViewer.splat.enabled = false")

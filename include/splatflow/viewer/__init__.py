@@ -3,6 +3,6 @@
 Light on purpose (standard library only): the publish task and the Airflow plugin build the page.
 """
 
-from splatflow.viewer.page import VIEWER_FILE_NAME, viewer_link, viewer_page
+from splatflow.viewer.page import VIEWER_CONTENT_TYPE, VIEWER_FILE_NAME, viewer_link, viewer_page
 
-__all__ = ["VIEWER_FILE_NAME", "viewer_link", "viewer_page"]
+__all__ = ["VIEWER_CONTENT_TYPE", "VIEWER_FILE_NAME", "viewer_link", "viewer_page"]

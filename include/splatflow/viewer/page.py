@@ -19,6 +19,9 @@ from urllib.parse import quote
 VIEWER_FILE_NAME = "viewer.html"
 """The page's name next to ``scene.sog`` in a run's ``compress/`` prefix."""
 
+VIEWER_CONTENT_TYPE = "text/html; charset=utf-8"
+"""Stored with the page in S3: without it a browser downloads the page instead of opening it."""
+
 _PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
 
 
