@@ -7,7 +7,7 @@
 
   var body = document.body;
   var canvas = document.getElementById("scene");
-  var state = { startedAt: performance.now(), firstFrameMs: null, frames: 0, error: null };
+  var state = { firstFrameMs: null, frames: 0, error: null };
   window.splatViewer = state;
 
   function sogUrl() {
@@ -160,7 +160,7 @@
       framesWithSplat += 1;
       if (framesWithSplat >= 3) {
         app.off("frameend", ready);
-        state.firstFrameMs = performance.now() - state.startedAt;
+        state.firstFrameMs = performance.now();
         body.dataset.state = "ready";
       }
     });
