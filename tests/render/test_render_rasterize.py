@@ -136,3 +136,19 @@ def test_dense_opaque_scene_terminates_early_like_gsplat():
     expected = dense_reference(scene, 0)
     image = render_with_rasterizer({k: v.float() for k, v in scene.items()}, 0, 16)
     torch.testing.assert_close(image.double(), expected, rtol=0, atol=2e-4)
+
+
+def test_a_gaussian_on_the_camera_plane_is_culled_with_zero_gradient_not_nan():
+    """SfM can put points exactly where the projection divides by a zero depth."""
+    scene = random_scene(4, 50, 0)
+    scene["means"][0] = torch.tensor([0.3, -0.2, 0.0], dtype=torch.float64)
+    leaves = {k: v.float().requires_grad_(k in DIFFERENTIABLE) for k, v in scene.items()}
+
+    image = render_with_rasterizer(leaves, 0, 8)
+    image.sum().backward()
+
+    assert torch.isfinite(image).all()
+    for name in ("means", "quats", "scales", "opacities", "coeffs"):
+        assert torch.isfinite(leaves[name].grad).all(), name
+        assert not leaves[name].grad[0].any(), f"{name}: the culled Gaussian must get no gradient"
+    assert leaves["means"].grad[1:].any()

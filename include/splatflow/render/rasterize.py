@@ -54,6 +54,44 @@ def _render_one_camera(
     return composite_tiles(coefs, slot_colors, background, bins.counts, grid)
 
 
+def _project_in_front(
+    means: Tensor,
+    covars: Tensor,
+    viewmat: Tensor,
+    intrinsics: Tensor,
+    width: int,
+    height: int,
+    eps2d: float,
+    near_plane: float,
+    far_plane: float,
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """gsplat's projection for one camera, with Gaussians at or behind the near plane culled
+    *before* it rather than after.
+
+    The pure-PyTorch projection divides by depth; a Gaussian exactly on the camera's plane (SfM
+    can put points there) gets NaN screen coordinates, and although it is culled, autograd
+    multiplies its zero gradient by those NaNs and poisons its parameters. Such Gaussians are
+    projected from a harmless stand-in point instead, and get zero gradient and zero radius, as
+    the CUDA kernel gives them.
+    """
+    with torch.no_grad():
+        in_front = (means @ viewmat[2, :3] + viewmat[2, 3]) > near_plane
+        stand_in = -viewmat[:3, :3].T @ viewmat[:3, 3] + viewmat[2, :3]  # one unit ahead of the camera
+    safe_means = torch.where(in_front[:, None], means, stand_in)
+    radii, means2d, depths, conics, _ = _fully_fused_projection(
+        safe_means,
+        covars,
+        viewmat[None],
+        intrinsics[None],
+        width,
+        height,
+        eps2d=eps2d,
+        near_plane=near_plane,
+        far_plane=far_plane,
+    )
+    return radii[0] * in_front[:, None], means2d[0], depths[0], conics[0]
+
+
 def rasterization(
     means: Tensor,
     quats: Tensor,
@@ -79,9 +117,11 @@ def rasterization(
     n_cameras = viewmats.shape[0]
     covars, _ = _quat_scale_to_covar_preci(quats, scales, compute_preci=False)
     assert covars is not None
-    radii, means2d, depths, conics, _ = _fully_fused_projection(
-        means, covars, viewmats, Ks, width, height, eps2d=eps2d, near_plane=near_plane, far_plane=far_plane
-    )
+    projected = [
+        _project_in_front(means, covars, viewmats[camera], Ks[camera], width, height, eps2d, near_plane, far_plane)
+        for camera in range(n_cameras)
+    ]
+    radii, means2d, depths, conics = (torch.stack(parts) for parts in zip(*projected, strict=True))
     if sh_degree is None:
         per_camera_colors = colors[None].expand(n_cameras, -1, -1)
     else:
