@@ -110,3 +110,10 @@ def test_view_splat_link_is_offered_only_on_the_pipelines_published_runs() -> No
     has_published.assert_called_once_with("splat_pipeline", RUN_ID)
     with mock.patch("splatflow.viewer.link.run_has_published", return_value=False):
         assert link.get_link(None, ti_key=published) == ""
+
+
+def test_viewer_path_keeps_airflows_sub_path() -> None:
+    with mock.patch.dict(os.environ, {"AIRFLOW__API__BASE_URL": "https://airflow.example.com/ops/"}):
+        path = viewer_path("splat_pipeline", "manual__a b")
+
+    assert path == "/ops/splat-viewer/dags/splat_pipeline/runs/manual__a%20b/"

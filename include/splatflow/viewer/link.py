@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from airflow.configuration import conf
 from airflow.models.taskinstance import TaskInstance
@@ -22,9 +22,8 @@ PUBLISH_TASK_ID = "publish"
 
 def viewer_path(dag_id: str, run_id: str) -> str:
     """The viewer page of a run, under the API server's base URL (Airflow may live under a path)."""
-    base = conf.get("api", "base_url", fallback="") or ""
-    root = "/" + base.split("://", 1)[-1].partition("/")[2].strip("/") if "://" in base else base
-    return f"{root.rstrip('/')}{VIEWER_URL_PREFIX}/dags/{quote(dag_id, safe='')}/runs/{quote(run_id, safe='')}/"
+    root = urlsplit(conf.get("api", "base_url", fallback="") or "").path.rstrip("/")
+    return f"{root}{VIEWER_URL_PREFIX}/dags/{quote(dag_id, safe='')}/runs/{quote(run_id, safe='')}/"
 
 
 def run_has_published(dag_id: str, run_id: str) -> bool:

@@ -1,0 +1,72 @@
+"""The plugin on a run the real ``splat_pipeline`` finished on the embedded runtime.
+
+The task link appears once the run has published, and Airflow's API server app serves that
+run's page and ``.sog`` (read from the runtime's S3 with ``aws_default``) to a signed-in user only.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import pytest
+from airflow.models.taskinstancekey import TaskInstanceKey
+from fastapi.testclient import TestClient
+from pipeline_support import WORK, run_pipeline, s3_of, upload
+
+from splatflow.formats.ply import write_ply
+from splatflow.local.runtime import EmbeddedRuntime
+from splatflow.pipeline.submission import run_prefix
+from splatflow.stages.compress.synthetic import synthetic_scene
+from splatflow.viewer.link import ViewSplatLink, viewer_path
+
+pytestmark = pytest.mark.slow
+
+
+def _ply_bytes() -> bytes:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "scene.ply"
+        write_ply(synthetic_scene(500, sh_degree=0, seed=4), path)
+        return path.read_bytes()
+
+
+@pytest.fixture(scope="module")
+def finished_run(pipeline_runtime: EmbeddedRuntime) -> Any:
+    url = upload(pipeline_runtime, "models/viewer.ply", _ply_bytes())
+    run = run_pipeline({"steps": "compress_only", "model_url": url, "email": "viewer@example.com"})
+    assert run.state == "success"
+    return run
+
+
+def test_view_splat_link_points_at_the_finished_runs_viewer(finished_run: Any) -> None:
+    key = TaskInstanceKey("splat_pipeline", "compress", finished_run.run_id, try_number=1, map_index=-1)
+
+    assert ViewSplatLink().get_link(None, ti_key=key) == viewer_path("splat_pipeline", finished_run.run_id)
+    assert ViewSplatLink().get_link(None, ti_key=key._replace(run_id="manual__not-a-run")) == ""
+
+
+def test_api_server_serves_the_finished_runs_viewer_to_signed_in_users_only(
+    finished_run: Any, pipeline_runtime: EmbeddedRuntime
+) -> None:
+    from airflow.api_fastapi.app import create_app, get_auth_manager
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+
+    prefix = run_prefix(WORK, finished_run.run_id)
+    sog = s3_of(pipeline_runtime).get_object(Bucket=WORK, Key=prefix.key + "compress/scene.sog")["Body"].read()
+    page_url = viewer_path("splat_pipeline", finished_run.run_id)
+    secret = {"AIRFLOW__API_AUTH__JWT_SECRET": "a-test-only-signing-secret-of-enough-length"}
+    with mock.patch.dict(os.environ, secret), TestClient(create_app()) as api:
+        token = get_auth_manager().generate_jwt(SimpleAuthManagerUser(username="pilot", role="viewer"))
+        signed_in = {"Authorization": f"Bearer {token}"}
+
+        assert api.get(page_url).status_code == 401
+        page = api.get(page_url, headers=signed_in)
+        served_sog = api.get(page_url + "scene.sog", headers=signed_in)
+
+    assert page.status_code == 200
+    assert "<tr><th>Gaussians</th><td>500</td></tr>" in page.text  # from the run's manifest
+    assert served_sog.status_code == 200
+    assert served_sog.content == sog
