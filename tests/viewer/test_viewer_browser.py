@@ -92,7 +92,7 @@ def test_viewer_opens_from_presigned_s3_links_alone(browser: Any, scene_sog: Pat
     assert page.evaluate("document.body.dataset.state") == "ready", page.evaluate("window.splatViewer.error")
     assert page.locator("#error").is_hidden()
     assert page.locator("#download").get_attribute("href") == sog_url
-    assert "24.50 dB" in page.locator("#metrics").inner_text()
+    assert "24.50 dB" in (page.locator("#metrics").text_content() or "")
     with_splat = scene_coverage(canvas_still(page))
     page.evaluate("window.splatViewer.splat.enabled = false")
     wait_frames(page, 2)

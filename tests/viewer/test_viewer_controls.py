@@ -85,3 +85,20 @@ def test_keys_fly_the_camera_forward(viewer: Any) -> None:
     moved = sum((a - b) ** 2 for a, b in zip(after["pivot"], before["pivot"], strict=True)) ** 0.5
     assert moved > 0.05 * before["distance"]
     assert after["yaw"] == pytest.approx(before["yaw"])
+
+
+def test_figures_start_folded_on_a_phone_and_open_on_a_tap(
+    browser: Any, scene_sog: Path, static_site: tuple[str, Path]
+) -> None:
+    base, folder = static_site
+    (folder / VIEWER_FILE_NAME).write_text(viewer_page({"run_id": "phone"}), encoding="utf-8")
+    (folder / "scene.sog").write_bytes(scene_sog.read_bytes())
+    context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
+    page = context.new_page()
+    page.goto(viewer_link(f"{base}/{VIEWER_FILE_NAME}", "scene.sog"))
+    page.wait_for_function("document.body.dataset.state === 'ready'", timeout=60_000)
+
+    assert page.evaluate("document.getElementById('panel').open") is False
+    page.tap("#panel summary")
+    assert page.evaluate("document.getElementById('panel').open") is True
+    context.close()

@@ -36,6 +36,11 @@
     }
   }
 
+  // On a phone the figures would cover the scene: start with them folded away.
+  if (window.matchMedia("(max-width: 600px)").matches) {
+    document.getElementById("panel").open = false;
+  }
+
   var app;
   try {
     app = new pc.Application(canvas, {
