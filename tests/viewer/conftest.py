@@ -33,8 +33,10 @@ CHROMIUM_FLAGS = [
 """Software WebGL (SwiftShader) is what Chromium falls back to with the GPU disabled."""
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
+    """Per module: Playwright's sync API holds an event loop open while it runs, and code that
+    calls ``asyncio.run`` (``dag.test()`` in other test modules) must not find one."""
     from playwright.sync_api import sync_playwright
 
     if not CHROMIUM.is_file():
