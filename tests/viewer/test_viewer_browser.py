@@ -23,6 +23,8 @@ from splatflow.viewer import VIEWER_CONTENT_TYPE, VIEWER_FILE_NAME, viewer_link,
 
 pytestmark = pytest.mark.slow
 
+VIEWER_BUCKET = "splatflow-viewer-browser"
+"""Its own name: moto keeps buckets per process, shared with every other test."""
 BACKGROUND = np.array([29, 31, 36])
 """The viewer's clear colour (0.114, 0.122, 0.141) in 8-bit."""
 MANIFEST = {"run_id": "manual__browser", "quality": {"gaussians": 8000, "psnr_db": 24.5}}
@@ -72,18 +74,18 @@ def canvas_still(page: Any) -> bytes:
 
 def test_viewer_opens_from_presigned_s3_links_alone(browser: Any, scene_sog: Path, s3_server: tuple[str, Any]) -> None:
     _, s3 = s3_server
-    s3.create_bucket(Bucket="work")
+    s3.create_bucket(Bucket=VIEWER_BUCKET)
     prefix = "runs/manual-browser/compress/"
     s3.put_object(
-        Bucket="work",
+        Bucket=VIEWER_BUCKET,
         Key=prefix + VIEWER_FILE_NAME,
         Body=viewer_page(MANIFEST).encode(),
         ContentType=VIEWER_CONTENT_TYPE,
     )
-    s3.put_object(Bucket="work", Key=prefix + "scene.sog", Body=scene_sog.read_bytes())
+    s3.put_object(Bucket=VIEWER_BUCKET, Key=prefix + "scene.sog", Body=scene_sog.read_bytes())
 
     def presign(key: str) -> str:
-        url: str = s3.generate_presigned_url("get_object", Params={"Bucket": "work", "Key": key}, ExpiresIn=600)
+        url: str = s3.generate_presigned_url("get_object", Params={"Bucket": VIEWER_BUCKET, "Key": key}, ExpiresIn=600)
         return url
 
     sog_url = presign(prefix + "scene.sog")
