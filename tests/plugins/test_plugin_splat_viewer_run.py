@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 from unittest import mock
+from urllib.parse import quote
 
 import pytest
 from airflow.models.taskinstancekey import TaskInstanceKey
@@ -48,7 +49,7 @@ def test_view_splat_link_points_at_the_finished_runs_viewer(finished_run: Any) -
     assert ViewSplatLink().get_link(None, ti_key=key._replace(run_id="manual__not-a-run")) == ""
 
 
-def test_api_server_serves_the_finished_runs_viewer_to_signed_in_users_only(
+def test_api_server_links_and_serves_the_finished_runs_viewer_to_signed_in_users_only(
     finished_run: Any, pipeline_runtime: EmbeddedRuntime
 ) -> None:
     from airflow.api_fastapi.app import create_app, get_auth_manager
@@ -65,7 +66,11 @@ def test_api_server_serves_the_finished_runs_viewer_to_signed_in_users_only(
         assert api.get(page_url).status_code == 401
         page = api.get(page_url, headers=signed_in)
         served_sog = api.get(page_url + "scene.sog", headers=signed_in)
+        run_path = f"/api/v2/dags/splat_pipeline/dagRuns/{quote(finished_run.run_id, safe='')}"
+        links = api.get(f"{run_path}/taskInstances/compress/links", headers=signed_in)
 
+    assert links.status_code == 200
+    assert links.json()["extra_links"]["View splat"] == page_url  # what the task's page in the UI shows
     assert page.status_code == 200
     assert "<tr><th>Gaussians</th><td>500</td></tr>" in page.text  # from the run's manifest
     assert served_sog.status_code == 200
