@@ -12,7 +12,7 @@ export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
 export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 
-.PHONY: install test lint typecheck unit demo serve up clean
+.PHONY: install browser test lint typecheck unit demo serve up clean
 
 install: $(STAMP)
 
@@ -23,6 +23,13 @@ $(STAMP): pyproject.toml requirements.txt constraints.txt
 		-r requirements.txt -e ".[$(EXTRAS)]"
 	touch $(STAMP)
 
+# The viewer's browser tests drive Debian's Chromium (Playwright never downloads a browser here).
+browser:
+	@command -v chromium >/dev/null || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
+		elif command -v sudo >/dev/null; then sudo apt-get update -qq && sudo apt-get install -y -qq chromium; \
+		else echo "the viewer tests need Chromium: install the 'chromium' package" >&2; exit 1; fi; }
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -30,7 +37,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-unit: install
+unit: install browser
 	$(BIN)/pytest
 
 test: lint typecheck unit

@@ -82,6 +82,7 @@ def test_email_carries_figures_links_and_the_inline_preview(
     html = html_of(messages[0])
     assert "View in 3D" in html and "scene.sog" in html and "splat.ply" in html
     assert "X-Amz-Expires=" in html, "download links are presigned"
+    assert "/compress/viewer.html?" in html and "#sog=" in html, "View in 3D opens the run's own viewer page"
     assert f"{manifest['quality']['photos_registered']}" in html
     attachments = {part.get_filename(): part for part in messages[0].iter_attachments()}
     assert manifest["outputs"]["preview"].endswith("/compress/preview.png")

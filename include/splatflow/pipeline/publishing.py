@@ -12,8 +12,9 @@ import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import quote
 
+from splatflow.encryption import encryption_args
+from splatflow.pipeline.layout import RunLayout
 from splatflow.pipeline.manifest import (
     FailureRecord,
     QualityMetrics,
@@ -24,11 +25,9 @@ from splatflow.pipeline.notifications import ResultLinks
 from splatflow.pipeline.preparation import PreparedRun
 from splatflow.pipeline.settings import PipelineSettings
 from splatflow.pipeline.submission import S3Location
+from splatflow.viewer import VIEWER_CONTENT_TYPE, VIEWER_FILE_NAME, viewer_link, viewer_page
 
 log = logging.getLogger(__name__)
-
-VIEWER_URL = "https://superspl.at/editor?load={url}"
-"""PlayCanvas SuperSplat opens a ``.sog`` from a URL (the bucket needs CORS for its origin)."""
 
 OUTPUT_FILES = {
     "sog": "scene.sog",
@@ -51,16 +50,28 @@ def read_json(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
 
 
 def put_json(s3: Any, bucket: str, key: str, payload: Mapping[str, Any], kms_key_id: str | None) -> None:
-    extra: dict[str, str] = {"ServerSideEncryption": "AES256"}
-    if kms_key_id:
-        extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key_id}
     s3.put_object(
         Bucket=bucket,
         Key=key,
         Body=json.dumps(payload, indent=1).encode(),
         ContentType="application/json",
-        **extra,
+        **encryption_args(kms_key_id),
     )
+
+
+def put_viewer_page(
+    s3: Any, layout: RunLayout, quality: QualityMetrics, run_id: str, kms_key_id: str | None
+) -> S3Location:
+    """The run's own ``viewer.html`` beside ``scene.sog``: a presigned link to it opens the splat."""
+    key = layout.key("compress", VIEWER_FILE_NAME)
+    s3.put_object(
+        Bucket=layout.bucket,
+        Key=key,
+        Body=viewer_page({"run_id": run_id, "quality": quality.to_dict()}).encode(),
+        ContentType=VIEWER_CONTENT_TYPE,
+        **encryption_args(kms_key_id),
+    )
+    return S3Location(layout.bucket, key)
 
 
 STAGE_JOB_KINDS = {"sfm": "Processing", "train": "Training", "compress": "Processing"}
@@ -139,6 +150,7 @@ def publish_run(
         training_metrics=read_json(s3, layout.bucket, layout.key("compress", OUTPUT_FILES["training_metrics"])),
         compression_report=read_json(s3, layout.bucket, layout.key("compress", OUTPUT_FILES["compression_report"])),
     )
+    outputs["viewer"] = put_viewer_page(s3, layout, quality, prepared.run_id, settings.kms_key_id)
     manifest = build_manifest(
         run_id=prepared.run_id,
         submission=prepared.submission,
@@ -186,5 +198,5 @@ def presigned_links(manifest: Mapping[str, Any], settings: PipelineSettings, s3:
     sog = presign(outputs["sog"])
     expires_at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=settings.presign_expiry_seconds)
     return ResultLinks(
-        sog=sog, ply=presign(outputs["ply"]), viewer=VIEWER_URL.format(url=quote(sog, safe="")), expires_at=expires_at
+        sog=sog, ply=presign(outputs["ply"]), viewer=viewer_link(presign(outputs["viewer"]), sog), expires_at=expires_at
     )

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
+from splatflow.encryption import encryption_args
 from splatflow.local.config import RunnerSettings
 from splatflow.local.sagemaker import s3io
 from splatflow.local.sagemaker.backends import (
@@ -156,7 +157,7 @@ class JobExecutor:
             s3io.download_prefix(self.s3, uri, workspace.host_path(container_path))
 
     def _upload_outputs(self, plan: JobPlan, workspace: Workspace) -> None:
-        extra = s3io.encryption_args(plan.kms_key_id)
+        extra = encryption_args(plan.kms_key_id)
         for upload in plan.uploads:
             source = workspace.host_path(upload.container_path)
             has_files = source.is_dir() and any(p.is_file() for p in source.rglob("*"))
@@ -266,7 +267,7 @@ class _CheckpointSyncer:
         self.uri = plan.checkpoint[0].rstrip("/")
         self.folder = workspace.host_path(plan.checkpoint[1])
         self.every = executor.settings.checkpoint_sync_seconds
-        self.extra = s3io.encryption_args(plan.kms_key_id)
+        self.extra = encryption_args(plan.kms_key_id)
         self._seen: dict[Path, tuple[int, int]] = {}
         self._last = time.monotonic()
 

@@ -95,10 +95,3 @@ def tar_directory(source: Path, archive: Path) -> None:
     with tarfile.open(archive, "w:gz") as tar:
         for path in sorted(source.rglob("*")):
             tar.add(path, arcname=path.relative_to(source).as_posix(), recursive=False)
-
-
-def encryption_args(kms_key_id: str | None) -> dict[str, str]:
-    """Server-side encryption for every object the runner writes (KMS when a key is given)."""
-    if kms_key_id:
-        return {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key_id}
-    return {"ServerSideEncryption": "AES256"}
