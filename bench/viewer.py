@@ -1,6 +1,6 @@
 """Time to first frame and frame rate of the viewer page in headless Chromium (software WebGL).
 
-Usage: ``python viewer/bench_viewer.py SCENE.sog [...]`` (``--synthetic N`` adds a compressed
+Usage: ``python bench/viewer.py SCENE.sog [...]`` (``--synthetic N`` adds a compressed
 synthetic scene of N splats, SH degree 3, written once to ``--cache``). Each scene is served
 with its page from a local HTTP server, as S3 serves a run's prefix; the page is opened in a
 1280x720 window (``--size``), the time from navigation start to the first drawn frame of the splat is read
