@@ -18,15 +18,18 @@ from airflow.providers.smtp.hooks.smtp import SmtpHook
 
 from splatflow.pipeline.failures import Failure
 from splatflow.pipeline.layout import RunLayout
-from splatflow.pipeline.notifications import RenderedEmail, render_failure_email, render_success_email
+from splatflow.pipeline.notifications import (
+    RenderedEmail,
+    render_failure_email,
+    render_success_email,
+    still_names,
+)
 from splatflow.pipeline.preparation import PreparedRun
 from splatflow.pipeline.publishing import presigned_links, put_json, read_json, record_failure
 from splatflow.pipeline.settings import PipelineSettings
 from splatflow.pipeline.submission import SubmissionError, validate_email
 
 log = logging.getLogger(__name__)
-
-PREVIEW_FILE = "preview.png"
 
 
 def _send(smtp_conn_id: str, to: str, email: RenderedEmail, files: list[str]) -> None:
@@ -56,10 +59,10 @@ def deliver_success(
     email = render_success_email(manifest, presigned_links(manifest, settings, s3))
     with tempfile.TemporaryDirectory() as folder:
         files = []
-        preview = manifest["outputs"].get("preview")
-        if preview:
-            path = Path(folder) / PREVIEW_FILE
-            bucket, _, key = preview.removeprefix("s3://").partition("/")
+        for name in still_names(manifest["outputs"]):
+            # Attached under "<output name>.png": the Content-ID the email's cid: references use.
+            path = Path(folder) / f"{name}.png"
+            bucket, _, key = manifest["outputs"][name].removeprefix("s3://").partition("/")
             s3.download_file(bucket, key, str(path))
             files.append(str(path))
         _send(smtp_conn_id, prepared.submission.email, email, files)

@@ -25,6 +25,16 @@ from splatflow.pipeline.manifest import QualityMetrics
 from splatflow.pipeline.submission import Submission, invisible_character
 
 PREVIEW_CID = "preview.png"
+ORBIT_OUTPUT_PREFIX = "orbit_"
+"""Manifest outputs named ``orbit_<n>`` are orbit thumbnails, attached as ``orbit_<n>.png``."""
+
+
+def still_names(outputs: Mapping[str, Any]) -> list[str]:
+    """The manifest outputs the email shows inline: the preview, then the orbit thumbnails."""
+    orbits = sorted(name for name in outputs if name.startswith(ORBIT_OUTPUT_PREFIX))
+    return (["preview"] if "preview" in outputs else []) + orbits
+
+
 """The Content-ID the caller gives the attached preview image; the HTML shows it inline."""
 MAX_REASON_CHARS = 300
 MAX_SUBJECT_NAME_CHARS = 60
@@ -361,6 +371,7 @@ def render_success_email(manifest: Mapping[str, Any], links: ResultLinks, now: d
         {
             "source_name": name,
             "preview_cid": PREVIEW_CID,
+            "orbit_cids": [f"{name}.png" for name in still_names(manifest["outputs"]) if name != "preview"],
             "links": links,
             "quality": quality,
             "figures": _figures(quality, manifest),

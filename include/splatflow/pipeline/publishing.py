@@ -33,6 +33,9 @@ OUTPUT_FILES = {
     "sog": "scene.sog",
     "ply": "splat.ply",
     "preview": "preview.png",
+    "orbit_1": "orbit_1.png",
+    "orbit_2": "orbit_2.png",
+    "orbit_3": "orbit_3.png",
     "compression_report": "report.json",
     "training_metrics": "metrics.json",
 }

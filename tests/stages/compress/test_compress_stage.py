@@ -68,7 +68,8 @@ def test_model_archive_becomes_a_checked_bundle(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     output = tmp_path / "processing" / "output"
     names = sorted(p.name for p in output.iterdir())
-    assert names == ["metrics.json", "preview.png", "report.json", "scene.sog", "splat.ply"]
+    stills = ["orbit_1.png", "orbit_2.png", "orbit_3.png", "preview.png"]
+    assert names == ["metrics.json", *stills, "report.json", "scene.sog", "splat.ply"]
     assert json.loads((output / "metrics.json").read_text()) == {"psnr": 24.5}
     with Image.open(output / "preview.png") as preview:
         assert preview.size == (640, 480), "rendered at the email's width from the held-out camera"

@@ -21,7 +21,7 @@ import numpy as np
 from splatflow.formats.cameras import CamerasFormatError, read_cameras
 from splatflow.formats.ply import PlyFormatError, Splats, read_ply
 from splatflow.formats.sog import WebpEffort, read_sog, write_sog
-from splatflow.stages.compress.carry import carry_training_metrics, preview_camera, write_preview
+from splatflow.stages.compress.carry import carry_training_metrics, preview_camera, write_stills
 from splatflow.stages.compress.encoder import EncoderOptions, encode_splats, reordered
 from splatflow.stages.compress.inputs import ModelInput, locate_model
 from splatflow.stages.compress.quality import QualityCheck, check_quality, pick_views
@@ -127,7 +127,7 @@ def compress(model: ModelInput, output_dir: Path, settings: Settings) -> Compres
         camera = preview_camera(model.cameras)
     except CamerasFormatError as exc:
         raise StageError(f"the model's held-out cameras are unreadable: {exc}") from None
-    write_preview(decoded, camera, output_dir)
+    write_stills(decoded, camera, output_dir)
     palette = encoding.encoded.sh_palette
     report = CompressionReport(
         input_splats=input_count,
