@@ -1,8 +1,8 @@
 """Send the result or failure email through the ``smtp_default`` connection, exactly once.
 
-The success email carries the preview inline (an attachment whose Content-ID is
-``preview.png``); a record in the run's prefix marks it sent, so clearing or re-running the
-task never emails the user twice.
+The success email carries the preview and the orbit thumbnails inline (attachments whose
+Content-IDs are their file names); a record in the run's prefix marks each email sent, so
+clearing or re-running the task never emails the user twice.
 """
 
 from __future__ import annotations
