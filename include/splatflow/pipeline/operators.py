@@ -1,4 +1,8 @@
-"""The provider's SageMaker operators, told not to retry a job that failed on its input.
+"""The provider's SageMaker operators, with two changes: no pointless retries, and the job's log.
+
+Logs: in deferrable mode the provider's operators wait in the triggerer and never print the
+container's output, so on completion these operators copy the job's CloudWatch log into the
+task log, where a user looks first.
 
 Retries exist for transient faults (throttling, capacity, a lost instance). A job that failed
 because the photos do not overlap will fail the same way every time; starting it again costs
@@ -11,8 +15,10 @@ task first and, if it failed on its input, fail at once instead of starting anot
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
+from airflow.providers.amazon.aws.hooks.logs import AwsLogsHook
 from airflow.providers.amazon.aws.operators.sagemaker import (
     SageMakerProcessingOperator,
     SageMakerTrainingOperator,
@@ -20,6 +26,9 @@ from airflow.providers.amazon.aws.operators.sagemaker import (
 from airflow.sdk.exceptions import AirflowFailException
 
 from splatflow.pipeline.jobs import JobKind, newest_job
+
+MAX_LOG_LINES = 5000
+"""A runaway job's log is cut here; the rest stays in CloudWatch Logs."""
 
 INPUT_FAILURE = re.compile(r"^(sfm|train|compress): (?!internal error:)")
 
@@ -40,10 +49,44 @@ def _refuse_pointless_retry(context: Any, sagemaker: Any, kind: JobKind, base_na
         raise AirflowFailException(f"not retrying: the previous job failed on its input: {reason}")
 
 
+def job_log_lines(logs: Any, log_group: str, job_name: str, limit: int = MAX_LOG_LINES) -> Iterator[str]:
+    """The job's log lines in order, from the streams SageMaker names ``<job>/algo-<n>-<epoch>``."""
+    streams = logs.describe_log_streams(logGroupName=log_group, logStreamNamePrefix=f"{job_name}/")["logStreams"]
+    emitted = 0
+    for stream in streams:
+        request: dict[str, Any] = {
+            "logGroupName": log_group,
+            "logStreamName": stream["logStreamName"],
+            "startFromHead": True,
+        }
+        while emitted < limit:
+            page = logs.get_log_events(**request)
+            for event in page["events"][: limit - emitted]:
+                emitted += 1
+                yield event["message"]
+            if not page["events"] or page["nextForwardToken"] == request.get("nextToken"):
+                break
+            request["nextToken"] = page["nextForwardToken"]
+
+
+def _print_job_log(operator: Any, log_group: str, event: dict[str, Any] | None) -> None:
+    job_name = (event or {}).get("job_name")
+    if not job_name:
+        return
+    logs = AwsLogsHook(aws_conn_id=operator.aws_conn_id, region_name=operator.region_name).get_conn()
+    for line in job_log_lines(logs, log_group, job_name):
+        operator.log.info("%s | %s", job_name, line)
+
+
 class StageProcessingOperator(SageMakerProcessingOperator):
     def execute(self, context: Any) -> dict[str, Any]:
         _refuse_pointless_retry(context, self.hook.conn, "processing", self.config["ProcessingJobName"])
         result: dict[str, Any] = super().execute(context)
+        return result
+
+    def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+        _print_job_log(self, "/aws/sagemaker/ProcessingJobs", event)
+        result: dict[str, dict[str, Any]] = super().execute_complete(context, event)
         return result
 
 
@@ -51,4 +94,9 @@ class StageTrainingOperator(SageMakerTrainingOperator):
     def execute(self, context: Any) -> dict[str, Any]:
         _refuse_pointless_retry(context, self.hook.conn, "training", self.config["TrainingJobName"])
         result: dict[str, Any] = super().execute(context)
+        return result
+
+    def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+        _print_job_log(self, "/aws/sagemaker/TrainingJobs", event)
+        result: dict[str, dict[str, Any]] = super().execute_complete(context, event)
         return result

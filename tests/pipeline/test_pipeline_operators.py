@@ -1,0 +1,49 @@
+"""The stage operators: no retry after an input failure, and the job's log copied to the task log."""
+
+from __future__ import annotations
+
+import time
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from splatflow.pipeline.operators import is_input_failure, job_log_lines
+
+GROUP = "/aws/sagemaker/TrainingJobs"
+NOW_MS = int(time.time() * 1000)
+
+
+@pytest.mark.parametrize(
+    ("reason", "permanent"),
+    [
+        ("sfm: 3 of 40 photos could be matched; the photos may not overlap", True),
+        ("train: the SfM output has only 5 3D points; nothing to start from", True),
+        ("compress: splat.ply is missing 3DGS properties: opacity", True),
+        ("train: internal error: RuntimeError: CUDA error: an illegal memory access", False),
+        ("InternalServerError: an internal error occurred", False),
+        ("CapacityError: Unable to provision requested ML compute capacity", False),
+        ("", False),
+        (None, False),
+    ],
+)
+def test_only_a_stages_own_input_verdict_stops_retries(reason: str | None, permanent: bool) -> None:
+    assert is_input_failure(reason) is permanent
+
+
+@mock_aws
+def test_job_log_lines_reads_every_stream_of_the_job_in_order() -> None:
+    logs = boto3.client("logs", region_name="us-east-1")
+    logs.create_log_group(logGroupName=GROUP)
+    for stream, lines in (("job-a/algo-1-100", ["one", "two"]), ("job-a/algo-2-100", ["three"])):
+        logs.create_log_stream(logGroupName=GROUP, logStreamName=stream)
+        events = [{"timestamp": NOW_MS + i, "message": line} for i, line in enumerate(lines)]
+        logs.put_log_events(logGroupName=GROUP, logStreamName=stream, logEvents=events)
+    logs.create_log_stream(logGroupName=GROUP, logStreamName="job-ab/algo-1-100")
+    logs.put_log_events(
+        logGroupName=GROUP, logStreamName="job-ab/algo-1-100", logEvents=[{"timestamp": NOW_MS, "message": "other"}]
+    )
+
+    assert list(job_log_lines(logs, GROUP, "job-a")) == ["one", "two", "three"]
+    assert list(job_log_lines(logs, GROUP, "job-a", limit=2)) == ["one", "two"]
+    assert list(job_log_lines(logs, GROUP, "job-b")) == []
