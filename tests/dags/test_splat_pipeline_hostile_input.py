@@ -1,0 +1,136 @@
+"""Hostile and broken submissions through the whole DAG: a clear failure email, nothing published.
+
+Each case is a real run of ``splat_pipeline`` on the embedded runtime; the failure is caught by
+the input check or by the SfM stage's own checks, and the user gets one email naming the step
+and the cause in plain words, never a stack trace.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+from pipeline_support import (
+    SAMPLE_PHOTOS,
+    UPLOADS,
+    WORK,
+    html_of,
+    mail_to,
+    pipeline_runtime,
+    run_pipeline,
+    s3_of,
+    upload,
+    zip_photos,
+)
+
+from splatflow.local.runtime import EmbeddedRuntime
+from splatflow.pipeline.submission import run_prefix
+
+__all__ = ["pipeline_runtime"]
+
+pytestmark = pytest.mark.slow
+
+
+def _zip(entries: dict[str, bytes], symlink: str | None = None) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, body in entries.items():
+            archive.writestr(name, body)
+        if symlink:
+            info = zipfile.ZipInfo(symlink)
+            info.external_attr = 0o120777 << 16
+            archive.writestr(info, "/etc/passwd")
+    return buffer.getvalue()
+
+
+def _noise_jpegs(count: int) -> dict[str, bytes]:
+    """Unrelated pictures: random noise shares no features with anything."""
+    rng = np.random.default_rng(7)
+    photos = {}
+    for index in range(count):
+        buffer = io.BytesIO()
+        Image.fromarray(rng.integers(0, 256, (240, 320, 3), dtype=np.uint8)).save(buffer, "JPEG")
+        photos[f"noise_{index}.jpg"] = buffer.getvalue()
+    return photos
+
+
+def _sample(count: int) -> list[Any]:
+    return sorted(SAMPLE_PHOTOS.glob("*.JPG"))[:count]
+
+
+ZIPS: dict[str, tuple[Callable[[], bytes], str]] = {
+    "empty file": (lambda: b"", "is not a valid ZIP"),
+    "not a ZIP": (lambda: b"%PDF-1.7 this is a document, not photos", "is not a valid ZIP"),
+    "ZIP without photos": (lambda: _zip({"notes.txt": b"flight log", "data.csv": b"1,2"}), "no photos"),
+    "one photo": (lambda: zip_photos(_sample(1)), "photo"),
+    "zip slip": (lambda: _zip({"../../escape.jpg": b"x"}), "outside its folder"),
+    "symlink member": (lambda: _zip({"a.jpg": b"x"}, symlink="b.jpg"), "symbolic link"),
+    "zip bomb": (lambda: _zip({"bomb.jpg": bytes(64 * 1024 * 1024)}), "compress"),
+    "all photos corrupt": (lambda: _zip({f"p{i}.jpg": b"\xff\xd8\xff\xe0broken" for i in range(5)}), "photo"),
+    "photos that do not overlap": (lambda: _zip(_noise_jpegs(6)), "photo"),
+}
+
+
+def _published(runtime: EmbeddedRuntime, run_id: str) -> list[str]:
+    prefix = run_prefix(WORK, run_id).key
+    listing = s3_of(runtime).list_objects_v2(Bucket=WORK, Prefix=prefix).get("Contents", [])
+    return [item["Key"].removeprefix(prefix) for item in listing]
+
+
+@pytest.mark.parametrize("case", list(ZIPS))
+def test_hostile_zip_fails_photo_alignment_with_a_named_cause(pipeline_runtime: EmbeddedRuntime, case: str) -> None:
+    make, cause = ZIPS[case]
+    address = f"hostile.{abs(hash(case)) % 10**8}@example.com"
+    url = upload(pipeline_runtime, f"hostile/{case.replace(' ', '-')}.zip", make())
+
+    run = run_pipeline({"s3_url": url, "email": address})
+
+    assert run.state == "failed"
+    messages = mail_to(pipeline_runtime, address)
+    assert len(messages) == 1 and "could not be made" in messages[0]["Subject"]
+    html = html_of(messages[0])
+    assert ("photo alignment (SfM)" in html and cause in html.lower()) or cause in html
+    assert "Traceback" not in html and 'File "' not in html
+    published = _published(pipeline_runtime, run.run_id)
+    assert not any(key.startswith(("sfm/", "train/", "compress/")) for key in published), published
+    manifest = json.loads(
+        s3_of(pipeline_runtime)
+        .get_object(Bucket=WORK, Key=run_prefix(WORK, run.run_id).key + "manifest.json")["Body"]
+        .read()
+    )
+    assert manifest["status"] == "failed" and manifest["failure"]["stage"] == "sfm"
+
+
+BAD_SUBMISSIONS: dict[str, tuple[dict[str, str], str]] = {
+    "s3 URL missing a slash": ({"s3_url": "s3:/splatflow-uploads/a.zip"}, "s3_url"),
+    "a web page, not S3": ({"s3_url": "https://example.com/photos.zip"}, "s3_url"),
+    "bucket name against S3's rules": ({"s3_url": "s3://Bad_Bucket/a.zip"}, "bucket"),
+    "presigned URL": ({"s3_url": f"https://{UPLOADS}.s3.amazonaws.com/a.zip?X-Amz-Signature=abc"}, "s3_url"),
+    "bucket off the allow-list": ({"s3_url": "s3://another-team/a.zip"}, "another-team"),
+    "steps needing a model without one": ({"steps": "compress_only"}, "model_url"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_SUBMISSIONS))
+def test_bad_submission_fails_the_input_check(pipeline_runtime: EmbeddedRuntime, case: str) -> None:
+    params, named = BAD_SUBMISSIONS[case]
+    address = f"bad.{abs(hash(case)) % 10**8}@example.com"
+    run = run_pipeline({"email": address, **params})
+    assert run.state == "failed"
+    messages = mail_to(pipeline_runtime, address)
+    assert len(messages) == 1
+    html = html_of(messages[0])
+    assert "input check" in html and named.lower() in html.lower()
+
+
+def test_header_injecting_email_address_sends_nothing(pipeline_runtime: EmbeddedRuntime) -> None:
+    before = set(pipeline_runtime.smtp.messages())
+    run = run_pipeline({"s3_url": f"s3://{UPLOADS}/a.zip", "email": "a@b.c\r\nBcc: victim@example.com"})
+    assert run.state == "failed"
+    assert set(pipeline_runtime.smtp.messages()) == before, "no mail may go to an injected address"
