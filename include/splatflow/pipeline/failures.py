@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from splatflow.pipeline.jobs import JobKind, newest_job
+from splatflow.pipeline.jobs import STAGE_JOB_KINDS, newest_job
 from splatflow.pipeline.requests import job_name
 
 log = logging.getLogger(__name__)
@@ -34,8 +34,6 @@ STAGE_OF_TASK: dict[str, str] = {
 }
 """Task id -> the stage a user knows, in pipeline order: the first failed task is the one to report."""
 
-SAGEMAKER_STAGES: dict[str, JobKind] = {"sfm": "processing", "train": "training", "compress": "processing"}
-
 
 @dataclass(frozen=True)
 class Failure:
@@ -46,7 +44,7 @@ class Failure:
 
 def _job_failure(sagemaker: Any, run_id: str, stage: str) -> tuple[str | None, str | None]:
     """(job name, FailureReason) of the newest job of this run's stage, if one was started."""
-    kind = SAGEMAKER_STAGES[stage]
+    kind = STAGE_JOB_KINDS[stage]
     description = newest_job(sagemaker, kind, job_name(run_id, stage))
     if description is None:
         return None, None
@@ -65,7 +63,7 @@ def explain_failure(
     if failed is None:
         return Failure("unknown", "a step failed; the Airflow task log has the details")
     stage = STAGE_OF_TASK[failed]
-    if failed in SAGEMAKER_STAGES:
+    if failed in STAGE_JOB_KINDS:
         try:
             name, reason = _job_failure(sagemaker, run_id, failed)
         except Exception:

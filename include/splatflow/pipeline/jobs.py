@@ -10,6 +10,9 @@ from typing import Any, Literal
 
 JobKind = Literal["processing", "training"]
 
+STAGE_JOB_KINDS: dict[str, JobKind] = {"sfm": "processing", "train": "training", "compress": "processing"}
+"""The pipeline's SageMaker stages (also their task ids) and the kind of job each runs."""
+
 
 def newest_job(sagemaker: Any, kind: JobKind, name_stem: str) -> dict[str, Any] | None:
     """The Describe response of the newest job whose name contains ``name_stem``, or None."""

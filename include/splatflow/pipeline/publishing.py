@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from splatflow.encryption import encryption_args
+from splatflow.pipeline.jobs import STAGE_JOB_KINDS
 from splatflow.pipeline.layout import RunLayout
 from splatflow.pipeline.manifest import (
     FailureRecord,
@@ -77,18 +78,16 @@ def put_viewer_page(
     return S3Location(layout.bucket, key)
 
 
-STAGE_JOB_KINDS = {"sfm": "Processing", "train": "Training", "compress": "Processing"}
-
-
 def describe_stage_jobs(results: Mapping[str, Any], sagemaker: Any) -> dict[str, dict[str, Any]]:
     """Fresh Describe responses for the jobs the stage tasks ran (their XCom holds only strings)."""
     descriptions = {}
     for stage, kind in STAGE_JOB_KINDS.items():
         result = results.get(stage)
         if result:
-            name = result[kind][f"{kind}JobName"]
-            describe = getattr(sagemaker, f"describe_{kind.lower()}_job")
-            descriptions[stage] = describe(**{f"{kind}JobName": name})
+            noun = kind.capitalize()
+            name = result[noun][f"{noun}JobName"]
+            describe = getattr(sagemaker, f"describe_{kind}_job")
+            descriptions[stage] = describe(**{f"{noun}JobName": name})
     return descriptions
 
 

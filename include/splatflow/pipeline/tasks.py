@@ -18,6 +18,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from botocore.config import Config
 
 from splatflow.pipeline import delivery, failures, preparation, publishing, reprocessing
+from splatflow.pipeline.jobs import STAGE_JOB_KINDS
 from splatflow.pipeline.preparation import PreparedRun
 from splatflow.pipeline.settings import PipelineSettings
 from splatflow.pipeline.submission import SubmissionError
@@ -79,7 +80,7 @@ def publish(prepared: dict[str, Any]) -> dict[str, Any]:
     """Collect the stage reports, write ``manifest.json`` last, and presign the download links."""
     context = get_current_context()
     ti = context["ti"]
-    results = {stage: ti.xcom_pull(task_ids=stage) for stage in publishing.STAGE_JOB_KINDS}
+    results = {stage: ti.xcom_pull(task_ids=stage) for stage in STAGE_JOB_KINDS}
     descriptions = publishing.describe_stage_jobs(results, _sagemaker())
     started = context["dag_run"].start_date
     settings = PipelineSettings.from_environment()
