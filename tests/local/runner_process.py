@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 from runner_support import runner_settings
@@ -17,8 +18,7 @@ from splatflow.local.sagemaker.runner import JobRunner
 
 def main() -> None:
     state_dir, aws_endpoint, url_file = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
-    settings = runner_settings(state_dir)
-    runner = JobRunner(settings.__class__(**{**settings.__dict__, "aws_endpoint": aws_endpoint}))
+    runner = JobRunner(replace(runner_settings(state_dir), aws_endpoint=aws_endpoint))
     runner.start()
     url_file.write_text(runner.url)
     threading.Event().wait()
