@@ -45,13 +45,11 @@ class JobExecutor:
         self.logs = logs
         self._slots = threading.Semaphore(settings.max_parallel_jobs)
         self.use_docker = settings.backend == "docker" or (settings.backend == "auto" and docker_engine_available())
-        self._threads: list[threading.Thread] = []
         self._injected_failures = dict(settings.injected_job_failures)
         self._injected_lock = threading.Lock()
 
     def submit(self, record: JobRecord) -> None:
         thread = threading.Thread(target=self._run, args=(record,), name=f"job-{record.name}", daemon=True)
-        self._threads.append(thread)
         thread.start()
 
     def _update(self, record: JobRecord, **changes: Any) -> None:
@@ -235,11 +233,6 @@ class JobExecutor:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait()
-
-    def join(self, timeout: float | None = None) -> None:
-        """Wait for every job thread (tests and shutdown)."""
-        for thread in list(self._threads):
-            thread.join(timeout)
 
 
 job_log = logging.getLogger("splatflow.local.jobs")
