@@ -113,10 +113,12 @@ def _sfm_report(prepared: PreparedRun, s3: Any) -> dict[str, Any] | None:
 
 def _outputs(prepared: PreparedRun, s3: Any, descriptions: Mapping[str, Any]) -> dict[str, S3Location]:
     layout = prepared.layout
+    listing = s3.list_objects_v2(Bucket=layout.bucket, Prefix=layout.key("compress") + "/")
+    present = {item["Key"] for item in listing.get("Contents", [])}
     outputs: dict[str, S3Location] = {}
     for name, file_name in OUTPUT_FILES.items():
         key = layout.key("compress", file_name)
-        if "Contents" in s3.list_objects_v2(Bucket=layout.bucket, Prefix=key, MaxKeys=1):
+        if key in present:
             outputs[name] = S3Location(layout.bucket, key)
     if "train" in descriptions:
         model = descriptions["train"]["ModelArtifacts"]["S3ModelArtifacts"]

@@ -96,6 +96,7 @@ def notify_failure() -> None:
     """Email the stage that failed and why, in plain words; never a stack trace."""
     context = get_current_context()
     ti = context["ti"]
+    settings = PipelineSettings.from_environment()
     states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id]).get(ti.run_id, {})
     prepared_payload = ti.xcom_pull(task_ids="validate")
     prepared = _prepared(prepared_payload) if prepared_payload else None
@@ -105,9 +106,8 @@ def notify_failure() -> None:
         reasons,
         run_id=ti.run_id,
         sagemaker=_sagemaker(),
-        input_wait_seconds=PipelineSettings.from_environment().input_wait_seconds,
+        input_wait_seconds=settings.input_wait_seconds,
     )
-    settings = PipelineSettings.from_environment()
     delivery.deliver_failure(context["params"], ti.run_id, prepared, failure, _s3(), SMTP_CONN_ID, settings)
 
 
