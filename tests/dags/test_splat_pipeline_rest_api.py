@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 from pipeline_support import mail_to, pipeline_environment, upload
 
@@ -76,8 +77,13 @@ def airflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[s
                     time.sleep(2)
             yield base, runtime
         finally:
+            # standalone's components may leave its process group: end every descendant.
+            children = psutil.Process(server.pid).children(recursive=True)
             os.killpg(server.pid, 15)
             server.wait(timeout=60)
+            _, alive = psutil.wait_procs(children, timeout=30)
+            for process in alive:
+                process.kill()
             log.close()
 
 
