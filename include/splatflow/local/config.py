@@ -45,6 +45,11 @@ class RunnerSettings:
     injected_job_failures: dict[str, int] = field(default_factory=dict)
     """Fault injection for tests: image repository -> how many of its next jobs fail as a
     transient SageMaker error would (``InternalServerError``), before any container starts."""
+    injected_api_faults: dict[str, tuple[str | None, ...]] = field(default_factory=dict)
+    """Fault injection for tests: SageMaker operation (``CreateProcessingJob``) -> its next answers,
+    in order: ``ThrottlingException`` (HTTP 400), ``InternalFailure`` (500) or ``ServiceUnavailable``
+    (503) answers the call with that error as AWS sends it; None lets the call through. Calls
+    past the end of the list are answered as usual."""
 
     @property
     def jobs_dir(self) -> Path:

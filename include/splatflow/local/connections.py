@@ -3,6 +3,7 @@
 Only connections differ between AWS and a laptop (DESIGN section 4): ``aws_default`` sends S3
 and CloudWatch Logs to the moto server and SageMaker to the job runner through the
 connection extra ``service_config.<service>.endpoint_url``; ``smtp_default`` points at the sink.
+AWS calls are retried with backoff through the extra's ``config_kwargs``, as on AWS (README).
 """
 
 from __future__ import annotations
@@ -15,6 +16,12 @@ from splatflow.local.aws_clients import LOCAL_ACCESS_KEY
 
 SENDER = "splatflow@localhost"
 
+CLIENT_RETRIES: dict[str, str | int] = {"mode": "standard", "max_attempts": 5}
+"""botocore's standard retry mode for the clients the connection builds (hooks given no config
+of their own, sensors, the deferred operators' aiobotocore triggers): a throttle or a 5xx is
+called again after a jittered exponential backoff, up to five times (botocore's ``max_attempts``
+counts retries: six attempts in all)."""
+
 
 def aws_connection(aws_url: str, sagemaker_url: str, region: str) -> str:
     """``AIRFLOW_CONN_AWS_DEFAULT`` in Airflow's JSON connection form."""
@@ -26,6 +33,7 @@ def aws_connection(aws_url: str, sagemaker_url: str, region: str) -> str:
             "password": LOCAL_ACCESS_KEY,
             "extra": {
                 "region_name": region,
+                "config_kwargs": {"retries": CLIENT_RETRIES},
                 "service_config": {name: {"endpoint_url": url} for name, url in endpoints.items()},
             },
         }

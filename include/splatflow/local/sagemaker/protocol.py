@@ -2,8 +2,9 @@
 
 A request is ``POST /`` with ``X-Amz-Target: SageMaker.<Operation>`` and a JSON body; an error
 is an HTTP 4xx/5xx with ``{"__type": code, "message": text}``, which botocore turns into a
-``ClientError`` carrying the same code AWS would send. Requests are not authenticated: the
-server binds to loopback unless told otherwise.
+``ClientError`` carrying the same code AWS would send. A test's ``FaultPlan`` may answer a call
+with a throttle or a 5xx before the service sees it, as a busy AWS would. Requests are not
+authenticated: the server binds to loopback unless told otherwise.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from splatflow.local.sagemaker.errors import SageMakerApiError, ValidationError
+from splatflow.local.sagemaker.faults import FaultPlan
 from splatflow.local.sagemaker.service import SageMakerService
 
 log = logging.getLogger(__name__)
@@ -23,7 +25,7 @@ TARGET_PREFIX = "SageMaker."
 CONTENT_TYPE = "application/x-amz-json-1.1"
 
 
-def _handler_class(service: SageMakerService) -> type[BaseHTTPRequestHandler]:
+def _handler_class(service: SageMakerService, faults: FaultPlan) -> type[BaseHTTPRequestHandler]:
     class SageMakerRequestHandler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -34,13 +36,17 @@ def _handler_class(service: SageMakerService) -> type[BaseHTTPRequestHandler]:
             try:
                 if not target.startswith(TARGET_PREFIX):
                     raise ValidationError(f"Missing or unknown X-Amz-Target header: {target!r}")
+                operation = target[len(TARGET_PREFIX) :]
+                fault = faults.next_fault(operation, self.headers)
+                if fault is not None:
+                    raise fault
                 try:
                     params = json.loads(body or b"{}")
                 except json.JSONDecodeError:
                     raise ValidationError("The request body is not valid JSON") from None
                 if not isinstance(params, dict):
                     raise ValidationError("The request body must be a JSON object")
-                result = service.call(target[len(TARGET_PREFIX) :], params)
+                result = service.call(operation, params)
                 self._reply(200, result)
             except SageMakerApiError as exc:
                 log.info("%s -> %s: %s", target, exc.code, exc.message)
@@ -67,8 +73,8 @@ def _handler_class(service: SageMakerService) -> type[BaseHTTPRequestHandler]:
 class SageMakerServer:
     """The HTTP server in a background thread; ``url`` is the endpoint to give clients."""
 
-    def __init__(self, service: SageMakerService, host: str, port: int) -> None:
-        self.httpd = ThreadingHTTPServer((host, port), _handler_class(service))
+    def __init__(self, service: SageMakerService, faults: FaultPlan, host: str, port: int) -> None:
+        self.httpd = ThreadingHTTPServer((host, port), _handler_class(service, faults))
         self.httpd.daemon_threads = True
         self._thread = threading.Thread(target=self.httpd.serve_forever, name="sagemaker-api", daemon=True)
 

@@ -7,6 +7,7 @@ import logging
 from splatflow.local.aws_clients import aws_client
 from splatflow.local.config import RunnerSettings
 from splatflow.local.sagemaker.executor import JobExecutor
+from splatflow.local.sagemaker.faults import FaultPlan
 from splatflow.local.sagemaker.protocol import SageMakerServer
 from splatflow.local.sagemaker.service import SageMakerService
 from splatflow.local.sagemaker.store import JobStore
@@ -25,7 +26,8 @@ class JobRunner:
         self.executor = JobExecutor(settings, store, s3, logs)
         self.service = SageMakerService(store, self.executor, settings.region)
         self.service.recover_after_restart()
-        self.server = SageMakerServer(self.service, host, port)
+        self.faults = FaultPlan(settings.injected_api_faults)
+        self.server = SageMakerServer(self.service, self.faults, host, port)
 
     @property
     def url(self) -> str:
