@@ -39,13 +39,18 @@ TEST_SIZED_SETTINGS = {
 
 
 @contextmanager
-def pipeline_environment(state: Path, injected_job_failures: dict[str, int] | None = None) -> Iterator[EmbeddedRuntime]:
+def pipeline_environment(
+    state: Path,
+    injected_job_failures: dict[str, int] | None = None,
+    injected_api_faults: dict[str, tuple[str | None, ...]] | None = None,
+) -> Iterator[EmbeddedRuntime]:
     """A started runtime whose endpoints and test-sized settings are in ``os.environ`` meanwhile."""
     runner = RunnerSettings(
         state_dir=state / "sagemaker",
         backend="subprocess",
         max_parallel_jobs=2,
         injected_job_failures=injected_job_failures or {},
+        injected_api_faults=injected_api_faults or {},
     )
     runtime = EmbeddedRuntime(
         RuntimeSettings(state_dir=state, aws_port=0, sagemaker_port=0, smtp_port=0, runner=runner)
