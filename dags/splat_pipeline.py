@@ -33,6 +33,7 @@ from airflow.sdk import DAG, Param, TriggerRule, task
 from splatflow.pipeline import tasks
 from splatflow.pipeline.operators import StageProcessingOperator, StageTrainingOperator
 from splatflow.pipeline.settings import PipelineSettings
+from splatflow.pipeline.submission import MAX_EMAIL_CHARS, MAX_URL_CHARS, PRESETS, STEPS
 
 SETTINGS = PipelineSettings.from_environment()
 
@@ -62,35 +63,42 @@ with DAG(
         "s3_url": Param(
             "",
             type=["null", "string"],
+            maxLength=MAX_URL_CHARS,
             title="Photos (ZIP) in S3",
             description="s3://bucket/key.zip or an https://…amazonaws.com/… URL of the ZIP (needed for 'full').",
         ),
         "email": Param(
-            "", type="string", title="Email", description="Where the result (or the reason it failed) is sent."
+            "",
+            type="string",
+            maxLength=MAX_EMAIL_CHARS,
+            title="Email",
+            description="Where the result (or the reason it failed) is sent.",
         ),
         "steps": Param(
             "full",
             type="string",
-            enum=["full", "train_and_compress", "compress_only"],
+            enum=list(STEPS),
             title="Steps",
             description="full: photos to splat; train_and_compress: reuse an SfM output; compress_only: reuse a model.",
         ),
         "preset": Param(
             "standard",
             type="string",
-            enum=["preview", "standard", "high"],
+            enum=list(PRESETS),
             title="Quality preset",
             description="preview is fast and rough, high is slow and sharp; standard suits most drone surveys.",
         ),
         "sfm_output_url": Param(
             "",
             type=["null", "string"],
+            maxLength=MAX_URL_CHARS,
             title="SfM output (for train_and_compress)",
             description="S3 prefix of an earlier run's SfM output, e.g. s3://work-bucket/runs/<run>/sfm/.",
         ),
         "model_url": Param(
             "",
             type=["null", "string"],
+            maxLength=MAX_URL_CHARS,
             title="Trained model (for compress_only)",
             description="S3 URI of a model.tar.gz from a training job, or of a 3DGS .ply.",
         ),

@@ -32,6 +32,7 @@ URL_FORMS = (
     "https://BUCKET.s3.REGION.amazonaws.com/KEY or https://s3.REGION.amazonaws.com/BUCKET/KEY"
 )
 MAX_URL_CHARS = 2048
+MAX_EMAIL_CHARS = 254  # the longest address SMTP can carry (RFC 5321 with RFC 3696 errata)
 MAX_KEY_BYTES = 1024  # S3's own limit on an object key
 MAX_RUN_SEGMENT_CHARS = 80
 
@@ -272,6 +273,8 @@ _SOURCE_FIELD: dict[Steps, str] = {"full": "input", "train_and_compress": "sfm_o
 _STEPS_OF = {field: steps for steps, field in _SOURCE_FIELD.items()}
 _PARAM_OF = {"input": "s3_url", "sfm_output": "sfm_output_url", "model": "model_url"}
 _MODEL_SUFFIXES = (".tar.gz", ".ply")
+PARAM_NAMES = ("s3_url", "email", "steps", "preset", "sfm_output_url", "model_url")
+"""The DAG params a submission is made of: the keys of :meth:`Submission.to_dict`."""
 
 
 def parse_submission(params: Mapping[str, object], allowed_buckets: Collection[str]) -> Submission:
@@ -302,6 +305,7 @@ def check_allowed_buckets(locations: Collection[S3Location], allowed_buckets: Co
 
 
 def _parse_fields(params: Mapping[str, object]) -> Submission:
+    _refuse_unknown_fields(params)
     steps = _choice(params, "steps", STEPS, DEFAULT_STEPS)
     preset = _choice(params, "preset", PRESETS, DEFAULT_PRESET)
     email = _text_param(params, "email")
@@ -318,6 +322,23 @@ def _parse_fields(params: Mapping[str, object]) -> Submission:
 
 
 _Choice = TypeVar("_Choice", bound=str)
+
+
+def _refuse_unknown_fields(params: Mapping[str, object]) -> None:
+    """A field we do not read (``max_steps``, ``iterations``…) is refused, not silently ignored.
+
+    A REST caller who sends one expects it to change the run; running without it would deliver
+    something other than what was asked for. Airflow's trigger accepts any extra ``conf`` key.
+    """
+    unknown = sorted(str(name) for name in params if name not in PARAM_NAMES)
+    if not unknown:
+        return
+    shown = ", ".join(repr(name)[:40] for name in unknown[:5]) + (", …" if len(unknown) > 5 else "")
+    verb = "is not a setting" if len(unknown) == 1 else "are not settings"
+    raise SubmissionError(
+        f"{shown} {verb} of this pipeline; a submission takes only: {', '.join(PARAM_NAMES)} "
+        "(the quality preset decides how long training runs)"
+    )
 
 
 def _text_param(params: Mapping[str, object], field: str) -> str | None:
