@@ -12,7 +12,7 @@ import tempfile
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.providers.smtp.hooks.smtp import SmtpHook
 
@@ -24,10 +24,13 @@ from splatflow.pipeline.notifications import (
     render_success_email,
     still_names,
 )
-from splatflow.pipeline.preparation import PreparedRun
 from splatflow.pipeline.publishing import presigned_links, put_json, read_json, record_failure
 from splatflow.pipeline.settings import PipelineSettings
 from splatflow.pipeline.submission import SubmissionError, validate_email
+
+if TYPE_CHECKING:
+    # Annotations only: preparation asks this module whether a run was delivered.
+    from splatflow.pipeline.preparation import PreparedRun
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +45,11 @@ def _already_sent(s3: Any, layout: RunLayout, kind: str) -> bool:
     return record is not None and kind in record
 
 
+def result_delivered(s3: Any, layout: RunLayout) -> bool:
+    """True once the run's result email went out: from then on its outputs are what the user has."""
+    return _already_sent(s3, layout, "success")
+
+
 def _mark_sent(s3: Any, layout: RunLayout, kind: str, to: str, settings: PipelineSettings) -> None:
     record = read_json(s3, layout.bucket, layout.delivery_key) or {}
     record[kind] = {"to": to, "sent_at": datetime.now(UTC).isoformat()}
@@ -53,7 +61,7 @@ def deliver_success(
 ) -> bool:
     """Email the result; False when it had already been sent for this run."""
     layout = prepared.layout
-    if _already_sent(s3, layout, "success"):
+    if result_delivered(s3, layout):
         log.info("the result email of run %s was already sent; not sending it again", prepared.run_id)
         return False
     email = render_success_email(manifest, presigned_links(manifest, settings, s3))

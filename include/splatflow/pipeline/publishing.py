@@ -11,7 +11,7 @@ import json
 import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from splatflow.encryption import encryption_args
 from splatflow.pipeline.jobs import STAGE_JOB_KINDS
@@ -23,10 +23,13 @@ from splatflow.pipeline.manifest import (
     build_manifest,
 )
 from splatflow.pipeline.notifications import ResultLinks
-from splatflow.pipeline.preparation import PreparedRun
 from splatflow.pipeline.settings import PipelineSettings
 from splatflow.pipeline.submission import S3Location
 from splatflow.viewer import VIEWER_CONTENT_TYPE, VIEWER_FILE_NAME, viewer_link, viewer_page
+
+if TYPE_CHECKING:
+    # Annotations only: preparation imports delivery, which imports this module.
+    from splatflow.pipeline.preparation import PreparedRun
 
 log = logging.getLogger(__name__)
 
