@@ -40,6 +40,8 @@ class RecordedCall:
     response: dict[str, Any] = field(default_factory=dict)
     """The parsed response, or the error response when the call failed (both carry headers)."""
     presigned: bool = False
+    asynchronous: bool = False
+    """Made through aiobotocore (the deferred operators' triggers)."""
 
     def __str__(self) -> str:
         kind = "presigned " if self.presigned else ""
@@ -86,9 +88,9 @@ class CallRecorder:
             try:
                 response = await async_call(client, operation, params)
             except ClientError as error:
-                recorder.add(client, operation, params, dict(error.response))
+                recorder.add(client, operation, params, dict(error.response), asynchronous=True)
                 raise
-            recorder.add(client, operation, params, response)
+            recorder.add(client, operation, params, response, asynchronous=True)
             return response
 
         def recorded_presign(client: Any, ClientMethod: str, Params: Any = None, **kwargs: Any) -> Any:  # noqa: N803 - botocore's names

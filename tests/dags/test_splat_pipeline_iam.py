@@ -115,12 +115,12 @@ def recorded_run(tmp_path_factory: pytest.TempPathFactory, airflow_db: Path) -> 
         yield RecordedRun(pipeline.state, reprocess.state, key_arn, list(calls))
 
 
-def _refusals(policy: dict[str, Any], requests: list[Authorization]) -> list[str]:
-    return [
-        f"{decide(policy, request).value}: {request}"
-        for request in requests
-        if decide(policy, request) is not Decision.ALLOWED
-    ]
+def _refusals(policy: dict[str, Any], requests: list[Authorization]) -> str:
+    """One line per refused request (empty when all are allowed), readable in a failure report."""
+    decisions = ((decide(policy, request), request) for request in requests)
+    return "\n".join(
+        f"{decision.value}: {request}" for decision, request in decisions if decision is not Decision.ALLOWED
+    )
 
 
 def _needed(run: RecordedRun, identity: str) -> list[Authorization]:
@@ -147,6 +147,7 @@ def test_the_recording_covers_a_whole_run_with_retries_and_encryption(recorded_r
         ("job", "logs", "PutLogEvents"),
     } <= seen, "the retries, the log copies and both identities' transfers are in the recording"
     assert any(call.presigned for call in recorded_run.of("airflow")), "the email's presigned links are recorded"
+    assert any(call.asynchronous for call in recorded_run.of("airflow")), "the triggers' aiobotocore polls are recorded"
     written = [call for call in recorded_run.calls if call.operation == "PutObject"]
     assert all(call.params.get("SSEKMSKeyId") == recorded_run.kms_key_arn for call in written)
 
@@ -157,7 +158,8 @@ def test_every_recorded_call_is_allowed_by_its_identitys_policy(recorded_run: Re
     policy = load_policy(POLICY_OF_IDENTITY[identity], placeholder_values(recorded_run.kms_key_arn))
     needed = _needed(recorded_run, identity)
     assert needed, "nothing recorded: the recorder did not see the calls"
-    assert _refusals(policy, needed) == []
+    refused = _refusals(policy, needed)
+    assert not refused, f"{POLICY_OF_IDENTITY[identity]} refuses:\n{refused}"
 
 
 @pytest.mark.slow
@@ -165,7 +167,8 @@ def test_sagemaker_may_assume_the_job_role_for_every_job_it_ran(recorded_run: Re
     trust = load_policy(TRUST_POLICY, placeholder_values(recorded_run.kms_key_arn))
     assumptions = [sagemaker_on_behalf_of_jobs(call, ACCOUNT_ID)[0] for call in recorded_run.created_jobs()]
     assert len(assumptions) == 5, "sfm, two training jobs and two compression jobs (one of each failed once)"
-    assert _refusals(trust, assumptions) == []
+    refused = _refusals(trust, assumptions)
+    assert not refused, f"{TRUST_POLICY} refuses:\n{refused}"
 
 
 @pytest.mark.slow
