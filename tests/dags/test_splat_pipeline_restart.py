@@ -1,0 +1,250 @@
+"""Airflow's triggerer and scheduler killed while a stage job runs: the run resumes, no second job.
+
+Airflow runs here as it does in a deployment, as separate processes (API server, scheduler,
+triggerer, DAG processor) on the embedded runtime. While the training task is deferred and its
+job is InProgress in the runner, the triggerer and the scheduler (with the executor's workers
+under it) are killed with SIGKILL, and new ones are started. The deferred task's trigger is
+taken over by the new triggerer, the job is still the one that was started, and the run ends
+with one job per stage and one email.
+
+The finished run is then cleared through the REST API, as a user would from the UI: only
+``publish`` and ``deliver``, then every task. A delivered run redoes nothing: no stage job starts
+again, no object under its prefix changes (the email's links point at them), no second email.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+from airflow_server import DAG_ID, FINISHED, ApiError, request_json
+from pipeline_support import SAMPLE_PHOTOS, WORK, mail_to, pipeline_environment, s3_of, upload, zip_photos
+
+from splatflow.local.airflow_env import airflow_environment, prepare_airflow
+from splatflow.local.aws_clients import aws_client
+from splatflow.local.net import free_port
+from splatflow.local.runtime import EmbeddedRuntime
+from splatflow.pipeline.jobs import STAGE_JOB_KINDS
+from splatflow.pipeline.requests import job_name
+from splatflow.pipeline.submission import run_prefix
+
+log = logging.getLogger(__name__)
+
+pytestmark = pytest.mark.slow
+
+ADDRESS = "restart@example.com"
+COMPONENTS = ("api-server", "scheduler", "triggerer", "dag-processor")
+LONG_TRAINING = '{"preset": "preview", "max_steps": "400", "max_width": "96", "eval_every": "200"}'
+"""Long enough (tens of seconds on two cores) to kill and restart Airflow while the job runs."""
+
+
+@dataclass
+class AirflowComponents:
+    """Airflow's long-running processes, each started alone so each can be killed alone."""
+
+    environment: dict[str, str]
+    folder: Path
+    base: str
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def start(self, component: str) -> None:
+        airflow = str(Path(sys.executable).with_name("airflow"))
+        with (self.folder / f"{component}.log").open("a") as output:
+            self.processes[component] = subprocess.Popen(
+                [airflow, component],
+                env=self.environment,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def kill(self, component: str) -> None:
+        """SIGKILL the component and every process under it, as a lost machine or an OOM kill would."""
+        root = psutil.Process(self.processes.pop(component).pid)
+        tree = [root, *root.children(recursive=True)]
+        for process in tree:
+            process.kill()
+        psutil.wait_procs(tree, timeout=30)
+
+    def stop(self) -> None:
+        trees = []
+        for process in self.processes.values():
+            root = psutil.Process(process.pid)
+            trees += [root, *root.children(recursive=True)]
+            root.terminate()
+        _, alive = psutil.wait_procs(trees, timeout=30)
+        for process in alive:
+            process.kill()
+        self.processes.clear()
+
+    def api(self, path: str, payload: object = None, method: str = "GET") -> Any:
+        return request_json(f"{self.base}/api/v2{path}", payload, method=method)
+
+    def run_path(self, run_id: str) -> str:
+        return f"/dags/{DAG_ID}/dagRuns/{urllib.parse.quote(run_id, safe='')}"
+
+    def task_state(self, run_id: str, task_id: str) -> str | None:
+        state: str | None = self.api(f"{self.run_path(run_id)}/taskInstances/{task_id}")["state"]
+        return state
+
+    def wait_until(self, what: str, done: Any, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not done():
+            dead = {name: p.returncode for name, p in self.processes.items() if p.poll() is not None}
+            assert not dead, f"Airflow components exited: {dead}"
+            assert time.monotonic() < deadline, f"{what}: not within {timeout:.0f} s"
+            time.sleep(2)
+
+    def wait_for_run(self, run_id: str, timeout: float = 300) -> str:
+        self.wait_until(f"run {run_id} finished", lambda: self.api(self.run_path(run_id))["state"] in FINISHED, timeout)
+        state: str = self.api(self.run_path(run_id))["state"]
+        return state
+
+
+def _dag_is_active(components: AirflowComponents) -> bool:
+    try:
+        return components.api(f"/dags/{DAG_ID}").get("is_paused") is False
+    except (ApiError, urllib.error.URLError, ConnectionError):
+        return False
+
+
+@pytest.fixture(scope="module")
+def airflow_components(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[AirflowComponents, EmbeddedRuntime]]:
+    state = tmp_path_factory.mktemp("restart")
+    with pipeline_environment(state) as runtime:
+        port = free_port()
+        environment = {
+            **os.environ,
+            **airflow_environment(state, api_port=port),
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+            # A triggerer silent this long is dead and its triggers go to another one.
+            "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "10",
+            "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "2",
+            "SPLATFLOW_TRAIN_HYPERPARAMETERS": LONG_TRAINING,
+        }
+        prepare_airflow(environment)
+        components = AirflowComponents(environment, state, f"http://127.0.0.1:{port}")
+        try:
+            for component in COMPONENTS:
+                components.start(component)
+            components.wait_until("splat_pipeline registered", lambda: _dag_is_active(components), 240)
+            yield components, runtime
+        finally:
+            components.stop()
+
+
+def published_objects(runtime: EmbeddedRuntime, run_id: str) -> dict[str, tuple[str, datetime]]:
+    """Every object under the run's prefix with its ETag and LastModified: what a rewrite would change."""
+    prefix = run_prefix(WORK, run_id).key
+    listing = s3_of(runtime).list_objects_v2(Bucket=WORK, Prefix=prefix)["Contents"]
+    return {item["Key"].removeprefix(prefix): (item["ETag"], item["LastModified"]) for item in listing}
+
+
+def stage_job_names(runtime: EmbeddedRuntime, run_id: str) -> dict[str, list[str]]:
+    """The runner's jobs for each stage of the run: one each, unless a retry or a re-run added one."""
+    assert runtime.runner is not None
+    sagemaker = aws_client("sagemaker", runtime.runner.url, "us-east-1")
+    names = {}
+    for stage, kind in STAGE_JOB_KINDS.items():
+        noun = f"{kind.capitalize()}Job"
+        listing = getattr(sagemaker, f"list_{kind}_jobs")(NameContains=job_name(run_id, stage))
+        names[stage] = [summary[f"{noun}Name"] for summary in listing[f"{noun}Summaries"]]
+    return names
+
+
+def _training_job_status(runtime: EmbeddedRuntime, run_id: str) -> str | None:
+    assert runtime.runner is not None
+    sagemaker = aws_client("sagemaker", runtime.runner.url, "us-east-1")
+    jobs = sagemaker.list_training_jobs(NameContains=job_name(run_id, "train"))["TrainingJobSummaries"]
+    return jobs[0]["TrainingJobStatus"] if jobs else None
+
+
+@dataclass(frozen=True)
+class RestartedRun:
+    run_id: str
+    state: str
+    job_status_at_kill: str | None
+    train_tries: int
+
+
+@pytest.fixture(scope="module")
+def restarted_run(airflow_components: tuple[AirflowComponents, EmbeddedRuntime]) -> RestartedRun:
+    components, runtime = airflow_components
+    url = upload(runtime, "restart/flight.zip", zip_photos(sorted(SAMPLE_PHOTOS.glob("*.JPG"))[:12]))
+    conf = {"s3_url": url, "email": ADDRESS, "preset": "preview"}
+    run_id = components.api(f"/dags/{DAG_ID}/dagRuns", {"logical_date": None, "conf": conf}, "POST")["dag_run_id"]
+
+    components.wait_until(
+        "training deferred while its job runs",
+        lambda: (
+            components.task_state(run_id, "train") == "deferred"
+            and _training_job_status(runtime, run_id) == "InProgress"
+        ),
+        240,
+    )
+    components.kill("triggerer")
+    components.kill("scheduler")
+    job_status_at_kill = _training_job_status(runtime, run_id)
+    log.info("triggerer and scheduler killed; the training job is %s", job_status_at_kill)
+    components.start("scheduler")
+    components.start("triggerer")
+
+    state = components.wait_for_run(run_id)
+    tries = components.api(f"{components.run_path(run_id)}/taskInstances/train")["try_number"]
+    return RestartedRun(run_id, state, job_status_at_kill, tries)
+
+
+def test_run_survives_killed_triggerer_and_scheduler_with_one_job_per_stage(
+    airflow_components: tuple[AirflowComponents, EmbeddedRuntime], restarted_run: RestartedRun
+) -> None:
+    _, runtime = airflow_components
+    assert restarted_run.job_status_at_kill == "InProgress", "Airflow was killed while the job ran"
+    assert restarted_run.state == "success"
+    assert restarted_run.train_tries == 1, "the deferred task resumed; it was not retried"
+    jobs = stage_job_names(runtime, restarted_run.run_id)
+    assert {stage: len(names) for stage, names in jobs.items()} == {"sfm": 1, "train": 1, "compress": 1}, jobs
+    assert [m["Subject"] for m in mail_to(runtime, ADDRESS)] == ["Your 3D splat of flight.zip is ready"]
+
+
+@pytest.mark.parametrize(
+    "task_ids",
+    [["publish", "deliver"], None],
+    ids=["publish and deliver cleared", "every task cleared"],
+)
+def test_clearing_the_finished_run_sends_nothing_and_rewrites_nothing(
+    airflow_components: tuple[AirflowComponents, EmbeddedRuntime],
+    restarted_run: RestartedRun,
+    task_ids: list[str] | None,
+) -> None:
+    components, runtime = airflow_components
+    assert restarted_run.state == "success"
+    delivered = published_objects(runtime, restarted_run.run_id)
+    jobs = stage_job_names(runtime, restarted_run.run_id)
+    clear: dict[str, Any] = {
+        "dag_run_id": restarted_run.run_id,
+        "dry_run": False,
+        "only_failed": False,
+        "reset_dag_runs": True,
+    }
+    if task_ids is not None:
+        clear["task_ids"] = task_ids
+    cleared = components.api(f"/dags/{DAG_ID}/clearTaskInstances", clear, "POST")["task_instances"]
+    assert cleared, "the clear request matched the run's tasks"
+
+    assert components.wait_for_run(restarted_run.run_id) == "success"
+    assert len(mail_to(runtime, ADDRESS)) == 1
+    assert published_objects(runtime, restarted_run.run_id) == delivered, "every object keeps its bytes and date"
+    assert stage_job_names(runtime, restarted_run.run_id) == jobs, "no stage job started again"
