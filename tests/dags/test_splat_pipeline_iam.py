@@ -93,7 +93,7 @@ class RecordedRun:
 
 
 def _run_dag(dag_id: str, conf: dict[str, Any]) -> Any:
-    from airflow.models.dagbag import DagBag
+    from airflow.dag_processing.dagbag import DagBag
 
     bag = DagBag(dag_folder=str(REPO_ROOT / "dags" / f"{dag_id}.py"))
     assert bag.import_errors == {}
