@@ -31,7 +31,9 @@ SMTP_CONN_ID = "smtp_default"
 
 def _s3() -> Any:
     """S3 with SigV4 signing: presigned links then carry X-Amz-Expires and may live up to 7 days."""
-    return S3Hook(aws_conn_id=AWS_CONN_ID, config=Config(signature_version="s3v4")).get_conn()
+    # Merged into the connection's own config, so its retry settings (``config_kwargs``) still apply.
+    hook = S3Hook(aws_conn_id=AWS_CONN_ID)
+    return hook.get_client_type(config=hook.config.merge(Config(signature_version="s3v4")))
 
 
 def _sagemaker() -> Any:
