@@ -47,7 +47,11 @@ TRUST_POLICY = "sagemaker-job-role-trust-policy.json"
 POLICY_OF_IDENTITY = {"airflow": CONNECTION_POLICY, "job": JOB_ROLE_POLICY}
 
 NEEDED_ONLY_ON_AWS: dict[str, dict[str, str]] = {
-    CONNECTION_POLICY: {},
+    CONNECTION_POLICY: {
+        "sagemaker:StopProcessingJob": "only a user killing a running stage task stops its job "
+        "(tests/pipeline/test_pipeline_operators.py); a pipeline run never does",
+        "sagemaker:StopTrainingJob": "as StopProcessingJob",
+    },
     JOB_ROLE_POLICY: {
         "logs:DescribeLogStreams": "SageMaker's log agent looks its stream up with the job role "
         "(documented among the execution-role permissions); the local runner writes the log without it",
@@ -262,7 +266,7 @@ EVALUATOR_CASES = [
         Authorization("sagemaker:CreateTrainingJob", JOB_ARN.replace("splat-", "other-"), ISOLATED),
         Decision.IMPLICITLY_DENIED,
     ),
-    (CONNECTION_POLICY, Authorization("sagemaker:StopTrainingJob", JOB_ARN), Decision.IMPLICITLY_DENIED),
+    (CONNECTION_POLICY, Authorization("sagemaker:UpdateTrainingJob", JOB_ARN), Decision.IMPLICITLY_DENIED),
     (
         CONNECTION_POLICY,
         Authorization("logs:GetLogEvents", f"{LOGS}:/aws/sagemaker/TrainingJobs:log-stream:splat-x/algo-1-1"),

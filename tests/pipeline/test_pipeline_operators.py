@@ -1,14 +1,31 @@
-"""The stage operators: no retry after an input failure, and the job's log copied to the task log."""
+"""The stage operators: no retry after an input failure, the job's log copied to the task log,
+and a killed task stops its job."""
 
 from __future__ import annotations
 
+import asyncio
+import os
 import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
+from airflow.providers.amazon.aws.triggers.sagemaker import SageMakerTrigger
+from airflow.sdk.exceptions import TaskDeferred
 from moto import mock_aws
 
-from splatflow.pipeline.operators import is_input_failure, job_log_lines
+from splatflow.local.aws_clients import aws_client
+from splatflow.local.config import DEFAULT_STAGE_MODULES, RunnerSettings
+from splatflow.local.runtime import EmbeddedRuntime, RuntimeSettings
+from splatflow.pipeline.operators import (
+    StageProcessingOperator,
+    StageTrainingOperator,
+    StoppingSageMakerTrigger,
+    is_input_failure,
+    job_log_lines,
+)
 
 GROUP = "/aws/sagemaker/TrainingJobs"
 NOW_MS = int(time.time() * 1000)
@@ -47,3 +64,99 @@ def test_job_log_lines_reads_every_stream_of_the_job_in_order() -> None:
     assert list(job_log_lines(logs, GROUP, "job-a")) == ["one", "two", "three"]
     assert list(job_log_lines(logs, GROUP, "job-a", limit=2)) == ["one", "two"]
     assert list(job_log_lines(logs, GROUP, "job-b")) == []
+
+
+# A killed task stops its job: the trigger's on_kill (deferred) and the operator's (worker).
+
+FAKE_STAGES = Path(__file__).parents[1] / "local" / "fake_stages"
+SCRIPTED_IMAGE = "000000000000.dkr.ecr.us-east-1.amazonaws.com/splatflow/scripted:test"
+ROLE_ARN = "arn:aws:iam::000000000000:role/splatflow-jobs"
+SLEEPING = ["--mode", "sleep", "--seconds", "120"]
+
+
+@pytest.fixture(scope="module")
+def killable_runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRuntime]:
+    """A runtime whose 'scripted' image sleeps on request, with ``aws_default`` pointing at it."""
+    state = tmp_path_factory.mktemp("kill")
+    runner = RunnerSettings(
+        state_dir=state / "sagemaker",
+        stage_modules={**DEFAULT_STAGE_MODULES, "scripted": "scripted_stage"},
+        extra_python_path=(FAKE_STAGES,),
+        backend="subprocess",
+        stop_grace_seconds=2.0,
+        poll_seconds=0.05,
+    )
+    settings = RuntimeSettings(state_dir=state, aws_port=0, sagemaker_port=0, smtp_port=0, runner=runner)
+    runtime = EmbeddedRuntime(settings)
+    runtime.start()
+    saved = dict(os.environ)
+    os.environ.update(runtime.environment())
+    try:
+        yield runtime
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        runtime.stop()
+
+
+def _processing_config(name: str) -> dict[str, Any]:
+    return {
+        "ProcessingJobName": name,
+        "RoleArn": ROLE_ARN,
+        "AppSpecification": {"ImageUri": SCRIPTED_IMAGE, "ContainerArguments": SLEEPING},
+        "ProcessingResources": {
+            "ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.c6i.2xlarge", "VolumeSizeInGB": 30}
+        },
+        "StoppingCondition": {"MaxRuntimeInSeconds": 600},
+    }
+
+
+def _status(sagemaker: Any, name: str, timeout: float = 30.0) -> str:
+    """The job's status once it has left InProgress/Stopping (or the last one seen)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status: str = sagemaker.describe_processing_job(ProcessingJobName=name)["ProcessingJobStatus"]
+        if status not in {"InProgress", "Stopping"} or time.monotonic() > deadline:
+            return status
+        time.sleep(0.1)
+
+
+def _started_job(runtime: EmbeddedRuntime, name: str) -> Any:
+    assert runtime.runner is not None
+    sagemaker = aws_client("sagemaker", runtime.runner.url, "us-east-1")
+    sagemaker.create_processing_job(**_processing_config(name))
+    assert sagemaker.describe_processing_job(ProcessingJobName=name)["ProcessingJobStatus"] == "InProgress"
+    return sagemaker
+
+
+def test_killing_a_deferred_stage_task_stops_its_job(killable_runtime: EmbeddedRuntime) -> None:
+    sagemaker = _started_job(killable_runtime, "splat-kill-deferred")
+    trigger = StoppingSageMakerTrigger(job_name="splat-kill-deferred", job_type="Processing", aws_conn_id="aws_default")
+
+    asyncio.run(trigger.on_kill())
+
+    assert _status(sagemaker, "splat-kill-deferred") == "Stopped"
+    asyncio.run(trigger.on_kill())  # a job that has ended already: nothing to stop, no error
+
+
+def test_killing_a_running_stage_task_on_the_worker_stops_its_job(killable_runtime: EmbeddedRuntime) -> None:
+    sagemaker = _started_job(killable_runtime, "splat-kill-worker")
+    operator = StageProcessingOperator(task_id="sfm", config=_processing_config("splat-kill-worker"))
+
+    operator.on_kill()
+
+    assert _status(sagemaker, "splat-kill-worker") == "Stopped"
+    operator.on_kill()
+
+
+def test_stage_operators_wait_with_the_trigger_that_stops_the_job_when_killed() -> None:
+    operator = StageTrainingOperator(task_id="train", config={"TrainingJobName": "splat-x-train"})
+    provider_trigger = SageMakerTrigger(job_name="splat-x-train", job_type="Training", waiter_delay=7)
+
+    with pytest.raises(TaskDeferred) as deferred:
+        operator.defer(trigger=provider_trigger, method_name="execute_complete")
+
+    trigger = deferred.value.trigger
+    assert type(trigger) is StoppingSageMakerTrigger
+    assert trigger.serialize()[1] == provider_trigger.serialize()[1]
+    assert trigger.serialize()[0] == "splatflow.pipeline.operators.StoppingSageMakerTrigger"

@@ -1,4 +1,5 @@
-"""The provider's SageMaker operators, with two changes: no pointless retries, and the job's log.
+"""The provider's SageMaker operators, with three changes: no pointless retries, the job's log,
+and a killed task stops its job.
 
 Logs: in deferrable mode the provider's operators wait in the triggerer and never print the
 container's output, so on completion these operators copy the job's CloudWatch log into the
@@ -10,25 +11,37 @@ a SageMaker job and delays the failure email by the retry backoff. The stages ma
 failures (``<stage>: <reason>``, exit 1, per the container contract) apart from internal errors
 (``<stage>: internal error: …``), so on a retry these operators look at the previous job of the
 task first and, if it failed on its input, fail at once instead of starting another.
+
+Killing: the provider's operators leave the SageMaker job running when a user marks the task
+failed or clears it, so a GPU job would bill on until its MaxRuntime. Here the worker stops
+the job in ``on_kill``, and while the task is deferred its trigger stops it in ``on_kill``
+(Airflow runs that only on a user's action, never on a triggerer restart).
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator
-from typing import Any
+from datetime import timedelta
+from typing import Any, NoReturn, cast
 
 from airflow.providers.amazon.aws.hooks.logs import AwsLogsHook
 from airflow.providers.amazon.aws.operators.sagemaker import (
     SageMakerProcessingOperator,
     SageMakerTrainingOperator,
 )
+from airflow.providers.amazon.aws.triggers.sagemaker import SageMakerTrigger
 from airflow.sdk.exceptions import AirflowFailException
+from airflow.triggers.base import BaseTrigger
+from botocore.exceptions import ClientError
 
 from splatflow.pipeline.jobs import JobKind, newest_job
 
 MAX_LOG_LINES = 5000
 """A runaway job's log is cut here; the rest stays in CloudWatch Logs."""
+
+log = logging.getLogger(__name__)
 
 INPUT_FAILURE = re.compile(r"^(sfm|train|compress): (?!internal error:)")
 
@@ -78,7 +91,68 @@ def _print_job_log(operator: Any, log_group: str, event: dict[str, Any] | None) 
         operator.log.info("%s | %s", job_name, line)
 
 
-class StageProcessingOperator(SageMakerProcessingOperator):
+def _stop_request(job_type: str, job_name: str) -> tuple[str, dict[str, str]]:
+    """(client method, arguments) that stop a ``Processing`` or ``Training`` job."""
+    return f"stop_{job_type.lower()}_job", {f"{job_type}JobName": job_name}
+
+
+def _already_finished(error: ClientError) -> bool:
+    """SageMaker refuses to stop a job that has ended; that is the outcome wanted anyway."""
+    return error.response.get("Error", {}).get("Code") == "ValidationException"
+
+
+class StoppingSageMakerTrigger(SageMakerTrigger):
+    """The provider's trigger, plus stopping its job when a user kills the deferred task."""
+
+    async def on_kill(self) -> None:
+        method, arguments = _stop_request(self.job_type, self.job_name)
+        async with await self.hook().get_async_conn() as client:
+            try:
+                await getattr(client, method)(**arguments)
+            except ClientError as error:
+                if not _already_finished(error):
+                    raise
+                return
+        log.warning("the task was killed: stopped %s job %s", self.job_type.lower(), self.job_name)
+
+
+class _StopsItsJobWhenKilled:
+    """Mixed into the stage operators ahead of the provider's class."""
+
+    JOB_TYPE: str
+
+    def _job_name(self) -> str:
+        name: str = cast(Any, self).config[f"{self.JOB_TYPE}JobName"]
+        return name
+
+    def defer(
+        self,
+        *,
+        trigger: BaseTrigger,
+        method_name: str,
+        kwargs: dict[str, Any] | None = None,
+        timeout: timedelta | int | float | None = None,
+    ) -> NoReturn:
+        if type(trigger) is SageMakerTrigger:
+            _, fields = trigger.serialize()
+            trigger = StoppingSageMakerTrigger(**fields)
+        super().defer(trigger=trigger, method_name=method_name, kwargs=kwargs, timeout=timeout)  # type: ignore[misc]
+        raise AssertionError("defer() returned")  # BaseOperator.defer always raises TaskDeferred
+
+    def on_kill(self) -> None:
+        method, arguments = _stop_request(self.JOB_TYPE, self._job_name())
+        try:
+            getattr(cast(Any, self).hook.conn, method)(**arguments)
+        except ClientError as error:
+            if not _already_finished(error):
+                raise
+            return
+        log.warning("the task was killed: stopped %s job %s", self.JOB_TYPE.lower(), self._job_name())
+
+
+class StageProcessingOperator(_StopsItsJobWhenKilled, SageMakerProcessingOperator):
+    JOB_TYPE = "Processing"
+
     def execute(self, context: Any) -> dict[str, Any]:
         _refuse_pointless_retry(context, self.hook.conn, "processing", self.config["ProcessingJobName"])
         result: dict[str, Any] = super().execute(context)
@@ -90,7 +164,9 @@ class StageProcessingOperator(SageMakerProcessingOperator):
         return result
 
 
-class StageTrainingOperator(SageMakerTrainingOperator):
+class StageTrainingOperator(_StopsItsJobWhenKilled, SageMakerTrainingOperator):
+    JOB_TYPE = "Training"
+
     def execute(self, context: Any) -> dict[str, Any]:
         _refuse_pointless_retry(context, self.hook.conn, "training", self.config["TrainingJobName"])
         result: dict[str, Any] = super().execute(context)
