@@ -3,6 +3,10 @@
 Each case is a real run of ``splat_pipeline`` on the embedded runtime; the failure is caught by
 the input check or by the SfM stage's own checks, and the user gets one email naming the step
 and the cause in plain words, never a stack trace.
+
+Odd but genuine photo sets (mixed resolutions, a 50-megapixel photo) must still make a splat:
+SfM scales every photo to its working size first. A photo declaring more pixels than Pillow
+decodes safely (a few kilobytes can declare 200 megapixels) is skipped by name, not a crash.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import io
 import json
 import zipfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -37,9 +42,9 @@ __all__ = ["pipeline_runtime"]
 pytestmark = pytest.mark.slow
 
 
-def _zip(entries: dict[str, bytes], symlink: str | None = None) -> bytes:
+def _zip(entries: dict[str, bytes], symlink: str | None = None, compression: int = zipfile.ZIP_DEFLATED) -> bytes:
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+    with zipfile.ZipFile(buffer, "w", compression) as archive:
         for name, body in entries.items():
             archive.writestr(name, body)
         if symlink:
@@ -134,3 +139,63 @@ def test_header_injecting_email_address_sends_nothing(pipeline_runtime: Embedded
     run = run_pipeline({"s3_url": f"s3://{UPLOADS}/a.zip", "email": "a@b.c\r\nBcc: victim@example.com"})
     assert run.state == "failed"
     assert set(pipeline_runtime.smtp.messages()) == before, "no mail may go to an injected address"
+
+
+def _rescaled(photo: Path, scale: float) -> bytes:
+    """The photo resized by ``scale``, its EXIF (camera, focal length) kept as an editor would."""
+    with Image.open(photo) as original:
+        size = (round(original.width * scale), round(original.height * scale))
+        resized = original.resize(size, Image.Resampling.BICUBIC)
+        buffer = io.BytesIO()
+        resized.save(buffer, "JPEG", quality=90, exif=original.getexif())
+    return buffer.getvalue()
+
+
+def _mixed_resolutions() -> dict[str, bytes]:
+    """A third of the photos at twice the size, two at half, the rest as taken."""
+    photos = _sample(12)
+    scales = {0: 2.0, 3: 2.0, 6: 2.0, 9: 2.0, 4: 0.5, 10: 0.5}
+    return {f"flight/{p.name}": _rescaled(p, scales.get(i, 1.0)) for i, p in enumerate(photos)}
+
+
+BIG_PHOTO = "flight/DJI_big.JPG"
+PIXEL_BOMB = "flight/pixel_bomb.png"
+
+
+def _oversized_photos() -> dict[str, bytes]:
+    """One photo at 50 megapixels (9440 x 5310) and a 24 kB PNG declaring 200 megapixels."""
+    photos = _sample(12)
+    entries = {f"flight/{p.name}": p.read_bytes() for p in photos[1:]}
+    entries[BIG_PHOTO] = _rescaled(photos[0], 14.75)
+    bomb = io.BytesIO()
+    Image.new("1", (20_000, 10_000)).save(bomb, "PNG")
+    entries[PIXEL_BOMB] = bomb.getvalue()
+    return entries
+
+
+GENUINE_SETS: dict[str, Callable[[], dict[str, bytes]]] = {
+    "mixed resolutions": _mixed_resolutions,
+    "a 50-megapixel photo and a 200-megapixel pixel bomb": _oversized_photos,
+}
+
+
+@pytest.mark.parametrize("case", list(GENUINE_SETS))
+def test_odd_but_genuine_photo_set_still_makes_a_splat(pipeline_runtime: EmbeddedRuntime, case: str) -> None:
+    entries = GENUINE_SETS[case]()
+    address = f"genuine.{abs(hash(case)) % 10**8}@example.com"
+    zip_name = f"{case.replace(' ', '-')}.zip"
+    # Stored, not deflated: the PNG bomb's zeros would otherwise trip the ZIP-bomb ratio check first.
+    url = upload(pipeline_runtime, f"genuine/{zip_name}", _zip(entries, compression=zipfile.ZIP_STORED))
+
+    run = run_pipeline({"s3_url": url, "email": address, "preset": "preview"})
+
+    assert run.state == "success"
+    assert [m["Subject"] for m in mail_to(pipeline_runtime, address)] == [f"Your 3D splat of {zip_name} is ready"]
+    prefix = run_prefix(WORK, run.run_id).key
+    report = json.loads(s3_of(pipeline_runtime).get_object(Bucket=WORK, Key=prefix + "sfm/report.json")["Body"].read())
+    skipped = {item["name"]: item["reason"] for item in report["skipped"]}
+    if PIXEL_BOMB in entries:
+        assert "too many pixels" in skipped.pop(PIXEL_BOMB), "the bomb is skipped by name, not a crash"
+    assert skipped == {}, "every genuine photo is placed in the model, whatever its resolution"
+    assert report["photos"]["received"] == len(entries)
+    assert report["photos"]["registered"] == len(entries) - (PIXEL_BOMB in entries)

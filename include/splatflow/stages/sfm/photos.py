@@ -70,13 +70,20 @@ def decode_photos(source: Path, names: list[str], destination: Path, settings: S
     for name in names:
         try:
             photos.append(_decode_one(source, name, destination, settings))
+        except Image.DecompressionBombError as exc:
+            # A file of a few kilobytes can declare a vast image; Pillow refuses it before
+            # allocating (past twice MAX_IMAGE_PIXELS, ~179 MP), far beyond any aerial camera.
+            skipped.append(_skip(name, f"has too many pixels to be decoded safely ({exc})"))
         except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as exc:
             # Pillow reports truncated or garbled files as any of these.
-            reason = f"cannot be decoded ({exc})"
-            log.warning("skipping %s: %s", name, reason)
-            skipped.append(SkippedFile(name, reason))
+            skipped.append(_skip(name, f"cannot be decoded ({exc})"))
         progress.advance()
     return DecodedPhotos(destination, photos, skipped)
+
+
+def _skip(name: str, reason: str) -> SkippedFile:
+    log.warning("skipping %s: %s", name, reason)
+    return SkippedFile(name, reason)
 
 
 def _decode_one(source: Path, name: str, destination: Path, settings: Settings) -> Photo:
