@@ -9,6 +9,7 @@ test can look for that secret in what Airflow wrote.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 import subprocess
@@ -29,6 +30,8 @@ from pipeline_support import pipeline_environment
 from splatflow.local.airflow_env import airflow_environment, prepare_airflow
 from splatflow.local.net import free_port
 from splatflow.local.runtime import EmbeddedRuntime
+
+log = logging.getLogger(__name__)
 
 USER, PASSWORD = "pilot-admin", "a-long-test-password"
 DAG_ID = "splat_pipeline"
@@ -107,16 +110,29 @@ class AirflowServer:
         return state
 
     def wait_for_runs(self, run_ids: Collection[str], timeout: float) -> dict[str, str]:
-        """Each run's final state; fails naming the runs still unfinished at the deadline."""
+        """Each run's final state; fails naming the runs still unfinished at the deadline.
+
+        A poll answered with a server error is asked again on the next round, as any client of a
+        busy server would; how many there were is logged.
+        """
         deadline = time.monotonic() + timeout
         token = self.token()
         states: dict[str, str] = {}
+        server_errors = 0
         while True:
             for run_id in run_ids:
                 if states.get(run_id) not in FINISHED:
-                    states[run_id] = self.run_state(run_id, token)
+                    try:
+                        states[run_id] = self.run_state(run_id, token)
+                    except ApiError as error:
+                        if error.code < 500:
+                            raise
+                        server_errors += 1
+                        log.warning("polling run %s: %s", run_id, error)
+                        states.setdefault(run_id, "unknown")
             unfinished = {run_id: state for run_id, state in states.items() if state not in FINISHED}
             if not unfinished:
+                log.info("%d runs finished; %d polls answered with a server error", len(states), server_errors)
                 return states
             assert time.monotonic() < deadline, f"runs unfinished after {timeout:.0f} s: {unfinished}"
             time.sleep(3)
