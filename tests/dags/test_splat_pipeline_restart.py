@@ -22,6 +22,7 @@ import time
 import urllib.error
 import urllib.parse
 from collections.abc import Iterator
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -50,6 +51,18 @@ LONG_TRAINING = '{"preset": "preview", "max_steps": "400", "max_width": "96", "e
 """Long enough (tens of seconds on two cores) to kill and restart Airflow while the job runs."""
 
 
+def _processes_of(leaders: set[int]) -> list[psutil.Process]:
+    """The components' processes: each leads its own session (start_new_session), which its
+    children stay in even after it died; a child that left the session is found as a descendant."""
+    found: dict[int, psutil.Process] = {}
+    for process in psutil.process_iter():
+        with suppress(psutil.Error, OSError):
+            if process.pid in leaders or os.getsid(process.pid) in leaders:
+                found[process.pid] = process
+                found.update((child.pid, child) for child in process.children(recursive=True))
+    return list(found.values())
+
+
 @dataclass
 class AirflowComponents:
     """Airflow's long-running processes, each started alone so each can be killed alone."""
@@ -72,21 +85,22 @@ class AirflowComponents:
 
     def kill(self, component: str) -> None:
         """SIGKILL the component and every process under it, as a lost machine or an OOM kill would."""
-        root = psutil.Process(self.processes.pop(component).pid)
-        tree = [root, *root.children(recursive=True)]
-        for process in tree:
-            process.kill()
-        psutil.wait_procs(tree, timeout=30)
+        processes = _processes_of({self.processes.pop(component).pid})
+        for process in processes:
+            with suppress(psutil.NoSuchProcess):
+                process.kill()
+        psutil.wait_procs(processes, timeout=30)
 
     def stop(self) -> None:
-        trees = []
-        for process in self.processes.values():
-            root = psutil.Process(process.pid)
-            trees += [root, *root.children(recursive=True)]
-            root.terminate()
-        _, alive = psutil.wait_procs(trees, timeout=30)
+        """End every component and all under it, also what a component that died left behind."""
+        processes = _processes_of({process.pid for process in self.processes.values()})
+        for process in processes:
+            with suppress(psutil.NoSuchProcess):
+                process.terminate()
+        _, alive = psutil.wait_procs(processes, timeout=30)
         for process in alive:
-            process.kill()
+            with suppress(psutil.NoSuchProcess):
+                process.kill()
         self.processes.clear()
 
     def api(self, path: str, payload: object = None, method: str = "GET") -> Any:
