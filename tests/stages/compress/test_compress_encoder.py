@@ -9,6 +9,7 @@ from splatflow.formats.sog import read_sog, write_sog
 from splatflow.formats.sog_codec import QUAT_COMPONENT_ERROR, canonical_quats, decode, means_error_bound
 from splatflow.stages.compress.encoder import (
     EncoderOptions,
+    default_palette_size,
     encode_splats,
     reference_palette_size,
     reordered,
@@ -54,15 +55,15 @@ def test_structured_scene_round_trips_with_small_errors(tmp_path, scene_sh3):
     decoded = read_sog(tmp_path / "scene.sog")
     assert_within_quantisation_error(scene_sh3, encoding, decoded)
     ordered = reordered(scene_sh3, encoding.order)
-    # The SH palette (2048 entries for 3000 splats) keeps the view-dependent colour close.
+    # The SH palette (1024 entries for 3000 splats) keeps the view-dependent colour close.
     sh_error = np.sqrt(np.mean((decoded.sh_rest - ordered.sh_rest) ** 2))
     assert sh_error < 0.25 * np.sqrt(np.mean(ordered.sh_rest**2))
 
 
-def test_palette_defaults_to_the_reference_size_and_never_exceeds_it(scene_sh3):
+def test_palette_defaults_to_about_one_entry_per_16_splats(scene_sh3):
     palette = encode_splats(scene_sh3).encoded.sh_palette
     assert palette is not None
-    assert palette.size == reference_palette_size(3000) == 2048
+    assert palette.size == default_palette_size(3000) == 1024
     assert palette.bands == 3 and int(palette.labels.max()) < palette.size
 
 
@@ -75,6 +76,13 @@ def test_reference_palette_size_follows_the_splat_count():
         65536,
         65536,
     ]
+
+
+def test_default_palette_size_is_a_power_of_two_under_the_reference_size():
+    counts = (1, 100, 1024, 5000, 65_322, 100_000, 300_000, 1_000_000, 5_000_000)
+    sizes = [default_palette_size(n) for n in counts]
+    assert sizes == [1, 64, 1024, 1024, 2048, 4096, 16384, 32768, 65536]
+    assert all(size <= reference_palette_size(n) for size, n in zip(sizes, counts, strict=True))
 
 
 def test_smaller_palette_is_coarser(scene_sh3):

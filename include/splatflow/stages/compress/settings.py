@@ -23,8 +23,9 @@ class Settings:
     run per row, measured smallest on our scenes), ``sorted`` (the self-organising 2D sort) or
     ``input`` (file order)."""
     sh_palette_size: int = 0
-    """Entries of the higher-order SH palette (at most 65536); 0 picks splat-transform's size for
-    the splat count (64k from 64k splats up). Fewer entries: a smaller file, flatter reflections."""
+    """Entries of the higher-order SH palette (at most 65536); 0 picks about one per 16 splats (a
+    power of two from 1024, at most splat-transform's size for the count). More entries: a
+    larger file, closer reflections."""
     kmeans_iterations: int = 10
     """Lloyd iterations of each k-means (SH palette levels)."""
     webp_method: int = 4
