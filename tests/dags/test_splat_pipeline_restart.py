@@ -1,11 +1,12 @@
-"""Airflow's triggerer and scheduler killed while a stage job runs: the run resumes, no second job.
+"""Airflow's triggerer and scheduler restarted while a stage job runs: the run resumes, no second job.
 
 Airflow runs here as it does in a deployment, as separate processes (API server, scheduler,
 triggerer, DAG processor) on the embedded runtime. While the training task is deferred and its
-job is InProgress in the runner, the triggerer and the scheduler (with the executor's workers
-under it) are killed with SIGKILL, and new ones are started. The deferred task's trigger is
-taken over by the new triggerer, the job is still the one that was started, and the run ends
-with one job per stage and one email.
+job is InProgress in the runner, the triggerer is stopped cleanly and replaced (a deploy), then
+the triggerer and the scheduler (with the executor's workers under it) are killed with SIGKILL
+and new ones started (a crash). Each time the deferred task's trigger is taken over by the new
+triggerer, the job is still the one that was started, and the run ends with one job per stage
+and one email.
 
 The finished run is then cleared through the REST API, as a user would from the UI: only
 ``publish`` and ``deliver``, then every task. A delivered run redoes nothing: no stage job starts
@@ -47,8 +48,8 @@ pytestmark = pytest.mark.slow
 
 ADDRESS = "restart@example.com"
 COMPONENTS = ("api-server", "scheduler", "triggerer", "dag-processor")
-LONG_TRAINING = '{"preset": "preview", "max_steps": "400", "max_width": "96", "eval_every": "200"}'
-"""Long enough (tens of seconds on two cores) to kill and restart Airflow while the job runs."""
+LONG_TRAINING = '{"preset": "preview", "max_steps": "800", "max_width": "96", "eval_every": "400"}'
+"""About a minute on two cores: long enough to restart Airflow's components twice while it runs."""
 
 
 def _processes_of(leaders: set[int]) -> list[psutil.Process]:
@@ -61,6 +62,17 @@ def _processes_of(leaders: set[int]) -> list[psutil.Process]:
                 found[process.pid] = process
                 found.update((child.pid, child) for child in process.children(recursive=True))
     return list(found.values())
+
+
+def _terminate(processes: list[psutil.Process]) -> None:
+    """SIGTERM, a minute to shut down cleanly, then SIGKILL for whatever is left."""
+    for process in processes:
+        with suppress(psutil.NoSuchProcess):
+            process.terminate()
+    _, alive = psutil.wait_procs(processes, timeout=60)
+    for process in alive:
+        with suppress(psutil.NoSuchProcess):
+            process.kill()
 
 
 @dataclass
@@ -91,16 +103,13 @@ class AirflowComponents:
                 process.kill()
         psutil.wait_procs(processes, timeout=30)
 
+    def terminate(self, component: str) -> None:
+        """SIGTERM the component's processes, as a deploy or ``systemctl restart`` would."""
+        _terminate(_processes_of({self.processes.pop(component).pid}))
+
     def stop(self) -> None:
         """End every component and all under it, also what a component that died left behind."""
-        processes = _processes_of({process.pid for process in self.processes.values()})
-        for process in processes:
-            with suppress(psutil.NoSuchProcess):
-                process.terminate()
-        _, alive = psutil.wait_procs(processes, timeout=30)
-        for process in alive:
-            with suppress(psutil.NoSuchProcess):
-                process.kill()
+        _terminate(_processes_of({process.pid for process in self.processes.values()}))
         self.processes.clear()
 
     def api(self, path: str, payload: object = None, method: str = "GET") -> Any:
@@ -190,45 +199,71 @@ def _training_job_status(runtime: EmbeddedRuntime, run_id: str) -> str | None:
     return jobs[0]["TrainingJobStatus"] if jobs else None
 
 
+def _triggerer_of_training(components: AirflowComponents, run_id: str) -> int | None:
+    """The id of the triggerer job that holds the deferred training task's trigger, if any."""
+    trigger = components.api(f"{components.run_path(run_id)}/taskInstances/train")["trigger"]
+    triggerer: int | None = trigger["triggerer_id"] if trigger else None
+    return triggerer
+
+
 @dataclass(frozen=True)
 class RestartedRun:
     run_id: str
     state: str
+    job_status_after_graceful_restart: str | None
     job_status_at_kill: str | None
     train_tries: int
 
 
 @pytest.fixture(scope="module")
 def restarted_run(airflow_components: tuple[AirflowComponents, EmbeddedRuntime]) -> RestartedRun:
+    """One run through two restarts during its training job: a clean one, then a crash.
+
+    First the triggerer is stopped with SIGTERM (a deploy) and a new one takes over the trigger;
+    the job must go on, since Airflow stops a trigger on shutdown without calling its ``on_kill``.
+    Then that triggerer and the scheduler, with all under them, are killed with SIGKILL.
+    """
     components, runtime = airflow_components
     url = upload(runtime, "restart/flight.zip", zip_photos(sorted(SAMPLE_PHOTOS.glob("*.JPG"))[:12]))
     conf = {"s3_url": url, "email": ADDRESS, "preset": "preview"}
     run_id = components.api(f"/dags/{DAG_ID}/dagRuns", {"logical_date": None, "conf": conf}, "POST")["dag_run_id"]
-
     components.wait_until(
-        "training deferred while its job runs",
+        "training deferred to a triggerer while its job runs",
         lambda: (
             components.task_state(run_id, "train") == "deferred"
             and _training_job_status(runtime, run_id) == "InProgress"
+            and _triggerer_of_training(components, run_id) is not None
         ),
         240,
     )
+
+    first_triggerer = _triggerer_of_training(components, run_id)
+    components.terminate("triggerer")
+    components.start("triggerer")
+    components.wait_until(
+        "a new triggerer took over the training trigger",
+        lambda: _triggerer_of_training(components, run_id) not in {None, first_triggerer},
+        90,
+    )
+    after_graceful = _training_job_status(runtime, run_id)
+
     components.kill("triggerer")
     components.kill("scheduler")
-    job_status_at_kill = _training_job_status(runtime, run_id)
-    log.info("triggerer and scheduler killed; the training job is %s", job_status_at_kill)
+    at_kill = _training_job_status(runtime, run_id)
+    log.info("restarts done; the training job was %s, then %s", after_graceful, at_kill)
     components.start("scheduler")
     components.start("triggerer")
 
     state = components.wait_for_run(run_id)
     tries = components.api(f"{components.run_path(run_id)}/taskInstances/train")["try_number"]
-    return RestartedRun(run_id, state, job_status_at_kill, tries)
+    return RestartedRun(run_id, state, after_graceful, at_kill, tries)
 
 
-def test_run_survives_killed_triggerer_and_scheduler_with_one_job_per_stage(
+def test_run_survives_restarted_and_killed_triggerer_and_scheduler_with_one_job_per_stage(
     airflow_components: tuple[AirflowComponents, EmbeddedRuntime], restarted_run: RestartedRun
 ) -> None:
     _, runtime = airflow_components
+    assert restarted_run.job_status_after_graceful_restart == "InProgress", "a clean triggerer stop left the job on"
     assert restarted_run.job_status_at_kill == "InProgress", "Airflow was killed while the job ran"
     assert restarted_run.state == "success"
     assert restarted_run.train_tries == 1, "the deferred task resumed; it was not retried"
