@@ -154,7 +154,7 @@ def _with_secret_key(connection: str, secret: str) -> str:
 
 
 @contextmanager
-def airflow_server(state: Path, extra_environment: dict[str, str] | None = None) -> Iterator[AirflowServer]:
+def airflow_server(state: Path) -> Iterator[AirflowServer]:
     """A started runtime and ``airflow standalone`` on it, up and answering; both stopped afterwards."""
     with pipeline_environment(state) as runtime:
         port = free_port()
@@ -168,7 +168,6 @@ def airflow_server(state: Path, extra_environment: dict[str, str] | None = None)
             "AIRFLOW_CONN_AWS_DEFAULT": _with_secret_key(os.environ["AIRFLOW_CONN_AWS_DEFAULT"], secret),
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:admin",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
-            **(extra_environment or {}),
         }
         prepare_airflow(environment)
         log_path = state / "standalone.log"

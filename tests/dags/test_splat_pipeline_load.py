@@ -39,10 +39,6 @@ log = logging.getLogger(__name__)
 RUNS = 20
 LOAD_TIMEOUT_SECONDS = 780
 """Inside the module's 900 s limit, which also covers starting the server and making the SfM output."""
-AIRFLOW_ON_A_SMALL_MACHINE = {"AIRFLOW__CORE__PARALLELISM": "4"}
-"""At Airflow's default of 32 task processes, twenty runs' first tasks starting together on two
-cores slow the API server past the task SDK's timeouts, and the scheduler dies on SQLite's
-"database is locked"; four at a time keeps the embedded (SQLite) Airflow alive."""
 SFM_ARGUMENTS = ["--image-max-size", "480", "--extraction-max-size", "480"]
 
 
@@ -138,7 +134,7 @@ def sfm_output(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowServer]:
-    with airflow_server(tmp_path_factory.mktemp("load"), AIRFLOW_ON_A_SMALL_MACHINE) as started:
+    with airflow_server(tmp_path_factory.mktemp("load")) as started:
         started.wait_until_dag_is_active(started.token())
         yield started
 
@@ -237,11 +233,6 @@ def _most_at_once(intervals: list[tuple[float, float]]) -> int:
     return most
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the GPU pool is created without --include-deferred, so a deferred training task frees its slot "
-    "while its job runs (5 jobs at once measured with 2 slots); passes once prepare_airflow counts deferred tasks",
-)
 def test_training_jobs_at_once_never_exceed_the_gpu_pool(server: AirflowServer, load: LoadOutcome) -> None:
     pool = server.api(f"/pools/{PipelineSettings.from_environment().gpu_pool}")
     jobs = _training_jobs(server)
