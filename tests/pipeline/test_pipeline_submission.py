@@ -314,6 +314,22 @@ def test_missing_absurd_and_mistyped_values_are_refused_naming_the_field(params:
 
 
 @pytest.mark.parametrize(
+    ("extra", "words"),
+    [
+        ({"max_steps": -5}, "'max_steps' is not a setting of this pipeline; a submission takes only: s3_url, email"),
+        ({"max_steps": 10**12, "iterations": "1e9"}, "'iterations', 'max_steps' are not settings of this pipeline"),
+        ({f"field{n}": n for n in range(7)}, "'field0', 'field1', 'field2', 'field3', 'field4', …"),
+        ({"x" * 500: 1}, "'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx is not a setting"),
+    ],
+)
+def test_fields_the_pipeline_does_not_read_are_refused_not_ignored(extra: dict[str, object], words: str) -> None:
+    with pytest.raises(SubmissionError) as refused:
+        parse_submission({"s3_url": "s3://drone-uploads/p.zip", "email": "p@example.com", **extra}, ALLOWED)
+    assert words in str(refused.value)
+    assert len(str(refused.value)) < 400
+
+
+@pytest.mark.parametrize(
     "params",
     [
         {"s3_url": "s3://other-bucket/p.zip", "email": "p@example.com"},
