@@ -1,5 +1,5 @@
 """The stage operators: no retry after an input failure, the job's log copied to the task log,
-and a killed task stops its job."""
+a killed task stops its job, and a delivered run's stages stay as they are."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any
 import boto3
 import pytest
 from airflow.providers.amazon.aws.triggers.sagemaker import SageMakerTrigger
-from airflow.sdk.exceptions import TaskDeferred
+from airflow.sdk.exceptions import AirflowSkipException, TaskDeferred
 from moto import mock_aws
 
 from splatflow.local.aws_clients import aws_client
@@ -23,8 +23,10 @@ from splatflow.pipeline.operators import (
     StageProcessingOperator,
     StageTrainingOperator,
     StoppingSageMakerTrigger,
+    delivery_record_of,
     is_input_failure,
     job_log_lines,
+    skip_if_delivered,
 )
 
 GROUP = "/aws/sagemaker/TrainingJobs"
@@ -160,3 +162,40 @@ def test_stage_operators_wait_with_the_trigger_that_stops_the_job_when_killed() 
     assert type(trigger) is StoppingSageMakerTrigger
     assert trigger.serialize()[1] == provider_trigger.serialize()[1]
     assert trigger.serialize()[0] == "splatflow.pipeline.operators.StoppingSageMakerTrigger"
+
+
+# A delivered run is final: a cleared stage task skips instead of overwriting what the email links to.
+
+
+def test_the_delivery_record_is_found_from_a_stage_output() -> None:
+    assert delivery_record_of("s3://work/runs/2026-11-22-abc/sfm/") == ("work", "runs/2026-11-22-abc/delivered.json")
+    assert delivery_record_of("s3://work/runs/r1/train") == ("work", "runs/r1/delivered.json")
+
+
+def test_a_stage_of_a_delivered_run_skips_without_starting_a_job(killable_runtime: EmbeddedRuntime) -> None:
+    s3 = aws_client("s3", killable_runtime.aws_url, "us-east-1")
+    s3.create_bucket(Bucket="work-delivered")
+    name = "splat-delivered-compress"
+    config = _processing_config(name)
+    config["ProcessingOutputConfig"] = {
+        "Outputs": [
+            {
+                "OutputName": "compress",
+                "S3Output": {
+                    "S3Uri": "s3://work-delivered/runs/r1/compress/",
+                    "LocalPath": "/opt/ml/processing/output",
+                    "S3UploadMode": "EndOfJob",
+                },
+            }
+        ]
+    }
+    skip_if_delivered("aws_default", "s3://work-delivered/runs/r1/compress/")  # not delivered yet: no skip
+    s3.put_object(Bucket="work-delivered", Key="runs/r1/delivered.json", Body=b"{}")
+
+    with pytest.raises(AirflowSkipException, match="delivered already"):
+        StageProcessingOperator(task_id="compress", config=config).execute({})
+
+    assert killable_runtime.runner is not None
+    sagemaker = aws_client("sagemaker", killable_runtime.runner.url, "us-east-1")
+    assert sagemaker.list_processing_jobs(NameContains=name)["ProcessingJobSummaries"] == []
+    skip_if_delivered("aws_default", "s3://work-delivered/runs/r2/compress/")  # another run is not affected

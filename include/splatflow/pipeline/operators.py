@@ -12,6 +12,10 @@ failures (``<stage>: <reason>``, exit 1, per the container contract) apart from 
 (``<stage>: internal error: …``), so on a retry these operators look at the previous job of the
 task first and, if it failed on its input, fail at once instead of starting another.
 
+A delivered run is final: clearing one stage task of it (the UI clears downstream by default)
+would start a new job and overwrite outputs the email links to, so a stage whose run holds
+``delivered.json`` skips instead (``validate`` does the same for a whole cleared run).
+
 Killing: the provider's operators leave the SageMaker job running when a user marks the task
 failed or clears it, so a GPU job would bill on until its MaxRuntime. Here the worker stops
 the job in ``on_kill``, and while the task is deferred its trigger stops it in ``on_kill``
@@ -27,16 +31,18 @@ from datetime import timedelta
 from typing import Any, NoReturn, cast
 
 from airflow.providers.amazon.aws.hooks.logs import AwsLogsHook
+from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from airflow.providers.amazon.aws.operators.sagemaker import (
     SageMakerProcessingOperator,
     SageMakerTrainingOperator,
 )
 from airflow.providers.amazon.aws.triggers.sagemaker import SageMakerTrigger
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from airflow.triggers.base import BaseTrigger
 from botocore.exceptions import ClientError
 
 from splatflow.pipeline.jobs import JobKind, newest_job
+from splatflow.pipeline.layout import RunLayout
 
 MAX_LOG_LINES = 5000
 """A runaway job's log is cut here; the rest stays in CloudWatch Logs."""
@@ -60,6 +66,18 @@ def _refuse_pointless_retry(context: Any, sagemaker: Any, kind: JobKind, base_na
     reason = previous.get("FailureReason")
     if is_input_failure(reason):
         raise AirflowFailException(f"not retrying: the previous job failed on its input: {reason}")
+
+
+def delivery_record_of(stage_output_uri: str) -> tuple[str, str]:
+    """(bucket, key) of ``delivered.json`` of the run a stage writes to (``s3://B/runs/<run>/<stage>/``)."""
+    bucket, _, key = stage_output_uri.removeprefix("s3://").partition("/")
+    return bucket, RunLayout(bucket, key.rstrip("/").rsplit("/", 1)[0]).delivery_key
+
+
+def skip_if_delivered(aws_conn_id: str | None, stage_output_uri: str) -> None:
+    bucket, key = delivery_record_of(stage_output_uri)
+    if S3Hook(aws_conn_id=aws_conn_id).check_for_key(key, bucket):
+        raise AirflowSkipException("this run's result was delivered already; its outputs stay as they are")
 
 
 def job_log_lines(logs: Any, log_group: str, job_name: str, limit: int = MAX_LOG_LINES) -> Iterator[str]:
@@ -154,6 +172,7 @@ class StageProcessingOperator(_StopsItsJobWhenKilled, SageMakerProcessingOperato
     JOB_TYPE = "Processing"
 
     def execute(self, context: Any) -> dict[str, Any]:
+        skip_if_delivered(self.aws_conn_id, self.config["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"])
         _refuse_pointless_retry(context, self.hook.conn, "processing", self.config["ProcessingJobName"])
         result: dict[str, Any] = super().execute(context)
         return result
@@ -168,6 +187,7 @@ class StageTrainingOperator(_StopsItsJobWhenKilled, SageMakerTrainingOperator):
     JOB_TYPE = "Training"
 
     def execute(self, context: Any) -> dict[str, Any]:
+        skip_if_delivered(self.aws_conn_id, self.config["OutputDataConfig"]["S3OutputPath"])
         _refuse_pointless_retry(context, self.hook.conn, "training", self.config["TrainingJobName"])
         result: dict[str, Any] = super().execute(context)
         return result
