@@ -12,11 +12,8 @@ from __future__ import annotations
 import json
 import logging
 import os
-import subprocess
-import sys
 import threading
 import time
-import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +22,8 @@ from typing import Any
 import psutil
 import pytest
 from airflow_server import DAG_ID, AirflowServer, airflow_server, leaked_secrets
-from pipeline_support import SAMPLE_PHOTOS, UPLOADS, WORK, html_of, mail_to, s3_of
+from pipeline_support import UPLOADS, WORK, html_of, mail_to, s3_of
+from sample_sfm import make_sample_sfm_output
 
 from splatflow.local.sagemaker.jobs import TRAINING, JobRecord
 from splatflow.pipeline.settings import PipelineSettings
@@ -39,7 +37,6 @@ log = logging.getLogger(__name__)
 RUNS = 20
 LOAD_TIMEOUT_SECONDS = 780
 """Inside the module's 900 s limit, which also covers starting the server and making the SfM output."""
-SFM_ARGUMENTS = ["--image-max-size", "480", "--extraction-max-size", "480"]
 
 
 def _address(index: int) -> str:
@@ -114,22 +111,7 @@ class LoadOutcome:
 @pytest.fixture(scope="module")
 def sfm_output(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One small SfM output (the bundled sample at 480 px), made once by the SfM stage itself."""
-    ml = tmp_path_factory.mktemp("sfm_ml")
-    inputs = ml / "processing" / "input"
-    inputs.mkdir(parents=True)
-    with zipfile.ZipFile(inputs / "photos.zip", "w") as archive:
-        for photo in sorted(SAMPLE_PHOTOS.glob("*.JPG")):
-            archive.write(photo, photo.name)
-    result = subprocess.run(
-        [sys.executable, "-m", "splatflow.stages.sfm", *SFM_ARGUMENTS],
-        env={**os.environ, "SPLATFLOW_ML_ROOT": str(ml)},
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return ml / "processing" / "output"
+    return make_sample_sfm_output(tmp_path_factory.mktemp("sfm_ml"))
 
 
 @pytest.fixture(scope="module")
