@@ -4,7 +4,6 @@ a killed task stops its job, and a delivered run's stages stay as they are."""
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -91,13 +90,12 @@ def killable_runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Embed
     settings = RuntimeSettings(state_dir=state, aws_port=0, sagemaker_port=0, smtp_port=0, runner=runner)
     runtime = EmbeddedRuntime(settings)
     runtime.start()
-    saved = dict(os.environ)
-    os.environ.update(runtime.environment())
     try:
-        yield runtime
+        with pytest.MonkeyPatch.context() as patch:
+            for name, value in runtime.environment().items():
+                patch.setenv(name, value)
+            yield runtime
     finally:
-        os.environ.clear()
-        os.environ.update(saved)
         runtime.stop()
 
 
