@@ -23,3 +23,9 @@ def test_budget_names_the_limit_that_ran_out():
     assert Budget(max_steps=10, max_minutes=60).exhausted_by(9) is None
     assert Budget(max_steps=10, max_minutes=60).exhausted_by(10) == "max_steps"
     assert Budget(max_steps=10, max_minutes=0).exhausted_by(0) == "max_minutes"
+
+
+def test_progress_follows_whichever_budget_runs_out_first():
+    assert Budget(max_steps=100, max_minutes=60).progress(25) == 0.25
+    assert Budget(max_steps=100, max_minutes=60).progress(500) == 1.0
+    assert Budget(max_steps=100, max_minutes=0).progress(0) == 1.0  # time is up before any step

@@ -23,6 +23,7 @@ TINY_RUN = {
     "checkpoint_every": "20",
     "progress_every": "10",
     "steps_per_level": "10",
+    "sh_degree": "1",  # the preview trains colour only; degree 1 keeps the PLY's f_rest covered
 }
 
 

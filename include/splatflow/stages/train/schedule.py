@@ -48,6 +48,12 @@ class Budget:
     def elapsed_minutes(self) -> float:
         return (time.monotonic() - self.started) / 60.0
 
+    def progress(self, step: int) -> float:
+        """How far along the run is, 0 to 1, by whichever budget runs out first: learning rates
+        that anneal by it end their decay when the job ends, however many steps the machine's
+        load allowed."""
+        return min(1.0, max(step / max(1, self.max_steps), self.elapsed_minutes() / max(1e-9, self.max_minutes)))
+
     def exhausted_by(self, step: int) -> str | None:
         """Why training must stop at ``step`` (``max_steps``/``max_minutes``), or ``None``."""
         if step >= self.max_steps:

@@ -45,6 +45,9 @@ class Settings:
     """Early stopping looks at the last this-many evaluations ..."""
     plateau_min_gain_db: float | None = None
     """... and stops when PSNR improved by less than this over them."""
+    plateau_start_step: int | None = None
+    """No early stop before this step: densification dips held-out PSNR for a while, which must
+    not read as a plateau."""
     checkpoint_every: int | None = None
     """Steps between checkpoints in ``/opt/ml/checkpoints`` (resume after a spot interruption)."""
     sh_degree: int | None = None
@@ -54,8 +57,13 @@ class Settings:
     """gsplat densification: ``default`` (clone/split/prune) or ``mcmc`` (CUDA only, capped)."""
     max_gaussians: int | None = None
     """Cap on the number of Gaussians (MCMC's cap; densification pauses at it otherwise)."""
+    refine_start_step: int | None = None
+    """Densification starts after this step (the initial Gaussians settle first) ..."""
     refine_stop_step: int | None = None
-    """Densification stops after this step."""
+    """... and stops after this one."""
+    learning_rate_scale: float | None = None
+    """Multiplies the 3DGS paper's Adam rates for colour, scale and rotation. The paper's rates
+    suit 30k steps; a schedule of a thousand steps needs larger ones to converge at all."""
     ssim_weight: float | None = None
     """Loss = (1 - w) * L1 + w * (1 - SSIM)."""
     progress_every: int | None = None
@@ -72,7 +80,7 @@ class Settings:
 
 PREVIEW = Settings(
     preset="preview",
-    max_steps=1000,
+    max_steps=3000,
     max_minutes=5.0,
     max_width=320,
     coarse_levels=1,
@@ -80,12 +88,15 @@ PREVIEW = Settings(
     eval_every=100,
     plateau_window=3,
     plateau_min_gain_db=0.2,
+    plateau_start_step=900,
     checkpoint_every=250,
-    sh_degree=1,
+    sh_degree=0,
     sh_increase_every=400,
     strategy="default",
-    max_gaussians=100_000,
+    max_gaussians=12_000,
+    refine_start_step=200,
     refine_stop_step=800,
+    learning_rate_scale=8.0,
     ssim_weight=0.2,
     progress_every=50,
 )
@@ -101,12 +112,15 @@ STANDARD = Settings(
     eval_every=500,
     plateau_window=4,
     plateau_min_gain_db=0.1,
+    plateau_start_step=0,
     checkpoint_every=2000,
     sh_degree=3,
     sh_increase_every=1000,
     strategy="default",
     max_gaussians=3_000_000,
+    refine_start_step=500,
     refine_stop_step=15_000,
+    learning_rate_scale=1.0,
     ssim_weight=0.2,
     progress_every=200,
 )
@@ -122,12 +136,15 @@ HIGH = Settings(
     eval_every=1000,
     plateau_window=5,
     plateau_min_gain_db=0.05,
+    plateau_start_step=0,
     checkpoint_every=2000,
     sh_degree=3,
     sh_increase_every=1000,
     strategy="mcmc",
     max_gaussians=4_000_000,
+    refine_start_step=500,
     refine_stop_step=25_000,
+    learning_rate_scale=1.0,
     ssim_weight=0.2,
     progress_every=500,
 )

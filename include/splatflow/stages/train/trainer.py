@@ -43,6 +43,10 @@ BASE_LEARNING_RATES = {
     "shN": 2.5e-3 / 20,
 }
 """The 3DGS paper's per-parameter Adam rates (means in units of the scene scale)."""
+SCALED_LEARNING_RATES = ("scales", "quats", "sh0", "shN")
+"""The rates ``learning_rate_scale`` multiplies. Positions keep the paper's rate (larger ones
+scatter Gaussians before densification can use them), opacities too (already fast: 0 to 1 in
+a hundred steps)."""
 MEANS_LR_FINAL_FRACTION = 0.01
 MCMC_OPACITY_REG = 0.01
 MCMC_SCALE_REG = 0.01
@@ -105,6 +109,7 @@ class Trainer:
         self.scene_scale = scene_scale(centres)
         parameters = gaussians_from_points(scene.points, scene.point_colors, self.max_sh_degree, device)
         self.params = torch.nn.ParameterDict({k: torch.nn.Parameter(v) for k, v in parameters.items()})
+        self.budget = Budget(self.max_steps, preset_value(settings.max_minutes))
         self.optimizers = self._make_optimizers()
         self.strategy = self._make_strategy()
         self.strategy_state: dict[str, Any] = (
@@ -113,14 +118,13 @@ class Trainer:
             else self.strategy.initialize_state()
         )
         self.stopper = PlateauStopper(preset_value(settings.plateau_window), preset_value(settings.plateau_min_gain_db))
-        self.budget = Budget(self.max_steps, preset_value(settings.max_minutes))
         self.psnr_history: list[tuple[int, float]] = []
         self._view_cache: dict[tuple[int, float], tuple[Tensor, Tensor, Tensor, int, int]] = {}
 
     # --- set-up -----------------------------------------------------------------------------
 
     def _make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        rates = dict(BASE_LEARNING_RATES, means=BASE_LEARNING_RATES["means"] * self.scene_scale)
+        rates = {name: self.learning_rate(name) for name in BASE_LEARNING_RATES}
         return {
             name: torch.optim.Adam([{"params": self.params[name], "lr": rates[name], "name": name}], eps=1e-15)
             for name in self.params
@@ -132,14 +136,23 @@ class Trainer:
             if self.device.type != "cuda":
                 raise StageError("strategy=mcmc needs a CUDA GPU; use strategy=default on CPU")
             return MCMCStrategy(cap_max=preset_value(self.settings.max_gaussians), refine_stop_iter=refine_stop)
-        start = min(500, refine_stop // 2)
+        start = min(preset_value(self.settings.refine_start_step), refine_stop // 2)
         return DefaultStrategy(refine_start_iter=start, refine_stop_iter=refine_stop, reset_every=3000)
 
     def means_learning_rate(self) -> float:
-        """Exponential decay of the means' rate to 1 % over ``max_steps`` (as in 3DGS)."""
-        progress = min(1.0, self.step / max(1, self.max_steps))
+        """Exponential decay of the means' rate to 1 % over the run (as in 3DGS)."""
         base = BASE_LEARNING_RATES["means"] * self.scene_scale
-        return base * MEANS_LR_FINAL_FRACTION**progress
+        return base * MEANS_LR_FINAL_FRACTION ** self.budget.progress(self.step)
+
+    def learning_rate(self, name: str) -> float:
+        """Adam's rate for parameter ``name`` at this point of the run. The boosted rates decay
+        exponentially to the paper's: large steps to converge early, small ones to settle."""
+        if name == "means":
+            return self.means_learning_rate()
+        if name not in SCALED_LEARNING_RATES:
+            return BASE_LEARNING_RATES[name]
+        boost = preset_value(self.settings.learning_rate_scale)
+        return BASE_LEARNING_RATES[name] * boost ** (1.0 - self.budget.progress(self.step))
 
     # --- one training step ------------------------------------------------------------------
 
@@ -194,8 +207,9 @@ class Trainer:
         self.strategy.step_post_backward(self.params, self.optimizers, self.strategy_state, self.step, meta)
 
     def update_parameters(self) -> None:
-        for group in self.optimizers["means"].param_groups:
-            group["lr"] = self.means_learning_rate()
+        for name, optimizer in self.optimizers.items():
+            for group in optimizer.param_groups:
+                group["lr"] = self.learning_rate(name)
         for optimizer in self.optimizers.values():
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
@@ -262,7 +276,7 @@ class Trainer:
     # --- the loop ---------------------------------------------------------------------------
 
     def stop_reason(self) -> str | None:
-        if self.stopper.plateaued():
+        if self.step >= preset_value(self.settings.plateau_start_step) and self.stopper.plateaued():
             return "psnr_plateau"
         return self.budget.exhausted_by(self.step)
 
