@@ -22,9 +22,9 @@ from pathlib import Path
 import torch
 
 from splatflow.render import select_rasterizer
+from splatflow.render.threads import use_cpu_threads
 from splatflow.stages.train.dataset import load_scene
 from splatflow.stages.train.settings import PREVIEW
-from splatflow.stages.train.threads import use_cpu_threads
 from splatflow.stages.train.trainer import Trainer
 
 WIDTH, HEIGHT = 256, 144

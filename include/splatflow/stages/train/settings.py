@@ -26,7 +26,7 @@ class Settings:
     """``cuda`` fails the job when no GPU is present instead of silently training for days on CPU."""
     seed: int = 0
     cpu_threads: int = 0
-    """PyTorch CPU threads; 0 leaves one core to the rest of the machine (see ``threads``)."""
+    """PyTorch CPU threads; 0 leaves one core to the rest of the machine (see ``splatflow.render.threads``)."""
     holdout_every: int = 8
     """Every Nth photo (by name) is held out for evaluation and never trained on."""
     max_steps: int | None = None

@@ -23,6 +23,7 @@ from torch import Tensor
 
 from splatflow.render import camera_tensors, select_rasterizer
 from splatflow.render.sh import camera_centres
+from splatflow.render.threads import use_cpu_threads
 from splatflow.stages.contract import Progress, StageError
 from splatflow.stages.train.checkpoints import load_latest_checkpoint, save_checkpoint
 from splatflow.stages.train.dataset import SceneData, View
@@ -30,7 +31,6 @@ from splatflow.stages.train.init import gaussians_from_points, scene_scale
 from splatflow.stages.train.metrics import psnr, ssim
 from splatflow.stages.train.schedule import Budget, PlateauStopper, resolution_factor
 from splatflow.stages.train.settings import Settings, preset_value
-from splatflow.stages.train.threads import use_cpu_threads
 
 log = logging.getLogger(__name__)
 
