@@ -34,6 +34,9 @@ class Settings:
     """libwebp lossless effort 0-100 (still lossless: only the search effort changes)."""
     encode_workers: int = 0
     """Textures encoded at once; 0 uses every CPU."""
+    cpu_threads: int = 0
+    """PyTorch CPU threads for the k-means and the quality renders; 0 leaves one core to the rest
+    of the machine (``splatflow.render.threads``)."""
 
     quality_check: bool = True
     """Render the held-out views from the original and the decoded bundle and compare them."""

@@ -21,6 +21,7 @@ import numpy as np
 from splatflow.formats.cameras import CamerasFormatError, read_cameras
 from splatflow.formats.ply import PlyFormatError, Splats, read_ply
 from splatflow.formats.sog import WebpEffort, read_sog, write_sog
+from splatflow.render.threads import use_cpu_threads
 from splatflow.stages.compress.carry import carry_training_metrics, preview_camera, write_stills
 from splatflow.stages.compress.encoder import EncoderOptions, encode_splats, reordered
 from splatflow.stages.compress.inputs import ModelInput, locate_model
@@ -152,6 +153,8 @@ def compress(model: ModelInput, output_dir: Path, settings: Settings) -> Compres
 
 def main(paths: MlPaths) -> None:
     settings = read_arguments(Settings, sys.argv[1:])
+    # The k-means and the quality renders run on PyTorch's CPU kernels (see render.threads).
+    use_cpu_threads(settings.cpu_threads)
     with tempfile.TemporaryDirectory(prefix="compress-") as workspace:
         model = locate_model(paths.processing_input, Path(workspace))
         with staged_output(paths.processing_output) as output_dir:
