@@ -18,6 +18,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from typing import Any
 
 import psutil
 from pipeline_support import pipeline_environment
+from tenacity import before_sleep_log, retry, retry_if_exception, stop_after_attempt, wait_exponential
 
 from splatflow.local.airflow_env import airflow_environment, prepare_airflow
 from splatflow.local.net import free_port
@@ -66,6 +68,11 @@ def request_json(url: str, payload: object = None, token: str | None = None, met
         raise ApiError(error.code, detail if isinstance(detail, str) else json.dumps(detail)) from None
 
 
+def _worth_asking_again(error: BaseException) -> bool:
+    """A server error or a timeout: the request may or may not have gone through."""
+    return isinstance(error, TimeoutError) or (isinstance(error, ApiError) and error.code >= 500)
+
+
 @dataclass(frozen=True)
 class AirflowServer:
     base: str
@@ -100,10 +107,30 @@ class AirflowServer:
             time.sleep(2)
 
     def trigger(self, conf: dict[str, Any], token: str) -> str:
-        """Start one run, as ``POST /api/v2/dags/splat_pipeline/dagRuns`` does for a website; its run id."""
-        run = self.api(f"/dags/{DAG_ID}/dagRuns", {"logical_date": None, "conf": conf}, "POST", token)
-        run_id: str = run["dag_run_id"]
+        """Start one run, as ``POST /api/v2/dags/splat_pipeline/dagRuns`` does for a website; its run id.
+
+        The client names the run, so it can safely ask again after a server error or a timeout,
+        as a website's back end would: SQLite lets one writer in at a time, and under load the
+        API server answers "database is locked" (500) now and then. A 409 then means an earlier
+        attempt went through.
+        """
+        run_id = f"manual__{uuid.uuid4().hex}"
+        try:
+            self._create_run({"dag_run_id": run_id, "logical_date": None, "conf": conf}, token)
+        except ApiError as error:
+            if error.code != 409:
+                raise
         return run_id
+
+    @retry(
+        retry=retry_if_exception(_worth_asking_again),
+        stop=stop_after_attempt(5),
+        wait=wait_exponential(min=2, max=20),
+        before_sleep=before_sleep_log(log, logging.WARNING),
+        reraise=True,
+    )
+    def _create_run(self, body: dict[str, Any], token: str) -> None:
+        self.api(f"/dags/{DAG_ID}/dagRuns", body, "POST", token)
 
     def run_state(self, run_id: str, token: str) -> str:
         state: str = self.api(f"/dags/{DAG_ID}/dagRuns/{urllib.parse.quote(run_id, safe='')}", token=token)["state"]

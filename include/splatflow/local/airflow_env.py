@@ -12,18 +12,6 @@ from splatflow.pipeline.settings import PipelineSettings
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
-SQLITE_CONNECT_ARGS = {"timeout": 60}
-"""How long a connection to the SQLite metadata database waits for another's write lock.
-
-SQLite lets one writer in at a time and Python's default wait is 5 s; with the scheduler, the
-triggerer, the API server and a few tasks writing at once on a small machine, a REST trigger
-failed with "database is locked" (HTTP 500) while twenty runs were starting. Waiting longer
-turns that contention into a short delay.
-"""
-SQLITE_ASYNC_CONNECT_ARGS = {"timeout": 60}
-"""The same for the API server's async (aiosqlite) connections."""
-
-
 def local_parallelism() -> int:
     """Task processes at once on this machine: two per core, at least four."""
     return max(4, 2 * (os.cpu_count() or 2))
@@ -47,8 +35,6 @@ def airflow_environment(state_dir: Path, api_port: int = 8080) -> dict[str, str]
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
         "AIRFLOW__CORE__PARALLELISM": str(local_parallelism()),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": f"{__name__}.SQLITE_CONNECT_ARGS",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS_ASYNC": f"{__name__}.SQLITE_ASYNC_CONNECT_ARGS",
         # Loopback only, like the runtime; task processes reach the API server at the same port.
         "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__API__PORT": str(api_port),
