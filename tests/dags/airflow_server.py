@@ -95,11 +95,13 @@ class AirflowServer:
         return request_json(f"{self.base}/api/v2{path}", payload, token or self.token(), method)
 
     def wait_until_dag_is_active(self, token: str, timeout: float = 120) -> None:
+        """Wait for the DAG processor to register ``splat_pipeline``, and unpause it (only it)."""
         deadline = time.monotonic() + timeout
         while True:
             try:
                 if self.api(f"/dags/{DAG_ID}", token=token).get("is_paused") is False:
                     return
+                self.api(f"/dags/{DAG_ID}", {"is_paused": False}, "PATCH", token)
             except ApiError as error:
                 if error.code != 404:
                     raise
@@ -195,6 +197,10 @@ def airflow_server(state: Path) -> Iterator[AirflowServer]:
             "AIRFLOW_CONN_AWS_DEFAULT": _with_secret_key(os.environ["AIRFLOW_CONN_AWS_DEFAULT"], secret),
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:admin",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
+            # Only splat_pipeline is unpaused (wait_until_dag_is_active): the daily splat_reprocess
+            # would otherwise start runs of its own for failed submissions earlier tests left in
+            # the shared S3, and mix them into what a test counts.
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
         }
         prepare_airflow(environment)
         log_path = state / "standalone.log"
