@@ -17,28 +17,25 @@ def small_settings(**overrides: object) -> Settings:
     return Settings(**{**base, **overrides}).with_preset_defaults()  # type: ignore[arg-type]
 
 
-def test_training_stops_when_held_out_psnr_plateaus(tmp_path, sfm_channel):
+@pytest.mark.parametrize(
+    ("plateau_start_step", "stopped_at"),
+    [
+        (0, 10),  # two evaluations are the least a window of one can compare
+        (22, 22),  # plateaued since step 10, but the test is only made from step 22 on
+    ],
+)
+def test_training_stops_when_held_out_psnr_plateaus_but_not_before_the_start_step(
+    tmp_path, sfm_channel, plateau_start_step, stopped_at
+):
     settings = small_settings(
-        max_steps=200, eval_every=5, plateau_window=1, plateau_min_gain_db=50.0, plateau_start_step=0
+        max_steps=200, eval_every=5, plateau_window=1, plateau_min_gain_db=50.0, plateau_start_step=plateau_start_step
     )
     scene = load_scene(sfm_channel, settings.holdout_every, WIDTH)
 
     result = Trainer(settings, scene, torch.device("cpu"), tmp_path).run()
 
     assert result.stop_reason == "psnr_plateau"
-    assert result.steps == 10  # two evaluations are the least a window of one can compare
-
-
-def test_no_early_stop_before_the_plateau_start_step(tmp_path, sfm_channel):
-    settings = small_settings(
-        max_steps=200, eval_every=5, plateau_window=1, plateau_min_gain_db=50.0, plateau_start_step=22
-    )
-    scene = load_scene(sfm_channel, settings.holdout_every, WIDTH)
-
-    result = Trainer(settings, scene, torch.device("cpu"), tmp_path).run()
-
-    assert result.stop_reason == "psnr_plateau"
-    assert result.steps == 22  # plateaued since step 10, but the test is only made from step 22 on
+    assert result.steps == stopped_at
 
 
 @pytest.mark.slow
