@@ -183,9 +183,13 @@ def _with_secret_key(connection: str, secret: str) -> str:
 
 
 @contextmanager
-def airflow_server(state: Path) -> Iterator[AirflowServer]:
-    """A started runtime and ``airflow standalone`` on it, up and answering; both stopped afterwards."""
+def airflow_server(state: Path, pipeline_settings: dict[str, str] | None = None) -> Iterator[AirflowServer]:
+    """A started runtime and ``airflow standalone`` on it, up and answering; both stopped afterwards.
+
+    ``pipeline_settings`` override the test-sized ``SPLATFLOW_*`` settings for this server.
+    """
     with pipeline_environment(state) as runtime:
+        os.environ.update(pipeline_settings or {})
         port = free_port()
         passwords = state / "passwords.json"
         passwords.write_text(json.dumps({USER: PASSWORD}))
