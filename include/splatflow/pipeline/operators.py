@@ -1,5 +1,5 @@
-"""The provider's SageMaker operators, with three changes: no pointless retries, the job's log,
-and a killed task stops its job.
+"""The provider's SageMaker operators, with four changes: no pointless retries, the job's log,
+a delivered run's stages stay as they are, and a killed task stops its job.
 
 Logs: in deferrable mode the provider's operators wait in the triggerer and never print the
 container's output, so on completion these operators copy the job's CloudWatch log into the
@@ -75,6 +75,7 @@ def delivery_record_of(stage_output_uri: str) -> tuple[str, str]:
 
 
 def skip_if_delivered(aws_conn_id: str | None, stage_output_uri: str) -> None:
+    """Skip the task (no job) when the run's result went out: its outputs are what the user has."""
     bucket, key = delivery_record_of(stage_output_uri)
     if S3Hook(aws_conn_id=aws_conn_id).check_for_key(key, bucket):
         raise AirflowSkipException("this run's result was delivered already; its outputs stay as they are")
