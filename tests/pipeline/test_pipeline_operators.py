@@ -4,6 +4,7 @@ a killed task stops its job, and a delivered run's stages stay as they are."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,13 +19,14 @@ from moto import mock_aws
 from splatflow.local.aws_clients import aws_client
 from splatflow.local.config import DEFAULT_STAGE_MODULES, RunnerSettings
 from splatflow.local.runtime import EmbeddedRuntime, RuntimeSettings
+from splatflow.pipeline.layout import RunLayout
 from splatflow.pipeline.operators import (
     StageProcessingOperator,
     StageTrainingOperator,
     StoppingSageMakerTrigger,
-    delivery_record_of,
     is_input_failure,
     job_log_lines,
+    run_layout_of,
     skip_if_delivered,
 )
 
@@ -165,9 +167,9 @@ def test_stage_operators_wait_with_the_trigger_that_stops_the_job_when_killed() 
 # A delivered run is final: a cleared stage task skips instead of overwriting what the email links to.
 
 
-def test_the_delivery_record_is_found_from_a_stage_output() -> None:
-    assert delivery_record_of("s3://work/runs/2026-11-22-abc/sfm/") == ("work", "runs/2026-11-22-abc/delivered.json")
-    assert delivery_record_of("s3://work/runs/r1/train") == ("work", "runs/r1/delivered.json")
+def test_the_run_is_found_from_a_stage_output() -> None:
+    assert run_layout_of("s3://work/runs/2026-11-22-abc/sfm/") == RunLayout("work", "runs/2026-11-22-abc")
+    assert run_layout_of("s3://work/runs/r1/train").delivery_key == "runs/r1/delivered.json"
 
 
 def test_a_stage_of_a_delivered_run_skips_without_starting_a_job(killable_runtime: EmbeddedRuntime) -> None:
@@ -187,8 +189,12 @@ def test_a_stage_of_a_delivered_run_skips_without_starting_a_job(killable_runtim
             }
         ]
     }
-    skip_if_delivered("aws_default", "s3://work-delivered/runs/r1/compress/")  # not delivered yet: no skip
-    s3.put_object(Bucket="work-delivered", Key="runs/r1/delivered.json", Body=b"{}")
+    skip_if_delivered("aws_default", "s3://work-delivered/runs/r1/compress/")  # no record yet: no skip
+    failure_sent = {"failure": {"to": "p@example.com", "sent_at": "2026-11-22T10:00:00+00:00"}}
+    s3.put_object(Bucket="work-delivered", Key="runs/r1/delivered.json", Body=json.dumps(failure_sent).encode())
+    skip_if_delivered("aws_default", "s3://work-delivered/runs/r1/compress/")  # only a failure email: retry allowed
+    result_sent = {**failure_sent, "success": {"to": "p@example.com", "sent_at": "2026-11-22T11:00:00+00:00"}}
+    s3.put_object(Bucket="work-delivered", Key="runs/r1/delivered.json", Body=json.dumps(result_sent).encode())
 
     with pytest.raises(AirflowSkipException, match="delivered already"):
         StageProcessingOperator(task_id="compress", config=config).execute({})

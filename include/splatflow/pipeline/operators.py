@@ -41,6 +41,7 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from airflow.triggers.base import BaseTrigger
 from botocore.exceptions import ClientError
 
+from splatflow.pipeline.delivery import result_delivered
 from splatflow.pipeline.jobs import JobKind, newest_job
 from splatflow.pipeline.layout import RunLayout
 
@@ -68,16 +69,19 @@ def _refuse_pointless_retry(context: Any, sagemaker: Any, kind: JobKind, base_na
         raise AirflowFailException(f"not retrying: the previous job failed on its input: {reason}")
 
 
-def delivery_record_of(stage_output_uri: str) -> tuple[str, str]:
-    """(bucket, key) of ``delivered.json`` of the run a stage writes to (``s3://B/runs/<run>/<stage>/``)."""
+def run_layout_of(stage_output_uri: str) -> RunLayout:
+    """The run a stage writes to, from its output (``s3://B/runs/<run>/<stage>/``)."""
     bucket, _, key = stage_output_uri.removeprefix("s3://").partition("/")
-    return bucket, RunLayout(bucket, key.rstrip("/").rsplit("/", 1)[0]).delivery_key
+    return RunLayout(bucket, key.rstrip("/").rsplit("/", 1)[0])
 
 
 def skip_if_delivered(aws_conn_id: str | None, stage_output_uri: str) -> None:
-    """Skip the task (no job) when the run's result went out: its outputs are what the user has."""
-    bucket, key = delivery_record_of(stage_output_uri)
-    if S3Hook(aws_conn_id=aws_conn_id).check_for_key(key, bucket):
+    """Skip the task (no job) when the run's result went out: its outputs are what the user has.
+
+    Asked the way ``validate`` asks (``delivery.result_delivered``): a run whose failure email went
+    out is not final, and clearing its failed stage must start the job again.
+    """
+    if result_delivered(S3Hook(aws_conn_id=aws_conn_id).get_conn(), run_layout_of(stage_output_uri)):
         raise AirflowSkipException("this run's result was delivered already; its outputs stay as they are")
 
 
