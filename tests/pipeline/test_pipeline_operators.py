@@ -1,5 +1,6 @@
-"""The stage operators: no retry after an input failure, the job's log copied to the task log,
-a killed task stops its job, and a delivered run's stages stay as they are."""
+"""The stage operators: no retry after an input failure, a retry takes over its run's job, the
+job's log copied to the task log, a killed task stops its job, and a delivered run's stages stay
+as they are."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import boto3
@@ -203,3 +205,116 @@ def test_a_stage_of_a_delivered_run_skips_without_starting_a_job(killable_runtim
     sagemaker = aws_client("sagemaker", killable_runtime.runner.url, "us-east-1")
     assert sagemaker.list_processing_jobs(NameContains=name)["ProcessingJobSummaries"] == []
     skip_if_delivered("aws_default", "s3://work-delivered/runs/r2/compress/")  # another run is not affected
+
+
+# A retry takes over the job of its run's generation instead of starting a second one.
+
+TAKEOVER_BUCKET = "work-takeover"
+
+
+def _try_context(try_number: int, clear_number: int = 0) -> dict[str, Any]:
+    return {"ti": SimpleNamespace(try_number=try_number), "dag_run": SimpleNamespace(clear_number=clear_number)}
+
+
+def _stage_operator(runtime: EmbeddedRuntime, name: str, arguments: list[str]) -> StageProcessingOperator:
+    s3 = aws_client("s3", runtime.aws_url, "us-east-1")
+    if TAKEOVER_BUCKET not in {bucket["Name"] for bucket in s3.list_buckets()["Buckets"]}:
+        s3.create_bucket(Bucket=TAKEOVER_BUCKET)
+    config = _processing_config(name)
+    config["AppSpecification"]["ContainerArguments"] = arguments
+    config["ProcessingOutputConfig"] = {
+        "Outputs": [
+            {
+                "OutputName": "compress",
+                "S3Output": {
+                    "S3Uri": f"s3://{TAKEOVER_BUCKET}/runs/{name}/compress/",
+                    "LocalPath": "/opt/ml/processing/output",
+                    "S3UploadMode": "EndOfJob",
+                },
+            }
+        ]
+    }
+    return StageProcessingOperator(task_id="compress", config=config, deferrable=True, check_interval=1)
+
+
+def _job_names(runtime: EmbeddedRuntime, stem: str) -> list[str]:
+    assert runtime.runner is not None
+    sagemaker = aws_client("sagemaker", runtime.runner.url, "us-east-1")
+    summaries = sagemaker.list_processing_jobs(NameContains=stem, SortBy="CreationTime", SortOrder="Ascending")[
+        "ProcessingJobSummaries"
+    ]
+    return [summary["ProcessingJobName"] for summary in summaries]
+
+
+def _first_try(runtime: EmbeddedRuntime, name: str, arguments: list[str]) -> Any:
+    """Try 1: the operator starts the job and defers on it, as in the DAG."""
+    with pytest.raises(TaskDeferred):
+        _stage_operator(runtime, name, arguments).execute(_try_context(1))
+    assert runtime.runner is not None
+    return aws_client("sagemaker", runtime.runner.url, "us-east-1")
+
+
+def test_a_retry_takes_the_result_of_its_runs_completed_job(killable_runtime: EmbeddedRuntime) -> None:
+    sagemaker = _first_try(killable_runtime, "splat-takeover-done", ["--mode", "sleep", "--seconds", "0"])
+    assert _status(sagemaker, "splat-takeover-done") == "Completed"
+
+    result = _stage_operator(killable_runtime, "splat-takeover-done", SLEEPING).execute(_try_context(2))
+
+    assert result["Processing"]["ProcessingJobName"] == "splat-takeover-done"
+    assert result["Processing"]["ProcessingJobStatus"] == "Completed"
+    assert _job_names(killable_runtime, "splat-takeover-done") == ["splat-takeover-done"]
+
+
+def test_a_retry_waits_for_its_runs_job_in_progress(killable_runtime: EmbeddedRuntime) -> None:
+    sagemaker = _first_try(killable_runtime, "splat-takeover-running", SLEEPING)
+    operator = _stage_operator(killable_runtime, "splat-takeover-running", SLEEPING)
+
+    with pytest.raises(TaskDeferred) as deferred:
+        operator.execute(_try_context(2))
+
+    trigger = deferred.value.trigger
+    assert type(trigger) is StoppingSageMakerTrigger
+    assert (trigger.job_name, trigger.job_type, trigger.waiter_delay) == ("splat-takeover-running", "Processing", 1)
+    assert deferred.value.method_name == "execute_complete"
+    assert _job_names(killable_runtime, "splat-takeover-running") == ["splat-takeover-running"]
+    operator.on_kill()  # the task it waits for is its own: killing it stops that job
+    assert _status(sagemaker, "splat-takeover-running") == "Stopped"
+
+
+def test_a_retry_after_a_job_that_failed_or_stopped_starts_a_new_one(killable_runtime: EmbeddedRuntime) -> None:
+    sagemaker = _first_try(killable_runtime, "splat-takeover-failed", ["--mode", "crash"])
+    assert _status(sagemaker, "splat-takeover-failed") == "Failed"
+
+    with pytest.raises(TaskDeferred) as deferred:
+        _stage_operator(killable_runtime, "splat-takeover-failed", SLEEPING).execute(_try_context(2))
+
+    names = _job_names(killable_runtime, "splat-takeover-failed")
+    assert len(names) == 2 and names[0] == "splat-takeover-failed"
+    assert names[1].startswith("splat-takeover-failed-") and names[1].rsplit("-", 1)[1].isdigit()
+    assert deferred.value.trigger.job_name == names[1]
+    sagemaker.stop_processing_job(ProcessingJobName=names[1])
+    assert _status(sagemaker, names[1]) == "Stopped"
+
+    with pytest.raises(TaskDeferred) as deferred:
+        _stage_operator(killable_runtime, "splat-takeover-failed", SLEEPING).execute(_try_context(3))
+
+    newest = _job_names(killable_runtime, "splat-takeover-failed")
+    assert len(newest) == 3, "a stopped job is not taken over"
+    assert deferred.value.trigger.job_name == newest[2]
+    sagemaker.stop_processing_job(ProcessingJobName=newest[2])
+
+
+def test_a_cleared_run_starts_its_stage_again_as_a_new_generation(killable_runtime: EmbeddedRuntime) -> None:
+    sagemaker = _first_try(killable_runtime, "splat-takeover-cleared", ["--mode", "sleep", "--seconds", "0"])
+    assert _status(sagemaker, "splat-takeover-cleared") == "Completed"
+
+    with pytest.raises(TaskDeferred) as deferred:
+        _stage_operator(killable_runtime, "splat-takeover-cleared", SLEEPING).execute(_try_context(2, clear_number=1))
+
+    assert deferred.value.trigger.job_name == "splat-takeover-cleared-c1"
+    assert _job_names(killable_runtime, "splat-takeover-cleared") == [
+        "splat-takeover-cleared",
+        "splat-takeover-cleared-c1",
+    ]
+    sagemaker.stop_processing_job(ProcessingJobName="splat-takeover-cleared-c1")
+    assert _status(sagemaker, "splat-takeover-cleared-c1") == "Stopped"

@@ -103,10 +103,10 @@ def test_images_are_named_by_stage_repository() -> None:
     "run_id",
     [RUN_ID, "scheduled__2026-01-01T00:00:00+00:00", "x" * 250, "ünïcode run/with spaces", "--"],
 )
-def test_job_names_fit_the_pattern_with_room_for_a_retry_suffix(run_id: str) -> None:
+def test_job_names_fit_the_pattern_with_room_for_a_generation_and_a_retry_suffix(run_id: str) -> None:
     name = job_name(run_id, "compress")
     assert len(name) <= JOB_NAME_BASE_MAX
-    retried = f"{name}-1763800000"
+    retried = f"{name}-c9999-1763800000"
     assert validation_problems(MODEL.operation_model("DescribeProcessingJob"), {"ProcessingJobName": retried}) == []
 
 

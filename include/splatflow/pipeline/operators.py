@@ -1,5 +1,6 @@
-"""The provider's SageMaker operators, with four changes: no pointless retries, the job's log,
-a delivered run's stages stay as they are, and a killed task stops its job.
+"""The provider's SageMaker operators, with five changes: no pointless retries, a retry takes
+over its job, the job's log, a delivered run's stages stay as they are, and a killed task stops
+its job.
 
 Logs: in deferrable mode the provider's operators wait in the triggerer and never print the
 container's output, so on completion these operators copy the job's CloudWatch log into the
@@ -11,6 +12,15 @@ a SageMaker job and delays the failure email by the retry backoff. The stages ma
 failures (``<stage>: <reason>``, exit 1, per the container contract) apart from internal errors
 (``<stage>: internal error: …``), so on a retry these operators look at the previous job of the
 task first and, if it failed on its input, fail at once instead of starting another.
+
+Taking over: a task can fail while its job goes on or even succeeds. Airflow 3.3's scheduler
+fails a deferred task whose trigger fired before it had recorded the deferral (the stale
+"success" of the worker that deferred; apache/airflow#67287, open in 3.3.2), which a job of a
+few seconds or a busy scheduler makes likely; a worker can also die after starting a job. The
+provider's retry would start a second job (and bill it). Here a try first looks for the newest
+job of its run's generation (``jobs.generation_name``): one that completed is the result, one
+in progress is waited for, and only a failed or stopped one (or none) leads to a new job. A
+cleared run is a new generation, so what a user clears is done again.
 
 A delivered run is final: clearing one stage task of it (the UI clears downstream by default)
 would start a new job and overwrite outputs the email links to, so a stage whose run holds
@@ -28,7 +38,7 @@ import logging
 import re
 from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any, NoReturn, cast
+from typing import Any, Literal, NoReturn, cast
 
 from airflow.providers.amazon.aws.hooks.logs import AwsLogsHook
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
@@ -42,7 +52,7 @@ from airflow.triggers.base import BaseTrigger
 from botocore.exceptions import ClientError
 
 from splatflow.pipeline.delivery import result_delivered
-from splatflow.pipeline.jobs import JobKind, newest_job
+from splatflow.pipeline.jobs import JobKind, generation_name, newest_job
 from splatflow.pipeline.layout import RunLayout
 
 MAX_LOG_LINES = 5000
@@ -56,17 +66,6 @@ INPUT_FAILURE = re.compile(r"^(sfm|train|compress): (?!internal error:)")
 def is_input_failure(reason: str | None) -> bool:
     """True when a FailureReason says the job's input, not the system, is at fault."""
     return bool(reason) and INPUT_FAILURE.match(reason or "") is not None
-
-
-def _refuse_pointless_retry(context: Any, sagemaker: Any, kind: JobKind, base_name: str) -> None:
-    if context["ti"].try_number <= 1:
-        return
-    previous = newest_job(sagemaker, kind, base_name)
-    if previous is None or previous[f"{kind.capitalize()}JobStatus"] != "Failed":
-        return
-    reason = previous.get("FailureReason")
-    if is_input_failure(reason):
-        raise AirflowFailException(f"not retrying: the previous job failed on its input: {reason}")
 
 
 def run_layout_of(stage_output_uri: str) -> RunLayout:
@@ -139,14 +138,65 @@ class StoppingSageMakerTrigger(SageMakerTrigger):
         log.warning("the task was killed: stopped %s job %s", self.job_type.lower(), self.job_name)
 
 
-class _StopsItsJobWhenKilled:
-    """Mixed into the stage operators ahead of the provider's class."""
+class _StageJob:
+    """Mixed into the stage operators ahead of the provider's class: which job a try runs or
+    takes over, and stopping it when the task is killed."""
 
-    JOB_TYPE: str
+    JOB_TYPE: Literal["Processing", "Training"]
 
     def _job_name(self) -> str:
         name: str = cast(Any, self).config[f"{self.JOB_TYPE}JobName"]
         return name
+
+    def _output_uri(self) -> str:
+        """The stage's S3 output, under the run's prefix (each operator knows where its config has it)."""
+        raise NotImplementedError
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        operator = cast(Any, self)
+        skip_if_delivered(operator.aws_conn_id, self._output_uri())
+        kind = cast(JobKind, self.JOB_TYPE.lower())
+        try:
+            name = generation_name(self._job_name(), context["dag_run"].clear_number or 0)
+        except ValueError as error:
+            raise AirflowFailException(str(error)) from error
+        operator.config[f"{self.JOB_TYPE}JobName"] = name
+        previous = newest_job(operator.hook.conn, kind, name, same_generation=True) or {}
+        previous_name, status = previous.get(f"{self.JOB_TYPE}JobName", ""), previous.get(f"{self.JOB_TYPE}JobStatus")
+        if status == "Completed":
+            return self._take_over_completed(context, previous_name)
+        if status == "InProgress":
+            self._wait_for(previous_name)
+        if status == "Failed" and is_input_failure(reason := previous.get("FailureReason")):
+            raise AirflowFailException(f"not retrying: the previous job failed on its input: {reason}")
+        result: dict[str, Any] = cast(Any, super()).execute(context)
+        return result
+
+    def _take_over_completed(self, context: Any, name: str) -> dict[str, Any]:
+        cast(Any, self).log.info("%s job %s of this run completed already: taking its result", self.JOB_TYPE, name)
+        result: dict[str, Any] = cast(Any, self).execute_complete(context, {"status": "success", "job_name": name})
+        return result
+
+    def _wait_for(self, name: str) -> NoReturn:
+        """Defer on a job an earlier try started, as the provider defers on the one it creates."""
+        operator = cast(Any, self)
+        operator.log.info("%s job %s of this run is still in progress: waiting for it", self.JOB_TYPE, name)
+        operator.config[f"{self.JOB_TYPE}JobName"] = name
+        timeout = timedelta(seconds=operator.max_ingestion_time) if operator.max_ingestion_time else None
+        self.defer(
+            trigger=StoppingSageMakerTrigger(
+                job_name=name,
+                job_type=self.JOB_TYPE,
+                waiter_delay=operator.check_interval,
+                waiter_max_attempts=operator.max_attempts,
+                aws_conn_id=operator.aws_conn_id,
+                region_name=operator.region_name,
+                verify=operator.verify,
+                botocore_config=operator.botocore_config,
+            ),
+            method_name="execute_complete",
+            timeout=timeout or operator.execution_timeout,
+        )
 
     def defer(
         self,
@@ -173,14 +223,12 @@ class _StopsItsJobWhenKilled:
         log.warning("the task was killed: stopped %s job %s", self.JOB_TYPE.lower(), self._job_name())
 
 
-class StageProcessingOperator(_StopsItsJobWhenKilled, SageMakerProcessingOperator):
+class StageProcessingOperator(_StageJob, SageMakerProcessingOperator):
     JOB_TYPE = "Processing"
 
-    def execute(self, context: Any) -> dict[str, Any]:
-        skip_if_delivered(self.aws_conn_id, self.config["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"])
-        _refuse_pointless_retry(context, self.hook.conn, "processing", self.config["ProcessingJobName"])
-        result: dict[str, Any] = super().execute(context)
-        return result
+    def _output_uri(self) -> str:
+        uri: str = self.config["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"]
+        return uri
 
     def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
         _print_job_log(self, "/aws/sagemaker/ProcessingJobs", event)
@@ -188,14 +236,12 @@ class StageProcessingOperator(_StopsItsJobWhenKilled, SageMakerProcessingOperato
         return result
 
 
-class StageTrainingOperator(_StopsItsJobWhenKilled, SageMakerTrainingOperator):
+class StageTrainingOperator(_StageJob, SageMakerTrainingOperator):
     JOB_TYPE = "Training"
 
-    def execute(self, context: Any) -> dict[str, Any]:
-        skip_if_delivered(self.aws_conn_id, self.config["OutputDataConfig"]["S3OutputPath"])
-        _refuse_pointless_retry(context, self.hook.conn, "training", self.config["TrainingJobName"])
-        result: dict[str, Any] = super().execute(context)
-        return result
+    def _output_uri(self) -> str:
+        uri: str = self.config["OutputDataConfig"]["S3OutputPath"]
+        return uri
 
     def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
         _print_job_log(self, "/aws/sagemaker/TrainingJobs", event)

@@ -17,8 +17,9 @@ from splatflow.pipeline.settings import PipelineSettings, StageResources
 PROCESSING_INPUT = "/opt/ml/processing/input"
 PROCESSING_OUTPUT = "/opt/ml/processing/output"
 
-JOB_NAME_BASE_MAX = 52
-"""SageMaker allows 63 characters; the operators append ``-<10-digit timestamp>`` on a retry."""
+JOB_NAME_BASE_MAX = 46
+"""SageMaker allows 63 characters; the operators append ``-c<clear number>`` (up to 6 characters)
+to a cleared run's jobs and ``-<10-digit timestamp>`` on a retry."""
 
 SFM_REPOSITORY = "sfm"
 TRAIN_REPOSITORY = "3dgs"
