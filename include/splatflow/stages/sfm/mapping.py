@@ -34,6 +34,8 @@ class MappingResult:
     """The mapper that built the kept model."""
     fallback_reason: str | None
     """Why the configured mapper's result was replaced by the other mapper's, if it was."""
+    mapper_points: int
+    """Points the mapper triangulated (``reconstruction`` may hold more, added afterwards)."""
 
 
 def map_photos(database: Path, images: Path, work: Path, decoded: int, settings: Settings, stage: str) -> MappingResult:
@@ -52,7 +54,7 @@ def map_photos(database: Path, images: Path, work: Path, decoded: int, settings:
             failure = failure or exc
             continue
         reason = None if mapper == settings.mapper else f"{settings.mapper} mapper: {failure}"
-        return MappingResult(reconstruction, len(models), mapper, reason)
+        return MappingResult(reconstruction, len(models), mapper, reason, reconstruction.num_points3D())
     assert failure is not None
     raise failure
 

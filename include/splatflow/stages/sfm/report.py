@@ -79,6 +79,7 @@ def build_report(
             "mapper": mapping.mapper,
             "models": mapping.models,
             "fallback_reason": mapping.fallback_reason,
+            "mapper_points": mapping.mapper_points,
         },
         "georegistration": asdict(georegistration),
         "timings_s": dict(timings.seconds),

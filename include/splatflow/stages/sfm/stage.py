@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
 import tempfile
@@ -16,6 +17,7 @@ from splatflow.stages.sfm.matching import match_photos
 from splatflow.stages.sfm.photos import decode_photos
 from splatflow.stages.sfm.report import StepTimings, build_report, unregistered_photos, write_report
 from splatflow.stages.sfm.settings import Settings
+from splatflow.stages.sfm.triangulation import triangulate_all_matches
 from splatflow.stages.sfm.undistort import undistort
 from splatflow.stages.sfm.unpack import find_input_zip, unpack_photos
 
@@ -54,6 +56,12 @@ def run(paths: MlPaths, settings: Settings) -> None:
             matching = match_photos(photos, database, settings, STAGE_NAME)
         with timings.step("map"):
             mapping = map_photos(database, decoded.folder, work, len(photos), settings, STAGE_NAME)
+        if settings.triangulate_all_matches:
+            with timings.step("triangulate"):
+                triangulated = triangulate_all_matches(
+                    mapping.reconstruction, database, decoded.folder, work, settings, STAGE_NAME
+                )
+            mapping = dataclasses.replace(mapping, reconstruction=triangulated)
         reconstruction = mapping.reconstruction
         with timings.step("georegister"):
             positions = {photo.name: photo.gps for photo in photos if photo.gps is not None}

@@ -60,7 +60,7 @@ class Settings:
     refine_start_step: int | None = None
     """Densification starts after this step (the initial Gaussians settle first) ..."""
     refine_stop_step: int | None = None
-    """... and stops after this one."""
+    """... and stops after this one (0: no densification, the SfM points are the Gaussians)."""
     learning_rate_scale: float | None = None
     """Multiplies the 3DGS paper's Adam rates for colour, scale and rotation. The paper's rates
     suit 30k steps; a schedule of a thousand steps needs larger ones to converge at all."""
@@ -94,8 +94,8 @@ PREVIEW = Settings(
     sh_increase_every=400,
     strategy="default",
     max_gaussians=12_000,
-    refine_start_step=200,
-    refine_stop_step=800,
+    refine_start_step=0,
+    refine_stop_step=0,
     learning_rate_scale=8.0,
     ssim_weight=0.2,
     progress_every=50,
