@@ -1,8 +1,11 @@
-"""Gather a run's reports and jobs into ``manifest.json``, written last, never overwritten.
+"""Gather a run's reports and jobs into ``manifest.json``, written last, kept once written.
 
 The manifest marks a run finished: the success email, the batch-reprocessing DAG and a user
 all read it. It is written after every output exists, and a succeeded manifest is left alone
 when a finished run is cleared or re-run, so a delivered result never changes underneath a link.
+The one exception is a run whose stages ran again after it was published (a user cleared it
+whole before its email went out; a delivered run redoes nothing): its outputs are new, so the
+manifest that describes them is written again.
 """
 
 from __future__ import annotations
@@ -94,6 +97,14 @@ def describe_stage_jobs(results: Mapping[str, Any], sagemaker: Any) -> dict[str,
     return descriptions
 
 
+def stage_job_names(descriptions: Mapping[str, Any]) -> dict[str, str]:
+    """Each stage's job name, from its Describe response (as the manifest records them)."""
+    return {
+        stage: description[f"{STAGE_JOB_KINDS[stage].capitalize()}JobName"]
+        for stage, description in descriptions.items()
+    }
+
+
 def _stage_records(descriptions: Mapping[str, Any]) -> list[StageRecord]:
     records = []
     if "sfm" in descriptions:
@@ -139,15 +150,21 @@ def publish_run(
     descriptions: Mapping[str, Any],
     run_started_at: datetime | None = None,
 ) -> dict[str, Any]:
-    """Write the succeeded manifest (unless one exists already) and return it.
+    """Write the succeeded manifest and return it; an existing one is kept and returned unless
+    the stages ran again since it was written (see the module's docstring).
 
     ``descriptions`` maps each stage that ran to its job's Describe response.
     """
     layout = prepared.layout
     existing = read_json(s3, layout.bucket, layout.manifest_key)
     if existing is not None and existing.get("status") == "succeeded":
-        log.info("run %s was already published; keeping its manifest and outputs", prepared.run_id)
-        return existing
+        published = {stage: record.get("job_name") for stage, record in existing.get("stages", {}).items()}
+        if prepared.delivered or published == stage_job_names(descriptions):
+            log.info("run %s was already published; keeping its manifest and outputs", prepared.run_id)
+            return existing
+        log.info(
+            "run %s: its stages ran again since it was published (%s); publishing again", prepared.run_id, published
+        )
     outputs = _outputs(prepared, s3, descriptions)
     missing = [name for name in ("sog", "ply") if name not in outputs]
     if missing:

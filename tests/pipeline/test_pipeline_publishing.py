@@ -1,0 +1,85 @@
+"""Publishing: a succeeded manifest is kept when a finished run is cleared, unless its stages
+ran again since (a run cleared whole before its email went out), whose new outputs it must describe."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from splatflow.pipeline.layout import RunLayout
+from splatflow.pipeline.preparation import PreparedRun
+from splatflow.pipeline.publishing import publish_run, read_json, stage_job_names
+from splatflow.pipeline.settings import PipelineSettings
+from splatflow.pipeline.submission import S3Location, Submission
+
+WORK = "work"
+LAYOUT = RunLayout(WORK, "runs/r1")
+SUBMISSION = Submission(email="pilot@example.com", steps="compress_only", model=S3Location(WORK, "models/splat.ply"))
+SETTINGS = PipelineSettings(work_bucket=WORK)
+
+
+def _compression_job(name: str) -> dict[str, Any]:
+    """A DescribeProcessingJob response of a finished compression job."""
+    return {
+        "ProcessingJobName": name,
+        "ProcessingJobStatus": "Completed",
+        "ProcessingResources": {"ClusterConfig": {"InstanceType": "ml.c6i.4xlarge", "InstanceCount": 1}},
+        "ProcessingStartTime": datetime(2026, 11, 22, 10, 0, tzinfo=UTC),
+        "ProcessingEndTime": datetime(2026, 11, 22, 10, 2, tzinfo=UTC),
+    }
+
+
+@pytest.fixture
+def s3() -> Iterator[Any]:
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket=WORK)
+        for name in ("scene.sog", "splat.ply"):
+            client.put_object(Bucket=WORK, Key=LAYOUT.key("compress", name), Body=b"first")
+        yield client
+
+
+def _manifest_object(s3: Any) -> tuple[str, datetime]:
+    head = s3.head_object(Bucket=WORK, Key=LAYOUT.manifest_key)
+    return head["ETag"], head["LastModified"]
+
+
+def test_stage_job_names_are_read_from_the_descriptions() -> None:
+    assert stage_job_names({"compress": _compression_job("splat-r1-compress")}) == {"compress": "splat-r1-compress"}
+
+
+def test_a_published_run_cleared_with_the_same_jobs_keeps_its_manifest(s3: Any) -> None:
+    prepared = PreparedRun("r1", SUBMISSION, LAYOUT)
+    first = publish_run(prepared, SETTINGS, s3, {"compress": _compression_job("splat-r1-compress")})
+    written = _manifest_object(s3)
+
+    again = publish_run(prepared, SETTINGS, s3, {"compress": _compression_job("splat-r1-compress")})
+
+    assert again == first
+    assert _manifest_object(s3) == written
+
+
+def test_a_run_whose_stages_ran_again_before_delivery_is_published_anew(s3: Any) -> None:
+    prepared = PreparedRun("r1", SUBMISSION, LAYOUT)
+    publish_run(prepared, SETTINGS, s3, {"compress": _compression_job("splat-r1-compress")})
+
+    cleared = publish_run(prepared, SETTINGS, s3, {"compress": _compression_job("splat-r1-compress-c1")})
+
+    assert cleared["stages"]["compress"]["job_name"] == "splat-r1-compress-c1"
+    stored = read_json(s3, WORK, LAYOUT.manifest_key)
+    assert stored is not None and stored["stages"]["compress"]["job_name"] == "splat-r1-compress-c1"
+
+
+def test_a_delivered_run_keeps_its_manifest_whatever_the_jobs(s3: Any) -> None:
+    first = publish_run(PreparedRun("r1", SUBMISSION, LAYOUT), SETTINGS, s3, {"compress": _compression_job("a")})
+    written = _manifest_object(s3)
+
+    kept = publish_run(PreparedRun("r1", SUBMISSION, LAYOUT, delivered=True), SETTINGS, s3, {})
+
+    assert kept == first
+    assert _manifest_object(s3) == written
