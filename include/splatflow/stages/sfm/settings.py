@@ -67,7 +67,7 @@ class Settings:
     """When the chosen mapper places too few photos, try the other mapper before failing."""
     triangulate_all_matches: bool = True
     """Once the poses are final, triangulate every verified match again, two-photo tracks
-    included: about twice the points for training to start from, for about a second."""
+    included: about twice the points for training to start from, in well under a second."""
     min_registered_fraction: float = 0.7
     """Fail unless at least this fraction of the decoded photos ends up in the model."""
     min_registered_photos: int = 3
