@@ -4,9 +4,9 @@ The mappers keep only the points they need to place the cameras: the global mapp
 tracks seen by two photos, and a drone survey's edges and low-texture areas are mostly that.
 3D Gaussian Splatting starts one Gaussian per point, and where there is none it has to grow
 Gaussians from far away, so a denser start pays off directly. On the demo sample this doubles
-the points (1907 to 3932) in a tenth of a second, and the preview's held-out PSNR on its best-covered
-view rose from 20.5 to 21.1 - 21.7 dB (``docs/benchmarks.md``). Poses stay as mapped; only
-points are added and refined.
+the points (1907 to 3932) in a tenth of a second, and the preview's held-out PSNR on its
+best-covered view rose from 20.5 to 21.1 - 21.7 dB (``docs/benchmarks.md``). Poses stay as
+mapped; only points are added and refined.
 """
 
 from __future__ import annotations
