@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from splatflow.formats.ply import Splats, sh_rest_count
+from splatflow.stages.compress.orientation import rotation_matrices
 from splatflow.stages.compress.synthetic import synthetic_scene
 
 
@@ -26,6 +27,18 @@ def random_splats(count: int, degree: int, seed: int = 0) -> Splats:
 @pytest.fixture(scope="session")
 def make_random_splats():
     return random_splats
+
+
+def gaussian_covariances(log_scales: np.ndarray, quats: np.ndarray) -> np.ndarray:
+    """(N, 3, 3) covariance R diag(s)^2 R^T: what a splat's shape is, whatever its parameters."""
+    q = quats.astype(np.float64) / np.linalg.norm(quats.astype(np.float64), axis=1, keepdims=True)
+    rotation = rotation_matrices(q) * np.exp(log_scales.astype(np.float64))[:, None, :]
+    return rotation @ rotation.transpose(0, 2, 1)
+
+
+@pytest.fixture(scope="session")
+def covariances():
+    return gaussian_covariances
 
 
 @pytest.fixture(scope="session")

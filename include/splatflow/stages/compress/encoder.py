@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -31,6 +31,7 @@ from splatflow.formats.sog_codec import (
 )
 from splatflow.stages.compress.codebooks import scalar_codebook, sh_palette
 from splatflow.stages.compress.ordering import self_organising_order
+from splatflow.stages.compress.orientation import canonical_orientation
 from splatflow.stages.compress.settings import TexelOrderName
 
 log = logging.getLogger(__name__)
@@ -164,6 +165,9 @@ class SogEncoding:
     encoded: EncodedSplats
     order: Int64
     """``order[i]``: the input splat stored in texel ``i``."""
+    splats: Splats
+    """What was quantised: the input in texel order, each Gaussian in its canonical orientation
+    (the same covariance; see ``orientation``). Compare decoded values with these."""
 
 
 def encode_splats(splats: Splats, options: EncoderOptions | None = None) -> SogEncoding:
@@ -172,9 +176,11 @@ def encode_splats(splats: Splats, options: EncoderOptions | None = None) -> SogE
     if splats.count == 0:
         raise ValueError("no splats to encode")
     started = time.monotonic()
-    order = texel_order(splats, chosen)
-    ordered = reordered(splats, order)
-    log.info("texel order (%s): %.1f s", chosen.texel_order, time.monotonic() - started)
+    scales, quats = canonical_orientation(splats.scales, splats.quats)
+    canonical = replace(splats, scales=scales, quats=quats)
+    order = texel_order(canonical, chosen)
+    ordered = reordered(canonical, order)
+    log.info("orientation and texel order (%s): %.1f s", chosen.texel_order, time.monotonic() - started)
     means_q, means_min, means_max = encode_means(ordered.means)
     scale_codebook = scalar_codebook(ordered.scales, CODEBOOK_SIZE)
     sh0_codebook = scalar_codebook(ordered.sh_dc, CODEBOOK_SIZE)
@@ -193,4 +199,4 @@ def encode_splats(splats: Splats, options: EncoderOptions | None = None) -> SogE
         opacity_bytes=encode_opacities(ordered.opacities),
         sh_palette=palette,
     )
-    return SogEncoding(encoded=encoded, order=order)
+    return SogEncoding(encoded=encoded, order=order, splats=ordered)

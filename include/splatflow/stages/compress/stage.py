@@ -120,7 +120,7 @@ def compress(model: ModelInput, output_dir: Path, settings: Settings) -> Compres
             f"the written bundle decodes to {decoded.count} splats of SH degree {decoded.sh_degree}, "
             f"not {splats.count} of degree {splats.sh_degree}"
         )
-    ordered = reordered(splats, encoding.order)
+    ordered = encoding.splats
     check, skipped = run_quality_check(model, ordered, decoded, settings)
     shutil.copyfile(model.ply, output_dir / PLY_NAME)
     carry_training_metrics(model.ply.parent, output_dir)
