@@ -145,6 +145,26 @@ def test_quality_loss_over_the_limit_fails_and_publishes_nothing(tmp_path):
     assert "dB of PSNR on the held-out photos (limit 0.05 dB)" in reason
 
 
+@pytest.mark.slow
+def test_pruning_shrinks_the_bundle_and_the_check_judges_the_whole_model(tmp_path):
+    splats = synthetic_scene(1500, sh_degree=1, seed=1)
+    write_model_archive(tmp_path, splats)
+    result = run_compress(tmp_path, "--prune-fraction", "0.1", "--quality-image-scale", "1.0")
+    assert result.returncode == 0, result.stdout + result.stderr
+    output = tmp_path / "processing" / "output"
+    report = json.loads((output / "report.json").read_text())
+    assert report["input_splats"] == 1500 and report["pruned"] == 150 and report["splats"] == 1350
+    assert read_sog(output / "scene.sog").count == 1350
+    # Against the full model's render: the dropped splats show up as a loss, however small.
+    assert report["quality"]["mean_psnr_vs_original"] < 100.0
+
+
+def test_prune_fraction_out_of_range_fails_with_a_reason(tmp_path):
+    write_ply(synthetic_scene(10, sh_degree=0), tmp_path / "processing" / "input" / "splat.ply")
+    reason = failure_of(tmp_path, run_compress(tmp_path, "--prune-fraction", "1"))
+    assert "prune_fraction must be at least 0 and below 1, not 1" in reason
+
+
 def test_unknown_argument_fails_with_a_reason(tmp_path):
     write_ply(synthetic_scene(10, sh_degree=0), tmp_path / "processing" / "input" / "splat.ply")
     reason = failure_of(tmp_path, run_compress(tmp_path, "--palette", "5"))

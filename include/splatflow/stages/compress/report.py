@@ -36,7 +36,10 @@ class CompressionReport:
     input_splats: int
     dropped_non_finite: int
     """Splats removed because a value was NaN or infinite."""
+    pruned: int
+    """Finite splats dropped as the least significant (the ``prune_fraction`` setting)."""
     splats: int
+    """Splats in the bundle."""
     sh_degree: int
     ply_bytes: int
     sog_bytes: int

@@ -25,6 +25,7 @@ from splatflow.render.threads import use_cpu_threads
 from splatflow.stages.compress.carry import carry_training_metrics, preview_camera, write_stills
 from splatflow.stages.compress.encoder import EncoderOptions, encode_splats, reordered
 from splatflow.stages.compress.inputs import ModelInput, locate_model
+from splatflow.stages.compress.pruning import prune_least_significant
 from splatflow.stages.compress.quality import QualityCheck, check_quality, pick_views
 from splatflow.stages.compress.report import CompressionReport, attribute_rmse, quality_summary
 from splatflow.stages.compress.settings import Settings
@@ -65,6 +66,12 @@ def load_splats(model: ModelInput) -> tuple[Splats, int, int]:
     return clean, splats.count, dropped
 
 
+def _remedy(settings: Settings) -> str:
+    if settings.prune_fraction > 0:
+        return f"try a prune_fraction below {settings.prune_fraction:g} or a larger sh_palette_size"
+    return "try a larger sh_palette_size"
+
+
 def run_quality_check(
     model: ModelInput, original: Splats, decoded: Splats, settings: Settings
 ) -> tuple[QualityCheck | None, str | None]:
@@ -85,19 +92,31 @@ def run_quality_check(
     if loss is not None and loss > settings.max_psnr_loss_db:
         raise StageError(
             f"compression lost {loss:.2f} dB of PSNR on the held-out photos "
-            f"(limit {settings.max_psnr_loss_db:g} dB); try a larger sh_palette_size"
+            f"(limit {settings.max_psnr_loss_db:g} dB); {_remedy(settings)}"
         )
     if loss is None and check.mean_psnr_vs_original < settings.min_psnr_vs_original_db:
         raise StageError(
             f"the compressed scene renders at {check.mean_psnr_vs_original:.1f} dB PSNR against the "
-            f"original (limit {settings.min_psnr_vs_original_db:g} dB); try a larger sh_palette_size"
+            f"original (limit {settings.min_psnr_vs_original_db:g} dB); {_remedy(settings)}"
         )
     return check, None
 
 
+def pruned(splats: Splats, fraction: float) -> tuple[Splats, int]:
+    """``prune_least_significant``, with a bad fraction failing the stage with its reason."""
+    try:
+        kept, count = prune_least_significant(splats, fraction)
+    except ValueError as exc:
+        raise StageError(str(exc)) from None
+    if count:
+        log.info("pruned the %d least significant of %d splats (prune_fraction %g)", count, splats.count, fraction)
+    return kept, count
+
+
 def compress(model: ModelInput, output_dir: Path, settings: Settings) -> CompressionReport:
     splats, input_count, dropped = load_splats(model)
-    log.info("compressing %d splats, SH degree %d", splats.count, splats.sh_degree)
+    kept, pruned_count = pruned(splats, settings.prune_fraction)
+    log.info("compressing %d splats, SH degree %d", kept.count, kept.sh_degree)
     options = EncoderOptions(
         texel_order=settings.texel_order,
         sh_palette_size=settings.sh_palette_size,
@@ -105,7 +124,7 @@ def compress(model: ModelInput, output_dir: Path, settings: Settings) -> Compres
         seed=settings.seed,
     )
     started = time.monotonic()
-    encoding = encode_splats(splats, options)
+    encoding = encode_splats(kept, options)
     sog_path = output_dir / SOG_NAME
     entry_bytes = write_sog(
         encoding.encoded,
@@ -115,13 +134,13 @@ def compress(model: ModelInput, output_dir: Path, settings: Settings) -> Compres
     )
     encode_seconds = time.monotonic() - started
     decoded = read_sog(sog_path)
-    if decoded.count != splats.count or decoded.sh_degree != splats.sh_degree:
+    if decoded.count != kept.count or decoded.sh_degree != kept.sh_degree:
         raise StageError(
             f"the written bundle decodes to {decoded.count} splats of SH degree {decoded.sh_degree}, "
-            f"not {splats.count} of degree {splats.sh_degree}"
+            f"not {kept.count} of degree {kept.sh_degree}"
         )
-    ordered = encoding.splats
-    check, skipped = run_quality_check(model, ordered, decoded, settings)
+    # The check draws the whole model, pruned splats included: it judges everything we dropped.
+    check, skipped = run_quality_check(model, splats, decoded, settings)
     shutil.copyfile(model.ply, output_dir / PLY_NAME)
     carry_training_metrics(model.ply.parent, output_dir)
     try:
@@ -133,15 +152,16 @@ def compress(model: ModelInput, output_dir: Path, settings: Settings) -> Compres
     report = CompressionReport(
         input_splats=input_count,
         dropped_non_finite=dropped,
-        splats=splats.count,
-        sh_degree=splats.sh_degree,
+        pruned=pruned_count,
+        splats=kept.count,
+        sh_degree=kept.sh_degree,
         ply_bytes=model.ply.stat().st_size,
         sog_bytes=sog_path.stat().st_size,
         sog_entry_bytes=entry_bytes,
         sh_palette_size=0 if palette is None else palette.size,
         texel_order=settings.texel_order,
         encode_seconds=round(encode_seconds, 3),
-        attribute_rmse=attribute_rmse(ordered, decoded),
+        attribute_rmse=attribute_rmse(encoding.splats, decoded),
         quality=None if check is None else quality_summary(check),
         quality_skipped=skipped,
         settings=dataclasses.asdict(settings),
