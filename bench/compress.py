@@ -3,15 +3,20 @@
 For each scene (``--ply`` files, e.g. trained scenes, and synthetic ones of ``--synthetic``
 sizes) it runs each encoder in its own process and prints one table row each: size, ratio to
 the ``.ply``, PSNR of the decoded bundle's render against the original's, encode time and
-peak memory (the child's peak RSS). splat-transform runs with ``--gpu cpu`` (no usable WebGPU
+peak memory (the child's peak RSS). A ``.ply`` inside a training job's model folder (beside
+``cameras.json`` and ``holdout/``) also gets the loss against the held-out photos: the
+original's PSNR against them minus the decoded bundle's, at half their resolution, as the
+stage's own check measures it. splat-transform runs with ``--gpu cpu`` (no usable WebGPU
 adapter here) under ``--reference-timeout``.
 
     .venv/bin/python bench/compress.py --synthetic 100000 1000000
+    .venv/bin/python bench/compress.py --ply MODEL/splat.ply --synthetic --prune-fractions 0 0.1
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import subprocess
 import sys
@@ -22,11 +27,11 @@ from pathlib import Path
 
 import numpy as np
 
-from splatflow.formats.cameras import Camera, camera_from_matrices
+from splatflow.formats.cameras import Camera, camera_from_matrices, read_cameras
 from splatflow.formats.ply import Splats, read_ply, write_ply
 from splatflow.formats.sog import read_sog
 from splatflow.render import render_splats
-from splatflow.stages.compress.quality import psnr
+from splatflow.stages.compress.quality import check_quality, psnr
 from splatflow.stages.compress.synthetic import synthetic_scene
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -43,6 +48,7 @@ class Row:
     seconds: float | None
     peak_mb: float | None
     psnr_db: float | None
+    photo_loss_db: float | None = None
     note: str = ""
 
 
@@ -103,65 +109,66 @@ def render_psnr(original: Splats, sog: Path, cameras: list[Camera]) -> float:
     return float(np.mean([psnr(render_splats(decoded, c), render_splats(original, c)) for c in cameras]))
 
 
+def photo_loss(original: Splats, sog: Path, model: Path) -> float | None:
+    """dB lost against the held-out photos of the model folder ``model``, if it has them."""
+    if not (model / "cameras.json").is_file() or not (model / "holdout").is_dir():
+        return None
+    check = check_quality(original, read_sog(sog), read_cameras(model / "cameras.json"), model / "holdout", 0.5)
+    return check.psnr_loss_db
+
+
+def judged_row(
+    name: str,
+    encoder: str,
+    ply: Path,
+    splats: Splats,
+    sog: Path,
+    run: tuple[int | None, float, float],
+    cameras: list[Camera],
+    failure: str,
+) -> Row:
+    """A table row: sizes and both quality measures when the encoder succeeded, its failure if not."""
+    status, seconds, peak = run
+    ok = status == 0
+    return Row(
+        name,
+        encoder,
+        splats.count,
+        ply.stat().st_size / 1e6,
+        sog.stat().st_size / 1e6 if ok else None,
+        seconds,
+        peak,
+        render_psnr(splats, sog, cameras) if ok else None,
+        photo_loss(splats, sog, ply.parent) if ok else None,
+        "" if ok else failure,
+    )
+
+
 def bench_scene(name: str, ply: Path, work: Path, args: argparse.Namespace) -> list[Row]:
     splats = read_ply(ply)
     cameras = overview_cameras(splats)
-    ply_mb = ply.stat().st_size / 1e6
     rows = []
-    for order in args.orders:
-        root = work / f"{name}-{order}"
+    for order, fraction in itertools.product(args.orders, args.prune_fractions):
+        root = work / f"{name}-{order}-{fraction}"
         (root / "processing" / "input").mkdir(parents=True)
         (root / "processing" / "input" / "splat.ply").symlink_to(ply)
         env = {**os.environ, "SPLATFLOW_ML_ROOT": str(root)}
         command = [sys.executable, "-m", "splatflow.stages.compress", "--texel-order", order]
-        status, seconds, peak = run_measured(command, env, args.ours_timeout)
+        command += ["--prune-fraction", str(fraction)]
+        run = run_measured(command, env, args.ours_timeout)
+        encoder = f"splatflow ({order}{f', prune {fraction:g}' if fraction else ''})"
         sog = root / "processing" / "output" / "scene.sog"
-        ok = status == 0
-        rows.append(
-            Row(
-                name,
-                f"splatflow ({order})",
-                splats.count,
-                ply_mb,
-                sog.stat().st_size / 1e6 if ok else None,
-                seconds,
-                peak,
-                render_psnr(splats, sog, cameras) if ok else None,
-                "" if ok else f"exit {status}",
-            )
-        )
+        rows.append(judged_row(name, encoder, ply, splats, sog, run, cameras, f"exit {run[0]}"))
+    reference = "splat-transform 3.7.0 (-g cpu)"
     if REFERENCE_CLI.is_file() and splats.count <= args.reference_max_splats:
         sog = work / f"{name}-reference.sog"
         command = ["node", str(REFERENCE_CLI), "-q", "-w", "-g", "cpu", str(ply), str(sog)]
-        status, seconds, peak = run_measured(command, dict(os.environ), args.reference_timeout)
-        ok = status == 0
-        rows.append(
-            Row(
-                name,
-                "splat-transform 3.7.0 (-g cpu)",
-                splats.count,
-                ply_mb,
-                sog.stat().st_size / 1e6 if ok else None,
-                seconds,
-                peak,
-                render_psnr(splats, sog, cameras) if ok else None,
-                "" if ok else ("timed out" if status is None else f"exit {status}"),
-            )
-        )
+        run = run_measured(command, dict(os.environ), args.reference_timeout)
+        failure = "timed out" if run[0] is None else f"exit {run[0]}"
+        rows.append(judged_row(name, reference, ply, splats, sog, run, cameras, failure))
     elif splats.count > args.reference_max_splats:
-        rows.append(
-            Row(
-                name,
-                "splat-transform 3.7.0 (-g cpu)",
-                splats.count,
-                ply_mb,
-                None,
-                None,
-                None,
-                None,
-                f"not run: over --reference-max-splats {args.reference_max_splats}",
-            )
-        )
+        note = f"not run: over --reference-max-splats {args.reference_max_splats}"
+        rows.append(Row(name, reference, splats.count, ply.stat().st_size / 1e6, None, None, None, None, None, note))
     return rows
 
 
@@ -169,14 +176,17 @@ def print_table(rows: list[Row]) -> None:
     def fmt(value: float | None, spec: str) -> str:
         return "-" if value is None else format(value, spec)
 
-    print("| scene | encoder | splats | .ply MB | .sog MB | ratio | PSNR vs original dB | encode s | peak MB | note |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    print(
+        "| scene | encoder | splats | .ply MB | .sog MB | ratio | PSNR vs original dB | loss vs photos dB "
+        "| encode s | peak MB | note |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for r in rows:
         ratio = None if r.sog_mb is None else r.ply_mb / r.sog_mb
         print(
             f"| {r.scene} | {r.encoder} | {r.splats} | {r.ply_mb:.1f} | {fmt(r.sog_mb, '.2f')} | "
-            f"{fmt(ratio, '.1f')} | {fmt(r.psnr_db, '.2f')} | {fmt(r.seconds, '.1f')} | "
-            f"{fmt(r.peak_mb, '.0f')} | {r.note} |"
+            f"{fmt(ratio, '.1f')} | {fmt(r.psnr_db, '.2f')} | {fmt(r.photo_loss_db, '.2f')} | "
+            f"{fmt(r.seconds, '.1f')} | {fmt(r.peak_mb, '.0f')} | {r.note} |"
         )
 
 
@@ -186,6 +196,7 @@ def main() -> None:
     parser.add_argument("--synthetic", type=int, nargs="*", default=[100_000, 1_000_000])
     parser.add_argument("--sh-degree", type=int, default=3)
     parser.add_argument("--orders", nargs="*", default=["morton", "sorted"])
+    parser.add_argument("--prune-fractions", type=float, nargs="*", default=[0.0], help="a row for each")
     parser.add_argument("--reference-max-splats", type=int, default=200_000)
     parser.add_argument("--reference-timeout", type=float, default=600)
     parser.add_argument("--ours-timeout", type=float, default=600)
