@@ -42,11 +42,13 @@ def _add_runtime_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _runtime_settings(args: argparse.Namespace) -> RuntimeSettings:
+    # Absolute, so the paths written into the env file and handed to jobs hold from anywhere.
+    state_dir = args.state_dir.resolve()
     runner = RunnerSettings(
-        state_dir=args.state_dir / "sagemaker", backend=args.backend, max_parallel_jobs=args.max_parallel_jobs
+        state_dir=state_dir / "sagemaker", backend=args.backend, max_parallel_jobs=args.max_parallel_jobs
     )
     return RuntimeSettings(
-        state_dir=args.state_dir,
+        state_dir=state_dir,
         host=args.host,
         aws_port=args.aws_port,
         sagemaker_port=args.sagemaker_port,

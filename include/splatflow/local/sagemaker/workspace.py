@@ -22,7 +22,9 @@ class Workspace:
 
     @classmethod
     def create(cls, jobs_root: Path, job_name: str) -> Workspace:
-        root = jobs_root / job_name / "ml"
+        # Absolute: the job's process runs in another folder and a container mounts it, so a
+        # relative root (the default state folder is ``.local``) would point somewhere else.
+        root = (jobs_root / job_name / "ml").resolve()
         shutil.rmtree(root, ignore_errors=True)
         for sub in ("input/config", "input/data", "model", "output", "checkpoints"):
             (root / sub).mkdir(parents=True, exist_ok=True)
