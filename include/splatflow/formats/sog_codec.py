@@ -130,14 +130,19 @@ def means_error_bound(means: Float32, lo: Float64, hi: Float64) -> Float64:
     return (np.abs(np.asarray(means, np.float64)) + 1.0) * np.expm1(half_step) + 1e-6
 
 
+def unit_quats(quats: Float32) -> Float64:
+    """(N, 4) unit quaternions; a zero-length one has no rotation to keep and becomes the identity."""
+    q = np.asarray(quats, dtype=np.float64)
+    length = np.linalg.norm(q, axis=1, keepdims=True)
+    return np.where(length > 0, q / np.where(length > 0, length, 1.0), np.array([1.0, 0.0, 0.0, 0.0]))
+
+
 def encode_quats(quats: Float32) -> UInt8:
     """Smallest-three: drop the largest component (made positive), store the rest in bytes.
 
-    A zero-length quaternion has no rotation to keep; it is stored as the identity.
+    A zero-length quaternion is stored as the identity (``unit_quats``).
     """
-    q = np.asarray(quats, dtype=np.float64)
-    length = np.linalg.norm(q, axis=1, keepdims=True)
-    q = np.where(length > 0, q / np.where(length > 0, length, 1.0), np.array([1.0, 0.0, 0.0, 0.0]))
+    q = unit_quats(quats)
     dropped = np.argmax(np.abs(q), axis=1)
     rows = np.arange(len(q))
     q = q * np.where(q[rows, dropped] < 0, -1.0, 1.0)[:, None]

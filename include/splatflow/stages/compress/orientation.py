@@ -24,6 +24,8 @@ import itertools
 import numpy as np
 import numpy.typing as npt
 
+from splatflow.formats.sog_codec import unit_quats
+
 Float32 = npt.NDArray[np.float32]
 Float64 = npt.NDArray[np.float64]
 
@@ -69,46 +71,38 @@ def _cube_rotations() -> Float64:
     return np.array(sorted(candidates))
 
 
-def _turns_by_axis_order() -> Float64:
-    """(6, 4, 4): for each order of three axes, the four cube rotations that apply it.
+def _axis_order_code(orders: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """A number per (..., 3) axis order: ``9 * order[0] + 3 * order[1] + order[2]``."""
+    return np.asarray(orders[..., 0] * 9 + orders[..., 1] * 3 + orders[..., 2], np.int64)
 
-    Row ``p`` belongs to ``itertools.permutations(range(3))[p]``: post-multiplying a rotation
-    by any of its four quaternions makes new local axis ``j`` the old axis ``order[j]``
-    (up to its direction).
+
+def _turns_by_axis_order() -> Float64:
+    """(27, 4, 4): at ``_axis_order_code(order)``, the four cube rotations that apply ``order``.
+
+    Post-multiplying a rotation by any of those four quaternions makes new local axis ``j`` the
+    old axis ``order[j]`` (up to its direction). Codes that are not a permutation stay zero.
     """
     rotations = _cube_rotations()
     matrices = rotation_matrices(rotations)
-    orders = list(itertools.permutations(range(3)))
-    table = np.empty((len(orders), 4, 4))
-    for index, order in enumerate(orders):
+    table = np.zeros((27, 4, 4))
+    for order in itertools.permutations(range(3)):
         takes = np.all(np.abs(matrices[:, list(order), [0, 1, 2]]) > 0.5, axis=1)
-        table[index] = rotations[takes]
+        table[_axis_order_code(np.array(order))] = rotations[takes]
     return table
 
 
 _TURNS = _turns_by_axis_order()
-_ORDER_INDEX = {order: index for index, order in enumerate(itertools.permutations(range(3)))}
-
-
-def _order_codes(orders: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    """Row of ``_TURNS`` for each (N, 3) axis order."""
-    lookup = np.full(27, -1, np.int64)
-    for order, index in _ORDER_INDEX.items():
-        lookup[order[0] * 9 + order[1] * 3 + order[2]] = index
-    return lookup[orders[:, 0] * 9 + orders[:, 1] * 3 + orders[:, 2]]
 
 
 def canonical_orientation(scales: Float32, quats: Float32) -> tuple[Float32, Float32]:
     """(scales, unit quats) of the same Gaussians: axes largest first, ``w`` largest and positive.
 
-    ``quats`` need not be normalised; a zero quaternion is read as the identity, as
-    ``encode_quats`` reads it.
+    ``quats`` need not be normalised; a zero quaternion is read as the identity
+    (``unit_quats``, as ``encode_quats`` reads it).
     """
-    q = np.asarray(quats, np.float64)
-    length = np.linalg.norm(q, axis=1, keepdims=True)
-    q = np.where(length > 0, q / np.where(length > 0, length, 1.0), np.array([1.0, 0.0, 0.0, 0.0]))
+    q = unit_quats(quats)
     order = np.argsort(-np.asarray(scales, np.float64), axis=1, kind="stable")
-    turns = _TURNS[_order_codes(order)]
+    turns = _TURNS[_axis_order_code(order)]
     candidates = quaternion_product(q[:, None, :], turns)
     best = np.abs(candidates[:, :, 0]).argmax(axis=1)
     chosen = candidates[np.arange(len(q)), best]
