@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 import time
@@ -210,6 +211,24 @@ def _triggerer_of_training(components: AirflowComponents, run_id: str) -> int | 
     return triggerer
 
 
+TROUBLE = re.compile(r'"level": ?"(warning|error|critical)"|\[(warning|error|critical) |state mismatch|orphaned')
+
+
+def _first_training_try_story(folder: Path, run_id: str, limit: int = 40) -> str:
+    """Why the training task's first try ended, should it not be the one that finished: the warnings
+    and errors of its log and its triggers' logs, and what the scheduler and triggerers said of it."""
+    task_logs = folder / "airflow" / "logs" / f"dag_id={DAG_ID}" / f"run_id={run_id}" / "task_id=train"
+    sources = [*sorted(task_logs.glob("attempt=1.log*")), folder / "scheduler.log", folder / "triggerer.log"]
+    story = []
+    for source in sources:
+        with suppress(OSError):
+            for line in source.read_text(errors="replace").splitlines():
+                about_training = source.parent == task_logs or "task_id='train'" in line or ".train " in line
+                if about_training and TROUBLE.search(line):
+                    story.append(f"{source.name}: {line[:400]}")
+    return "\n".join(story[-limit:]) or "(no warning or error about it in the logs)"
+
+
 @dataclass(frozen=True)
 class RestartedRun:
     run_id: str
@@ -217,6 +236,7 @@ class RestartedRun:
     job_status_after_graceful_restart: str | None
     job_status_at_kill: str | None
     train_tries: int
+    first_training_try: str
 
 
 @pytest.fixture(scope="module")
@@ -260,7 +280,8 @@ def restarted_run(airflow_components: tuple[AirflowComponents, EmbeddedRuntime])
 
     state = components.wait_for_run(run_id)
     tries = components.api(f"{components.run_path(run_id)}/taskInstances/train")["try_number"]
-    return RestartedRun(run_id, state, after_graceful, at_kill, tries)
+    story = _first_training_try_story(components.folder, run_id) if tries != 1 else ""
+    return RestartedRun(run_id, state, after_graceful, at_kill, tries, story)
 
 
 def test_run_survives_restarted_and_killed_triggerer_and_scheduler_with_one_job_per_stage(
@@ -270,7 +291,8 @@ def test_run_survives_restarted_and_killed_triggerer_and_scheduler_with_one_job_
     assert restarted_run.job_status_after_graceful_restart == "InProgress", "a clean triggerer stop left the job on"
     assert restarted_run.job_status_at_kill == "InProgress", "Airflow was killed while the job ran"
     assert restarted_run.state == "success"
-    assert restarted_run.train_tries == 1, "the deferred task resumed; it was not retried"
+    first_try = restarted_run.first_training_try
+    assert restarted_run.train_tries == 1, f"the deferred task was retried; its first try:\n{first_try}"
     jobs = stage_job_names(runtime, restarted_run.run_id)
     assert {stage: len(names) for stage, names in jobs.items()} == {"sfm": 1, "train": 1, "compress": 1}, jobs
     assert [m["Subject"] for m in mail_to(runtime, ADDRESS)] == ["Your 3D splat of flight.zip is ready"]
