@@ -8,6 +8,12 @@ and new ones started (a crash). Each time the deferred task's trigger is taken o
 triggerer, the job is still the one that was started, and the run ends with one job per stage
 and one email.
 
+Airflow normally resumes the deferred task when its trigger fires. It may instead fail the try and
+retry the task (a trigger that died with its starved triggerer, or apache/airflow#67287); the
+operators are built for that: the retry takes over the job its first try started. The test accepts
+that path only when the second try's log shows the takeover, and reports, as a warning, what the
+first try's logs said, so a retry on a CI machine can be looked into.
+
 The finished run is then cleared through the REST API, as a user would from the UI: only
 ``publish`` and ``deliver``, then every task. A delivered run redoes nothing: no stage job starts
 again, no object under its prefix changes (the email's links point at them), no second email.
@@ -24,6 +30,7 @@ import sys
 import time
 import urllib.error
 import urllib.parse
+import warnings
 from collections.abc import Iterator
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -211,13 +218,29 @@ def _triggerer_of_training(components: AirflowComponents, run_id: str) -> int | 
     return triggerer
 
 
+TAKEOVER = re.compile(
+    r"job \S+ of this run (is still in progress: waiting for it|completed already: taking its result)"
+)
 TROUBLE = re.compile(r'"level": ?"(warning|error|critical)"|\[(warning|error|critical) |state mismatch|orphaned')
+
+
+def _training_logs(folder: Path, run_id: str) -> Path:
+    return folder / "airflow" / "logs" / f"dag_id={DAG_ID}" / f"run_id={run_id}" / "task_id=train"
+
+
+def _second_training_try_took_over(folder: Path, run_id: str) -> bool:
+    """Whether the training task's second try waited for, or took, the job its first try started."""
+    with suppress(OSError):
+        return (
+            TAKEOVER.search((_training_logs(folder, run_id) / "attempt=2.log").read_text(errors="replace")) is not None
+        )
+    return False
 
 
 def _first_training_try_story(folder: Path, run_id: str, limit: int = 40) -> str:
     """Why the training task's first try ended, should it not be the one that finished: the warnings
     and errors of its log and its triggers' logs, and what the scheduler and triggerers said of it."""
-    task_logs = folder / "airflow" / "logs" / f"dag_id={DAG_ID}" / f"run_id={run_id}" / "task_id=train"
+    task_logs = _training_logs(folder, run_id)
     sources = [*sorted(task_logs.glob("attempt=1.log*")), folder / "scheduler.log", folder / "triggerer.log"]
     story = []
     for source in sources:
@@ -237,6 +260,7 @@ class RestartedRun:
     job_status_at_kill: str | None
     train_tries: int
     first_training_try: str
+    retry_took_over: bool
 
 
 @pytest.fixture(scope="module")
@@ -281,7 +305,8 @@ def restarted_run(airflow_components: tuple[AirflowComponents, EmbeddedRuntime])
     state = components.wait_for_run(run_id)
     tries = components.api(f"{components.run_path(run_id)}/taskInstances/train")["try_number"]
     story = _first_training_try_story(components.folder, run_id) if tries != 1 else ""
-    return RestartedRun(run_id, state, after_graceful, at_kill, tries, story)
+    took_over = _second_training_try_took_over(components.folder, run_id)
+    return RestartedRun(run_id, state, after_graceful, at_kill, tries, story, took_over)
 
 
 def test_run_survives_restarted_and_killed_triggerer_and_scheduler_with_one_job_per_stage(
@@ -291,8 +316,13 @@ def test_run_survives_restarted_and_killed_triggerer_and_scheduler_with_one_job_
     assert restarted_run.job_status_after_graceful_restart == "InProgress", "a clean triggerer stop left the job on"
     assert restarted_run.job_status_at_kill == "InProgress", "Airflow was killed while the job ran"
     assert restarted_run.state == "success"
-    first_try = restarted_run.first_training_try
-    assert restarted_run.train_tries == 1, f"the deferred task was retried; its first try:\n{first_try}"
+    if restarted_run.train_tries != 1:
+        story = restarted_run.first_training_try
+        warnings.warn(
+            f"Airflow retried the training task instead of resuming it; its first try:\n{story}", stacklevel=1
+        )
+        assert restarted_run.train_tries == 2, story
+        assert restarted_run.retry_took_over, f"the retry did not take over the first try's job; first try:\n{story}"
     jobs = stage_job_names(runtime, restarted_run.run_id)
     assert {stage: len(names) for stage, names in jobs.items()} == {"sfm": 1, "train": 1, "compress": 1}, jobs
     assert [m["Subject"] for m in mail_to(runtime, ADDRESS)] == ["Your 3D splat of flight.zip is ready"]
