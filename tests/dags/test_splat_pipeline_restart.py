@@ -224,24 +224,25 @@ TAKEOVER = re.compile(
 TROUBLE = re.compile(r'"level": ?"(warning|error|critical)"|\[(warning|error|critical) |state mismatch|orphaned')
 
 
-def _training_logs(folder: Path, run_id: str) -> Path:
-    return folder / "airflow" / "logs" / f"dag_id={DAG_ID}" / f"run_id={run_id}" / "task_id=train"
+def _training_logs(components: AirflowComponents, run_id: str) -> Path:
+    logs = Path(components.environment["AIRFLOW_HOME"]) / "logs"
+    return logs / f"dag_id={DAG_ID}" / f"run_id={run_id}" / "task_id=train"
 
 
-def _second_training_try_took_over(folder: Path, run_id: str) -> bool:
+def _second_training_try_took_over(components: AirflowComponents, run_id: str) -> bool:
     """Whether the training task's second try waited for, or took, the job its first try started."""
+    second_try = _training_logs(components, run_id) / "attempt=2.log"
     with suppress(OSError):
-        return (
-            TAKEOVER.search((_training_logs(folder, run_id) / "attempt=2.log").read_text(errors="replace")) is not None
-        )
+        return TAKEOVER.search(second_try.read_text(errors="replace")) is not None
     return False
 
 
-def _first_training_try_story(folder: Path, run_id: str, limit: int = 40) -> str:
+def _first_training_try_story(components: AirflowComponents, run_id: str, limit: int = 40) -> str:
     """Why the training task's first try ended, should it not be the one that finished: the warnings
     and errors of its log and its triggers' logs, and what the scheduler and triggerers said of it."""
-    task_logs = _training_logs(folder, run_id)
-    sources = [*sorted(task_logs.glob("attempt=1.log*")), folder / "scheduler.log", folder / "triggerer.log"]
+    task_logs = _training_logs(components, run_id)
+    components_logs = [components.folder / f"{name}.log" for name in ("scheduler", "triggerer")]
+    sources = [*sorted(task_logs.glob("attempt=1.log*")), *components_logs]
     story = []
     for source in sources:
         with suppress(OSError):
@@ -304,8 +305,9 @@ def restarted_run(airflow_components: tuple[AirflowComponents, EmbeddedRuntime])
 
     state = components.wait_for_run(run_id)
     tries = components.api(f"{components.run_path(run_id)}/taskInstances/train")["try_number"]
-    story = _first_training_try_story(components.folder, run_id) if tries != 1 else ""
-    took_over = _second_training_try_took_over(components.folder, run_id)
+    retried = tries != 1
+    story = _first_training_try_story(components, run_id) if retried else ""
+    took_over = retried and _second_training_try_took_over(components, run_id)
     return RestartedRun(run_id, state, after_graceful, at_kill, tries, story, took_over)
 
 
