@@ -45,15 +45,37 @@ class FakeModel:
         return 100 * self.registered
 
 
-def fake_mappers(monkeypatch: pytest.MonkeyPatch, results: dict[str, dict[int, FakeModel]]) -> list[str]:
-    calls: list[str] = []
+Attempt = tuple[str, int]
 
-    def run(mapper: str, *_: object) -> dict[int, FakeModel]:
-        calls.append(mapper)
-        return results[mapper]
+
+def fake_mappers(monkeypatch: pytest.MonkeyPatch, results: dict[str | Attempt, dict[int, FakeModel]]) -> list[Attempt]:
+    """Each mapper's models, by mapper or by (mapper, seed); the attempts made, in order."""
+    calls: list[Attempt] = []
+
+    def run(mapper: str, seed: int, *_: object) -> dict[int, FakeModel]:
+        calls.append((mapper, seed))
+        return results.get((mapper, seed), results.get(mapper, {}))
 
     monkeypatch.setattr(mapping, "_run_mapper", run)
     return calls
+
+
+def test_a_collapsed_global_model_is_mapped_again_with_the_next_seed(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    calls = fake_mappers(monkeypatch, {("global", 0): {}, ("global", 1): {0: FakeModel(29)}})
+    result = mapping.map_photos(tmp_path / "db", tmp_path, tmp_path, 29, Settings(), "sfm")
+    assert calls == [("global", 0), ("global", 1)]
+    assert (result.mapper, result.seed, result.reconstruction.num_reg_images()) == ("global", 1, 29)
+    assert result.fallback_reason is not None
+    assert result.fallback_reason.startswith("global mapper with seed 0: no 3D model")
+
+
+def test_the_seeds_start_at_the_configured_one(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    calls = fake_mappers(monkeypatch, {"global": {}, "incremental": {}})
+    with pytest.raises(StageError, match="no 3D model"):
+        mapping.map_photos(tmp_path / "db", tmp_path, tmp_path, 29, Settings(random_seed=7, mapper_attempts=2), "sfm")
+    assert calls == [("global", 7), ("global", 8), ("incremental", 7), ("incremental", 8)]
 
 
 def test_a_failed_global_model_falls_back_to_the_incremental_mapper(
@@ -61,29 +83,29 @@ def test_a_failed_global_model_falls_back_to_the_incremental_mapper(
 ) -> None:
     calls = fake_mappers(monkeypatch, {"global": {}, "incremental": {0: FakeModel(9), 1: FakeModel(27)}})
     result = mapping.map_photos(tmp_path / "db", tmp_path, tmp_path, 29, Settings(), "sfm")
-    assert calls == ["global", "incremental"]
+    assert calls == [("global", 0), ("global", 1), ("global", 2), ("incremental", 0)]
     assert (result.mapper, result.models, result.reconstruction.num_reg_images()) == ("incremental", 2, 27)
-    assert result.fallback_reason is not None and result.fallback_reason.startswith("global mapper: no 3D model")
+    assert result.fallback_reason is not None
+    assert result.fallback_reason.startswith("global mapper with seed 0: no 3D model")
 
 
 def test_a_good_first_model_needs_no_fallback(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     calls = fake_mappers(monkeypatch, {"global": {0: FakeModel(29)}})
     result = mapping.map_photos(tmp_path / "db", tmp_path, tmp_path, 29, Settings(), "sfm")
-    assert calls == ["global"]
-    assert (result.mapper, result.fallback_reason) == ("global", None)
+    assert calls == [("global", 0)]
+    assert (result.mapper, result.seed, result.fallback_reason) == ("global", 0, None)
 
 
 def test_when_both_mappers_fail_the_first_reason_is_reported(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    calls = fake_mappers(monkeypatch, {"global": {0: FakeModel(5)}, "incremental": {}})
+    calls = fake_mappers(monkeypatch, {("global", 0): {0: FakeModel(5)}})
     with pytest.raises(StageError, match="only 5 of 29 photos"):
         mapping.map_photos(tmp_path / "db", tmp_path, tmp_path, 29, Settings(), "sfm")
-    assert calls == ["global", "incremental"]
+    assert [mapper for mapper, _ in calls] == ["global"] * 3 + ["incremental"] * 3
 
 
 def test_the_fallback_can_be_switched_off(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     calls = fake_mappers(monkeypatch, {"incremental": {}})
+    settings = Settings(mapper="incremental", mapper_fallback=False, mapper_attempts=1)
     with pytest.raises(StageError, match="no 3D model"):
-        mapping.map_photos(
-            tmp_path / "db", tmp_path, tmp_path, 29, Settings(mapper="incremental", mapper_fallback=False), "sfm"
-        )
-    assert calls == ["incremental"]
+        mapping.map_photos(tmp_path / "db", tmp_path, tmp_path, 29, settings, "sfm")
+    assert calls == [("incremental", 0)]

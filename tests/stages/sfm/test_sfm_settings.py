@@ -28,6 +28,11 @@ def test_a_value_outside_the_choices_fails_the_stage() -> None:
         read_arguments(Settings, ["--mapper", "hierarchical"])
 
 
+def test_mapping_needs_at_least_one_attempt() -> None:
+    with pytest.raises(StageError, match="mapper_attempts=0 must be at least 1"):
+        read_arguments(Settings, ["--mapper-attempts", "0"])
+
+
 def test_every_setting_is_documented() -> None:
     text = Path(sys.modules[Settings.__module__].__file__ or "").read_text(encoding="utf-8")
     for field in dataclasses.fields(Settings):

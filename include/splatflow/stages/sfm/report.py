@@ -77,6 +77,7 @@ def build_report(
         "matching": asdict(matching),
         "mapping": {
             "mapper": mapping.mapper,
+            "seed": mapping.seed,
             "models": mapping.models,
             "fallback_reason": mapping.fallback_reason,
             "mapper_points": mapping.mapper_points,

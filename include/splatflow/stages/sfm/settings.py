@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from splatflow.hyperparameters import HyperparameterError
+
 MatchingMethod = Literal["auto", "exhaustive", "spatial", "sequential"]
 MapperKind = Literal["global", "incremental"]
 CameraModelName = Literal["SIMPLE_PINHOLE", "SIMPLE_RADIAL", "RADIAL", "OPENCV"]
@@ -63,8 +65,11 @@ class Settings:
     # --- Mapping.
     mapper: MapperKind = "global"
     """``global`` (pycolmap's global mapper: robust on drone sets, fast) or ``incremental``."""
+    mapper_attempts: int = 3
+    """Seeds (``random_seed`` upwards) each mapper tries while its model places too few photos:
+    whether global mapping collapses on a weakly connected set depends on its random draws."""
     mapper_fallback: bool = True
-    """When the chosen mapper places too few photos, try the other mapper before failing."""
+    """When the chosen mapper's attempts all place too few photos, try the other mapper before failing."""
     triangulate_all_matches: bool = True
     """Once the poses are final, triangulate every verified match again, two-photo tracks
     included: about twice the points for training to start from, in well under a second."""
@@ -85,4 +90,9 @@ class Settings:
     num_threads: int = -1
     """CPU threads for extraction, matching and mapping; -1 uses every core of the instance."""
     random_seed: int = 0
-    """Seed for pycolmap's randomised steps, so a rerun of the same ZIP gives the same model."""
+    """Seed for pycolmap's randomised steps. With the photos numbered in name order, a rerun of the
+    same ZIP gives the same model (to the last bits of bundle adjustment's multithreaded sums)."""
+
+    def __post_init__(self) -> None:
+        if self.mapper_attempts < 1:
+            raise HyperparameterError(f"mapper_attempts={self.mapper_attempts} must be at least 1")
