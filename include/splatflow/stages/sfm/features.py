@@ -8,7 +8,7 @@ chunks so the log shows ``n/N`` while it works.
 Every photo is entered in the database, in name order, before extraction starts. COLMAP's
 extractor otherwise numbers photos in the order its threads finish them, and those numbers order
 the matched pairs, seed their RANSAC draws and break the mappers' ties: the same ZIP then gave a
-different model on each run, and on ``opensfm_lund`` at 640 px about one run in ten gave none.
+different model on each run, and on ``opensfm_lund`` at 640 px 3 numberings in 40 gave none.
 """
 
 from __future__ import annotations
