@@ -57,7 +57,9 @@ def test_lund_registers_every_photo_with_low_reprojection_error(lund_run: StageR
     assert report["matching"]["method"] == "exhaustive"
     assert report["matching"]["matched_pairs"] == 29 * 28 // 2
     mapping = report["mapping"]
-    assert (mapping["mapper"], mapping["seed"], mapping["models"], mapping["fallback_reason"]) == ("global", 0, 1, None)
+    assert (mapping["mapper"], mapping["models"]) == ("global", 1)
+    # Seed 0 maps this set here; a machine whose arithmetic differs may need the next seed, and says why.
+    assert (mapping["seed"] == 0) == (mapping["fallback_reason"] is None)
     # Triangulating every match once the poses are final adds the two-photo tracks the mapper left.
     assert report["points"] > 1.3 * mapping["mapper_points"]
     assert report["timings_s"].keys() == STEPS

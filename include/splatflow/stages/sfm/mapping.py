@@ -6,8 +6,9 @@ in seconds. Global mapping can collapse on weakly connected sets, and whether it
 its random draws: on ``opensfm_lund`` at 640 px, 3 of 40 shuffled photo numberings left it with
 no model at seed 0, and each of the three registered all 29 photos at seed 1 or 2. So a mapper
 whose model places too few photos gets ``mapper_attempts`` seeds in turn, then the other mapper
-gets as many, before the stage fails. When the matches split into several models, the largest one
-is kept and the check below decides whether it covers enough of the survey.
+gets one try before the stage fails (one only: incremental mapping of a large survey takes hours).
+When the matches split into several models, the largest one is kept and the check below decides
+whether it covers enough of the survey.
 """
 
 from __future__ import annotations
@@ -44,25 +45,24 @@ class MappingResult:
 
 def map_photos(database: Path, images: Path, work: Path, decoded: int, settings: Settings, stage: str) -> MappingResult:
     """Map with the configured mapper and its seeds; if each places too few photos, try the other one."""
-    order: list[MapperKind] = [settings.mapper]
-    if settings.mapper_fallback:
-        order.append("incremental" if settings.mapper == "global" else "global")
     seeds = range(settings.random_seed, settings.random_seed + settings.mapper_attempts)
+    attempts: list[tuple[MapperKind, int]] = [(settings.mapper, seed) for seed in seeds]
+    if settings.mapper_fallback:
+        attempts.append(("incremental" if settings.mapper == "global" else "global", settings.random_seed))
     # The first attempt's error: raised when no attempt succeeds, reported when a later one does.
     failure: StageError | None = None
     reason: str | None = None
-    for mapper in order:
-        for seed in seeds:
-            models = _run_mapper(mapper, seed, database, images, work / f"{mapper}-{seed}", settings, stage)
-            try:
-                reconstruction = _largest(models)
-                check_registration(reconstruction.num_reg_images(), decoded, len(models), settings)
-            except StageError as exc:
-                log.warning("the %s mapper's result with seed %d is not usable: %s", mapper, seed, exc)
-                if failure is None:
-                    failure, reason = exc, f"{mapper} mapper with seed {seed}: {exc}"
-                continue
-            return MappingResult(reconstruction, len(models), mapper, seed, reason, reconstruction.num_points3D())
+    for mapper, seed in attempts:
+        models = _run_mapper(mapper, seed, database, images, work / f"{mapper}-{seed}", settings, stage)
+        try:
+            reconstruction = _largest(models)
+            check_registration(reconstruction.num_reg_images(), decoded, len(models), settings)
+        except StageError as exc:
+            log.warning("the %s mapper's result with seed %d is not usable: %s", mapper, seed, exc)
+            if failure is None:
+                failure, reason = exc, f"{mapper} mapper with seed {seed}: {exc}"
+            continue
+        return MappingResult(reconstruction, len(models), mapper, seed, reason, reconstruction.num_points3D())
     assert failure is not None
     raise failure
 

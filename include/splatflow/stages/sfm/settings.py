@@ -66,10 +66,10 @@ class Settings:
     mapper: MapperKind = "global"
     """``global`` (pycolmap's global mapper: robust on drone sets, fast) or ``incremental``."""
     mapper_attempts: int = 3
-    """Seeds (``random_seed`` upwards) each mapper tries while its model places too few photos:
-    whether global mapping collapses on a weakly connected set depends on its random draws."""
+    """Seeds (``random_seed`` upwards) the chosen mapper tries while its model places too few
+    photos: whether global mapping collapses on a weakly connected set depends on its random draws."""
     mapper_fallback: bool = True
-    """When the chosen mapper's attempts all place too few photos, try the other mapper before failing."""
+    """When the chosen mapper's attempts all place too few photos, try the other mapper once before failing."""
     triangulate_all_matches: bool = True
     """Once the poses are final, triangulate every verified match again, two-photo tracks
     included: about twice the points for training to start from, in well under a second."""
