@@ -1,9 +1,10 @@
-"""The Dockerfiles build what the runner and SageMaker expect, checked without a Docker engine.
+"""The Dockerfiles build what the runner and SageMaker expect, checked statically in a second.
 
-No engine runs in CI here, so a broken image would only show in the ECR workflow or, worse, in
-a failed SageMaker job. These checks catch the usual breakages statically: a COPY of a file that
-moved, a stage module that was renamed, a floating base image, an image running as root, an
-image built for the wrong architecture.
+The images are also built and run under a real engine (``tests/containers/test_stage_images.py``),
+which takes minutes; these checks name the usual breakages at once, line by line: a COPY of a
+file that moved, a stage module that was renamed, a floating base image, a stage image whose
+user cannot write SageMaker's root-owned ``/opt/ml`` folders, an Airflow image running as root,
+an image built for the wrong architecture.
 """
 
 from __future__ import annotations
@@ -145,7 +146,9 @@ def dockerfile_problems(text: str, repo_root: Path, *, stage_image: bool = True)
     """Every problem found in a Dockerfile's text, each in one line naming where it is.
 
     A stage image (``stage_image``) must also be built for linux/amd64, SageMaker's architecture,
-    and start a splatflow module; the Airflow image keeps its base image's entry point.
+    start a splatflow module, and run as root (SageMaker's agent makes ``/opt/ml`` as root and
+    expects root containers); the Airflow image keeps its base image's entry point and must not
+    run as root.
     """
     stages = parse_stages(text)
     if not stages:
@@ -165,9 +168,16 @@ def dockerfile_problems(text: str, repo_root: Path, *, stage_image: bool = True)
 
     final = stages[-1]
     user = final.last("USER")
-    if user is None:
+    runs_as_root = user is None or user.arguments[0].partition(":")[0] in ROOT_USERS
+    if stage_image and not runs_as_root:
+        assert user is not None
+        problems.append(
+            f"line {user.line}: USER {user.arguments[0]} cannot write the /opt/ml folders SageMaker creates as root"
+        )
+    elif not stage_image and user is None:
         problems.append("the final stage sets no USER, so the container runs as root")
-    elif user.arguments[0].partition(":")[0] in ROOT_USERS:
+    elif not stage_image and runs_as_root:
+        assert user is not None
         problems.append(f"line {user.line}: USER {user.arguments[0]} runs the container as root")
 
     if stage_image:
@@ -208,7 +218,7 @@ FROM ubuntu:latest
 COPY --from=build /opt/venv /opt/venv
 COPY include/no_such_file.py /app/
 ADD https://example.invalid/tool.tar.gz /opt/
-USER root
+USER app
 ENTRYPOINT ["python", "-m", "splatflow.stages.no_such_stage"]
 """
 
@@ -223,7 +233,7 @@ def test_checker_reports_each_problem_of_a_broken_dockerfile() -> None:
         "line 2: FROM is not built for --platform=linux/amd64",
         "line 4: COPY source 'include/no_such_file.py' is not in the repository",
         "line 5: ADD fetches 'https://example.invalid/tool.tar.gz' at build time",
-        "line 6: USER root runs the container as root",
+        "line 6: USER app cannot write the /opt/ml folders SageMaker creates as root",
         "line 7: ENTRYPOINT module 'splatflow.stages.no_such_stage' is not under include/",
     ]
     assert problems == expected
@@ -236,7 +246,7 @@ def test_checker_reports_each_problem_of_a_broken_dockerfile() -> None:
         ("USER 0:0\n", "line 2: USER 0:0 runs the container as root"),
     ],
 )
-def test_checker_requires_a_non_root_user(tail: str, problem: str) -> None:
+def test_checker_requires_a_non_root_user_for_the_airflow_image(tail: str, problem: str) -> None:
     text = "FROM --platform=linux/amd64 python:3.11.14-slim\n" + tail
     assert problem in dockerfile_problems(text, REPO_ROOT, stage_image=False)
 
@@ -250,7 +260,7 @@ def test_checker_requires_a_non_root_user(tail: str, problem: str) -> None:
     ],
 )
 def test_checker_requires_an_exec_form_entrypoint_naming_a_module(entrypoint: str | None, problem: str) -> None:
-    text = "FROM --platform=linux/amd64 python:3.11.14-slim\nUSER app\n"
+    text = "FROM --platform=linux/amd64 python:3.11.14-slim\nUSER root\n"
     if entrypoint is not None:
         text += f"ENTRYPOINT {entrypoint}\n"
     assert any(found.startswith(problem) for found in dockerfile_problems(text, REPO_ROOT))
@@ -262,7 +272,6 @@ def test_checker_accepts_pinned_multi_stage_images_and_known_modules() -> None:
         "COPY pyproject.toml include/ ./\n"
         "FROM --platform=linux/amd64 python:3.11.14-slim@sha256:" + "0" * 64 + "\n"
         "COPY --from=build /opt/venv /opt/venv\n"
-        "USER 10001\n"
         'ENTRYPOINT ["python", "-m", "splatflow.stages.contract"]\n'
     )
     assert dockerfile_problems(text, REPO_ROOT) == []

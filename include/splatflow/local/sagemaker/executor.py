@@ -20,15 +20,9 @@ from typing import IO, Any
 from splatflow.encryption import encryption_args
 from splatflow.local.config import RunnerSettings
 from splatflow.local.sagemaker import s3io
-from splatflow.local.sagemaker.backends import (
-    BackendError,
-    Command,
-    docker_command,
-    docker_engine_available,
-    image_repository_name,
-    subprocess_command,
-)
+from splatflow.local.sagemaker.backends import BackendError, Command, image_repository_name, subprocess_command
 from splatflow.local.sagemaker.cloudwatch import LogStreamWriter, stream_name
+from splatflow.local.sagemaker.container import container_command, host_has_nvidia_gpus, require_image
 from splatflow.local.sagemaker.jobs import TRAINING, JobRecord
 from splatflow.local.sagemaker.plans import JobPlan, model_artifacts_uri, plan_for, prepare_workspace
 from splatflow.local.sagemaker.store import JobStore
@@ -44,7 +38,8 @@ class JobExecutor:
         self.s3 = s3
         self.logs = logs
         self._slots = threading.Semaphore(settings.max_parallel_jobs)
-        self.use_docker = settings.backend == "docker" or (settings.backend == "auto" and docker_engine_available())
+        self.use_docker = settings.backend == "docker"
+        self.host_gpus = self.use_docker and host_has_nvidia_gpus()
         self._injected_failures = dict(settings.injected_job_failures)
         self._injected_lock = threading.Lock()
 
@@ -144,9 +139,13 @@ class JobExecutor:
         self._finish(record, "Completed")
 
     def _command(self, plan: JobPlan, workspace: Workspace, record: JobRecord) -> Command:
-        if self.use_docker:
-            return docker_command(plan, workspace, record.name, is_training=record.kind is TRAINING)
-        return subprocess_command(plan, workspace, self.settings)
+        if not self.use_docker:
+            return subprocess_command(plan, workspace, self.settings)
+        environment = dict(os.environ)
+        if self.settings.docker_host:
+            environment["DOCKER_HOST"] = self.settings.docker_host
+        require_image(plan.image, environment)
+        return container_command(plan, workspace, record.name, environment, gpus=self.host_gpus)
 
     def _restore_checkpoints(self, checkpoint: tuple[str, str], workspace: Workspace) -> None:
         """A retried or resumed job starts with the checkpoints its predecessor synced."""
@@ -209,7 +208,7 @@ class JobExecutor:
                 elif deadline is not None and time.monotonic() > deadline:
                     outcome = "timeout"
                 if outcome:
-                    self._terminate(process, command)
+                    self._terminate(process, command, plan.is_training)
                     break
             reader.join(timeout=10)
             writer.flush()
@@ -217,19 +216,27 @@ class JobExecutor:
                 syncer.sync()
         return outcome if outcome else process.returncode
 
-    def _terminate(self, process: subprocess.Popen[str], command: Command) -> None:
-        """SIGTERM, a grace period, then SIGKILL: the container gets a chance to checkpoint."""
+    def _terminate(self, process: subprocess.Popen[str], command: Command, is_training: bool) -> None:
+        """Stop the job as SageMaker does: a signal, a grace period, then SIGKILL.
+
+        Training gets ``docker stop -t 120`` (SIGTERM first); Processing gets SIGINT first, the
+        signal AWS documents for stopping processing containers. The container gets its chance
+        to checkpoint or clean up either way.
+        """
+        grace = self.settings.stop_grace_seconds
+        first = signal.SIGTERM if is_training else signal.SIGINT
         if command.container_name:
-            subprocess.run(
-                ["docker", "stop", "-t", str(int(self.settings.stop_grace_seconds)), command.container_name],
-                capture_output=True,
-                check=False,
-            )
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
+            docker = ["docker", "kill", "--signal", first.name, command.container_name]
+            subprocess.run(docker, capture_output=True, check=False, env=command.environment)
+        else:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, first)
         try:
-            process.wait(timeout=self.settings.stop_grace_seconds)
+            process.wait(timeout=grace)
         except subprocess.TimeoutExpired:
+            if command.container_name:
+                docker = ["docker", "kill", "--signal", "SIGKILL", command.container_name]
+                subprocess.run(docker, capture_output=True, check=False, env=command.environment)
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait()

@@ -35,8 +35,12 @@ class JobRunner:
 
     def start(self) -> None:
         self.server.start()
-        backend = "docker" if self.executor.use_docker else "subprocess"
-        log.info("SageMaker job runner on %s (jobs run as %s)", self.url, backend)
+        if self.executor.use_docker:
+            engine = self.settings.docker_host or "the docker client's default engine"
+            how = f"in their stage images, as SageMaker runs them (engine: {engine})"
+        else:
+            how = "as processes of this Python (--backend docker runs them in their images)"
+        log.info("SageMaker job runner on %s: jobs run %s", self.url, how)
 
     def stop(self) -> None:
         self.server.stop()

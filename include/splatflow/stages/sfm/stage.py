@@ -35,11 +35,12 @@ def run(paths: MlPaths, settings: Settings) -> None:
     seed_pycolmap(settings)
     zip_path = find_input_zip(paths.processing_input)
     timings = StepTimings()
-    # Scratch space lives beside the output on the job's ML storage volume, which is sized for
-    # the data; the container's root disk may be far smaller.
-    paths.processing_output.parent.mkdir(parents=True, exist_ok=True)
+    # Scratch space lives in the output folder, on the job's ML storage volume, which is sized
+    # for the data (the container's root disk may be far smaller). Its parent is only the mount
+    # point SageMaker makes. The scratch is gone before the job ends: only the result is uploaded.
+    paths.processing_output.mkdir(parents=True, exist_ok=True)
     with (
-        tempfile.TemporaryDirectory(prefix=".sfm-work-", dir=paths.processing_output.parent) as scratch,
+        tempfile.TemporaryDirectory(prefix=".sfm-work-", dir=paths.processing_output) as scratch,
         staged_output(paths.processing_output) as staging,
     ):
         work = Path(scratch)
