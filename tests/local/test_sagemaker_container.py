@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,7 @@ def _processing_record() -> JobRecord:
 def _mounts(argv: list[str]) -> dict[str, str]:
     """Container path -> mode, from the ``-v source:target:mode`` arguments."""
     found = {}
-    for flag, value in zip(argv, argv[1:], strict=False):
+    for flag, value in itertools.pairwise(argv):
         if flag == "-v":
             _, target, mode = value.rsplit(":", 2)
             found[target] = mode
@@ -47,7 +48,7 @@ def _mounts(argv: list[str]) -> dict[str, str]:
 
 
 def _environment(argv: list[str]) -> dict[str, str]:
-    pairs = [value for flag, value in zip(argv, argv[1:], strict=False) if flag == "-e"]
+    pairs = [value for flag, value in itertools.pairwise(argv) if flag == "-e"]
     return dict(pair.split("=", 1) for pair in pairs)
 
 
@@ -78,7 +79,7 @@ def test_training_inputs_are_read_only_and_outputs_writable(tmp_path: Path) -> N
         "/opt/ml/output": "rw",
         "/opt/ml/checkpoints": "rw",
     }
-    for source in (value.split(":")[0] for flag, value in zip(argv, argv[1:], strict=False) if flag == "-v"):
+    for source in (value.split(":")[0] for flag, value in itertools.pairwise(argv) if flag == "-v"):
         assert Path(source).is_dir(), "every mounted folder exists before the container starts"
 
 
