@@ -74,7 +74,10 @@ def container_command(
     if gpus and not is_gpu_instance(plan.instance_type):
         gpus = False
     name = container_name(job_name)
-    argv = ["docker", "run", "--rm", "--name", name, "--pull", "never", *_mounts(plan, workspace)]
+    # No --rm: Podman's Docker API (4.3) can remove an auto-removed container before the client
+    # reads its exit status, and `docker run` then reports 0 for a failed job. The executor
+    # removes the container itself once the run has ended (remove_container).
+    argv = ["docker", "run", "--name", name, "--pull", "never", *_mounts(plan, workspace)]
     if plan.network_isolation:
         argv += ["--network", "none"]
     if gpus:
@@ -91,6 +94,11 @@ def container_command(
     elif plan.is_training and not plan.entrypoint:
         argv.append("train")
     return Command(argv, environment, container_name=name)
+
+
+def remove_container(name: str, environment: dict[str, str]) -> None:
+    """Remove a job's container (a leftover of an earlier runner, or one that has just ended)."""
+    subprocess.run(["docker", "rm", "--force", name], capture_output=True, env=environment, check=False)
 
 
 def require_image(image: str, environment: dict[str, str]) -> None:

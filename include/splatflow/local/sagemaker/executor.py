@@ -22,7 +22,12 @@ from splatflow.local.config import RunnerSettings
 from splatflow.local.sagemaker import s3io
 from splatflow.local.sagemaker.backends import BackendError, Command, image_repository_name, subprocess_command
 from splatflow.local.sagemaker.cloudwatch import LogStreamWriter, stream_name
-from splatflow.local.sagemaker.container import container_command, host_has_nvidia_gpus, require_image
+from splatflow.local.sagemaker.container import (
+    container_command,
+    host_has_nvidia_gpus,
+    remove_container,
+    require_image,
+)
 from splatflow.local.sagemaker.jobs import TRAINING, JobRecord
 from splatflow.local.sagemaker.plans import JobPlan, model_artifacts_uri, plan_for, prepare_workspace
 from splatflow.local.sagemaker.store import JobStore
@@ -108,7 +113,11 @@ class JobExecutor:
             self._finish(record, "Failed", str(exc))
             return
         self._phase(record, "Training", "Running the container")
-        outcome = self._run_process(record, command, workspace, plan)
+        try:
+            outcome = self._run_process(record, command, workspace, plan)
+        finally:
+            if command.container_name:
+                remove_container(command.container_name, command.environment)
         if outcome == "stopped":
             self._finish(record, "Stopped", "Stopped by request")
             return
@@ -145,7 +154,10 @@ class JobExecutor:
         if self.settings.docker_host:
             environment["DOCKER_HOST"] = self.settings.docker_host
         require_image(plan.image, environment)
-        return container_command(plan, workspace, record.name, environment, gpus=self.host_gpus)
+        command = container_command(plan, workspace, record.name, environment, gpus=self.host_gpus)
+        assert command.container_name is not None
+        remove_container(command.container_name, environment)
+        return command
 
     def _restore_checkpoints(self, checkpoint: tuple[str, str], workspace: Workspace) -> None:
         """A retried or resumed job starts with the checkpoints its predecessor synced."""
