@@ -34,16 +34,35 @@ def test_bases_skip_earlier_stages_and_substitute_build_arguments() -> None:
         "FROM build AS test\n"
         "FROM --platform=linux/amd64 debian:bookworm-$FLAVOUR\n"
         "COPY --from=build /opt/venv /opt/venv\n"
-        "FROM scratch\n"
+        "COPY --chmod=0755 --from=busybox:1.37 /bin/busybox /bin/\n"
     )
 
     assert base_images(dockerfile, {"FLAVOUR": "slim"}) == [
         "docker.io/library/python:3.11.14-slim-bookworm",
         "docker.io/library/debian:bookworm-slim",
+        "docker.io/library/busybox:1.37",
     ]
     assert base_images(dockerfile, {"BASE": "python:3.12-slim", "FLAVOUR": "x"})[0] == (
         "docker.io/library/python:3.12-slim"
     )
+
+
+def test_a_stage_the_build_arguments_leave_unused_needs_no_base() -> None:
+    dockerfile = (
+        "ARG ACCELERATOR=cuda\n"
+        "FROM python:3.11 AS build-cpu\n"
+        "FROM python:3.11 AS build-cuda\n"
+        "FROM nvidia/cuda:13.0.2-base-ubuntu24.04 AS compat\n"
+        "FROM python:3.11 AS runtime-cpu\n"
+        "COPY --from=build-cpu /opt/venv /opt/venv\n"
+        "FROM python:3.11 AS runtime-cuda\n"
+        "COPY --from=build-cuda /opt/venv /opt/venv\n"
+        "COPY --from=compat /usr/local/cuda-13.0/compat /usr/local/cuda/compat\n"
+        "FROM runtime-${ACCELERATOR}\n"
+    )
+
+    assert base_images(dockerfile, {"ACCELERATOR": "cpu"}) == ["docker.io/library/python:3.11"]
+    assert base_images(dockerfile) == ["docker.io/library/python:3.11", "docker.io/nvidia/cuda:13.0.2-base-ubuntu24.04"]
 
 
 @pytest.mark.parametrize("repository", STAGE_REPOSITORIES)

@@ -97,36 +97,67 @@ def qualified(reference: str) -> str:
 
 
 _FROM = re.compile(r"^\s*FROM\s+(?:--platform=\S+\s+)?(?P<image>\S+)(?:\s+AS\s+(?P<alias>\S+))?", re.IGNORECASE)
+_COPY_FROM = re.compile(r"^\s*(?:COPY|ADD)\s+(?:--\S+\s+)*?--from=(?P<source>\S+)", re.IGNORECASE)
 _ARG = re.compile(r"^\s*ARG\s+(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:=(?P<default>\S*))?", re.IGNORECASE)
 _VARIABLE = re.compile(r"\$\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)\}|\$(?P<bare>[A-Za-z_][A-Za-z0-9_]*)")
 
 
-def base_images(dockerfile: str, build_args: Mapping[str, str] | None = None) -> list[str]:
-    """The external images a Dockerfile's ``FROM`` lines name, fully qualified, in order.
+@dataclass
+class _Stage:
+    base: str
+    alias: str | None
+    sources: list[str]
+    """What its ``COPY --from`` lines name: earlier stages, or images."""
 
-    ``ARG`` values before a ``FROM`` (their defaults, or ``build_args``) are substituted, as
-    the builder does; a ``FROM`` naming an earlier stage is not an external image.
-    """
+
+def _stages(dockerfile: str, build_args: Mapping[str, str]) -> list[_Stage]:
+    """The Dockerfile's stages, with global ``ARG`` values substituted as the builder does."""
     arguments: dict[str, str] = {}
-    stages: set[str] = set()
-    images: list[str] = []
+    stages: list[_Stage] = []
+
+    def substitute(text: str) -> str:
+        return _VARIABLE.sub(lambda m: arguments.get(m["braced"] or m["bare"], ""), text)
+
     for line in dockerfile.splitlines():
         argument = _ARG.match(line)
         if argument and not stages:
-            name = argument["name"]
-            arguments[name] = (build_args or {}).get(name, argument["default"] or "")
+            arguments[argument["name"]] = build_args.get(argument["name"], argument["default"] or "")
+        elif found := _FROM.match(line):
+            alias = found["alias"].lower() if found["alias"] else None
+            stages.append(_Stage(substitute(found["image"]), alias, []))
+        elif (copied := _COPY_FROM.match(line)) and stages:
+            stages[-1].sources.append(substitute(copied["source"]))
+    return stages
+
+
+def base_images(dockerfile: str, build_args: Mapping[str, str] | None = None) -> list[str]:
+    """The external images the final stage needs, fully qualified, in the order the file names them.
+
+    Like the builder, it follows the final stage back through its ``FROM`` and ``COPY --from``
+    references, so a stage a build argument leaves unused (the CUDA variant's, in a CPU build)
+    needs no base image.
+    """
+    stages = _stages(dockerfile, build_args or {})
+    if not stages:
+        return []
+    by_name = {stage.alias: index for index, stage in enumerate(stages) if stage.alias}
+    by_name |= {str(index): index for index in range(len(stages))}
+    needed: set[str] = set()
+    visited: set[int] = set()
+    pending = [len(stages) - 1]
+    while pending:
+        index = pending.pop()
+        if index in visited:
             continue
-        found = _FROM.match(line)
-        if not found:
-            continue
-        image = _VARIABLE.sub(lambda m: arguments.get(m["braced"] or m["bare"], ""), found["image"])
-        if image.lower() not in stages and image != "scratch":
-            reference = qualified(image)
-            if reference not in images:
-                images.append(reference)
-        if found["alias"]:
-            stages.add(found["alias"].lower())
-    return images
+        visited.add(index)
+        for reference in (stages[index].base, *stages[index].sources):
+            earlier = by_name.get(reference.lower())
+            if earlier is not None and earlier < index:
+                pending.append(earlier)
+            elif reference != "scratch":
+                needed.add(qualified(reference))
+    ordered = [qualified(stage.base) for stage in stages] + [qualified(s) for stage in stages for s in stage.sources]
+    return [image for image in dict.fromkeys(ordered) if image in needed]
 
 
 def debian_mirror() -> str:
