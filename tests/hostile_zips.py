@@ -57,7 +57,7 @@ ZIPS: dict[str, tuple[Callable[[], bytes], str]] = {
     "one photo": (_one_photo, "photo"),
     "zip slip": (lambda: zip_entries({"../../escape.jpg": b"x"}), "outside its folder"),
     "symlink member": (lambda: zip_entries({"a.jpg": b"x"}, symlink="b.jpg"), "symbolic link"),
-    "zip bomb": (lambda: zip_entries({"bomb.jpg": bytes(64 * 1024 * 1024)}), "compress"),
+    "zip bomb": (lambda: zip_entries({"bomb.jpg": bytes(64 * 1024 * 1024)}), "zip bomb"),
     "all photos corrupt": (lambda: zip_entries({f"p{i}.jpg": b"\xff\xd8\xff\xe0broken" for i in range(5)}), "photo"),
     "photos that do not overlap": (lambda: zip_entries(noise_jpegs(6)), "photo"),
 }
