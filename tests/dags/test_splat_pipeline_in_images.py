@@ -46,7 +46,7 @@ def _read_json(runtime: EmbeddedRuntime, uri: str) -> dict[str, Any]:
 
 def _run_sample(state: Path, engine: Engine | None) -> FinishedRun:
     with pipeline_environment(state, engine=engine) as runtime:
-        url = upload(runtime, "site 9/flight.zip", zip_photos(sorted(SAMPLE_PHOTOS.glob("*.JPG"))))
+        url = upload(runtime, "site-9/flight.zip", zip_photos(sorted(SAMPLE_PHOTOS.glob("*.JPG"))))
         run = run_pipeline({"s3_url": url, "email": ADDRESS, "preset": "preview"})
         prefix = run_prefix(WORK, run.run_id).key
         manifest = _read_json(runtime, f"s3://{WORK}/{prefix}manifest.json")

@@ -113,3 +113,25 @@ def test_progress_lines_report_count_eta_and_fields(caplog: pytest.LogCaptureFix
     assert len(lines) == 2, "rate-limited: the first line and the last"
     assert lines[0].startswith("[sfm] extract 1/4 eta=")
     assert lines[1].startswith("[sfm] extract 4/4 elapsed=") and lines[1].endswith("photo=IMG_1.JPG")
+
+
+def test_a_stage_whose_library_is_missing_fails_with_the_reason_in_the_failure_file(tmp_path: Path) -> None:
+    # What an image built without one of its stage's libraries does: the import fails inside the
+    # contract, so the job's FailureReason names the missing module.
+    (tmp_path / "needs_a_library.py").write_text("import no_such_library\n\ndef main(paths):\n    pass\n")
+    script = tmp_path / "entry.py"
+    script.write_text(
+        'from splatflow.stages.contract import run_stage_module\nrun_stage_module("demo", "needs_a_library")\n'
+    )
+
+    result = subprocess.run(
+        [sys.executable, str(script)],
+        env={"SPLATFLOW_ML_ROOT": str(tmp_path / "ml"), "PATH": "/usr/bin:/bin", "PYTHONPATH": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert result.returncode == EXIT_INTERNAL_ERROR
+    failure = (tmp_path / "ml" / "output" / "failure").read_text()
+    assert failure == "demo: internal error: ModuleNotFoundError: No module named 'no_such_library'\n"

@@ -8,6 +8,7 @@ pipeline's containers failed silently; this module is the one place that makes f
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import shutil
@@ -175,6 +176,20 @@ def run_stage(name: str, main: Callable[[MlPaths], None]) -> NoReturn:
         sys.exit(EXIT_INTERNAL_ERROR)
     log.info("%s: finished in %.1f s", name, time.monotonic() - started)
     sys.exit(EXIT_OK)
+
+
+def run_stage_module(name: str, module: str) -> NoReturn:
+    """Run ``<module>.main`` under the contract, imported inside it.
+
+    An image that lacks one of the stage's libraries then fails with the reason in the failure
+    file (``internal error: ModuleNotFoundError: …``), where the job's FailureReason shows it,
+    not only as a trace in the log.
+    """
+
+    def main(paths: MlPaths) -> None:
+        importlib.import_module(module).main(paths)
+
+    run_stage(name, main)
 
 
 class Progress:
