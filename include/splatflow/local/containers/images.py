@@ -130,12 +130,17 @@ def ensure_base_image(builder: Builder, reference: str) -> Provenance:
     return "stand-in"
 
 
-def build_image(builder: Builder, image: StageImage, context: Path) -> BuiltImage:
-    """Build one stage image from the repository root, with its bases made available first."""
+def build_image(builder: Builder, image: StageImage, context: Path, use_cache: bool = True) -> BuiltImage:
+    """Build one stage image from ``context``, with its bases made available first.
+
+    ``use_cache=False`` rebuilds every layer (a cold build on a machine that has the bases).
+    """
     dockerfile_text = image.dockerfile.read_text(encoding="utf-8")
     references = base_images(dockerfile_text, image.build_args)
     bases = {reference: ensure_base_image(builder, reference) for reference in references}
     arguments = ["build", "-f", str(image.dockerfile), "-t", image.reference]
+    if not use_cache:
+        arguments.append("--no-cache")
     for name, value in image.build_args.items():
         arguments += ["--build-arg", f"{name}={value}"]
     started = time.monotonic()

@@ -1,16 +1,20 @@
 """Find the model under the Processing input: the training job's ``model.tar.gz`` or a ``.ply``.
 
-The archive comes from another job, so it is unpacked with ``tarfile``'s ``data`` filter:
-members that would land outside the workspace (absolute paths, ``..``, links pointing out),
-device files and set-uid bits are refused rather than trusted.
+The archive comes from another job, or from a user (``compress_only``), so it is not trusted:
+only its regular files are written, each under a name checked here, and a member whose name
+is absolute or climbs with ``..`` refuses the whole archive. Links, devices and modes are never
+recreated. ``tarfile``'s ``data`` filter would do this, but only from Python 3.11.4 on; reading
+the files one by one behaves the same on every Python the stage supports (Debian bookworm's
+is 3.11.2).
 """
 
 from __future__ import annotations
 
 import logging
+import shutil
 import tarfile
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from splatflow.stages.contract import StageError
 
@@ -34,14 +38,27 @@ def _is_archive(path: Path) -> bool:
     return path.name.endswith((".tar.gz", ".tgz", ".tar"))
 
 
+def _member_path(name: str, archive: str) -> PurePosixPath:
+    path = PurePosixPath(name)
+    if path.is_absolute() or ".." in path.parts:
+        raise StageError(f"{archive} holds an unsafe member ({name!r} would land outside its folder); refusing it")
+    return path
+
+
 def _unpack(archive: Path, workspace: Path) -> Path:
     target = workspace / "model"
     target.mkdir(parents=True, exist_ok=True)
     try:
         with tarfile.open(archive) as bundle:
-            bundle.extractall(target, filter="data")
-    except tarfile.FilterError as exc:
-        raise StageError(f"{archive.name} holds an unsafe member ({exc}); refusing to unpack it") from None
+            for member in bundle.getmembers():
+                relative = _member_path(member.name, archive.name)
+                source = bundle.extractfile(member) if member.isfile() else None
+                if source is None:
+                    continue
+                destination = target.joinpath(*relative.parts)
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                with source, destination.open("wb") as sink:
+                    shutil.copyfileobj(source, sink)
     except (tarfile.TarError, EOFError, OSError) as exc:
         raise StageError(f"{archive.name} is not a readable tar archive: {exc}") from None
     log.info("unpacked %s into %s", archive.name, target)
