@@ -36,6 +36,10 @@ from splatflow.local.sagemaker.workspace import Workspace, WorkspacePathError
 log = logging.getLogger(__name__)
 
 
+SHUTDOWN_GRACE_SECONDS = 5.0
+"""How long a job gets after its stop signal when the whole runtime is stopping."""
+
+
 class JobExecutor:
     def __init__(self, settings: RunnerSettings, store: JobStore, s3: Any, logs: Any) -> None:
         self.settings = settings
@@ -47,10 +51,31 @@ class JobExecutor:
         self.host_gpus = self.use_docker and host_has_nvidia_gpus()
         self._injected_failures = dict(settings.injected_job_failures)
         self._injected_lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self._shutting_down = False
 
     def submit(self, record: JobRecord) -> None:
         thread = threading.Thread(target=self._run, args=(record,), name=f"job-{record.name}", daemon=True)
+        with self.store.lock:
+            self._threads = [alive for alive in self._threads if alive.is_alive()] + [thread]
         thread.start()
+
+    def stop_all(self, wait_seconds: float) -> None:
+        """Stop every job still running, as a Stop call would, and wait for them to end.
+
+        A runtime that stops (Ctrl-C on ``make up``) leaves no stage process or container
+        behind and no job InProgress. Jobs get ``SHUTDOWN_GRACE_SECONDS`` after their stop
+        signal instead of SageMaker's two minutes, so the whole stop stays within seconds.
+        """
+        with self.store.lock:
+            self._shutting_down = True
+            threads = [thread for thread in self._threads if thread.is_alive()]
+            for record in self.store.all():
+                if record.is_active:
+                    record.stop_requested = True
+        deadline = time.monotonic() + wait_seconds
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     def _update(self, record: JobRecord, **changes: Any) -> None:
         with self.store.lock:
@@ -235,7 +260,11 @@ class JobExecutor:
         signal AWS documents for stopping processing containers. The container gets its chance
         to checkpoint or clean up either way.
         """
-        grace = self.settings.stop_grace_seconds
+        grace = (
+            min(self.settings.stop_grace_seconds, SHUTDOWN_GRACE_SECONDS)
+            if self._shutting_down
+            else (self.settings.stop_grace_seconds)
+        )
         first = signal.SIGTERM if is_training else signal.SIGINT
         if command.container_name:
             docker = ["docker", "kill", "--signal", first.name, command.container_name]

@@ -6,7 +6,7 @@ import logging
 
 from splatflow.local.aws_clients import aws_client
 from splatflow.local.config import RunnerSettings
-from splatflow.local.sagemaker.executor import JobExecutor
+from splatflow.local.sagemaker.executor import SHUTDOWN_GRACE_SECONDS, JobExecutor
 from splatflow.local.sagemaker.faults import FaultPlan
 from splatflow.local.sagemaker.protocol import SageMakerServer
 from splatflow.local.sagemaker.service import SageMakerService
@@ -43,4 +43,6 @@ class JobRunner:
         log.info("SageMaker job runner on %s: jobs run %s", self.url, how)
 
     def stop(self) -> None:
+        """Stop serving, then stop every job still running (their records end Stopped)."""
         self.server.stop()
+        self.executor.stop_all(wait_seconds=SHUTDOWN_GRACE_SECONDS + 10)
