@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 from airflow_server import DAG_ID, AirflowServer, ApiError, airflow_server, leaked_secrets, request_json
 from pipeline_support import UPLOADS, WORK, html_of, mail_to, s3_of, upload
+from synthetic_scene import synthetic_scene
 
 from splatflow.formats.ply import write_ply
 from splatflow.pipeline.submission import run_prefix
-from splatflow.stages.compress.synthetic import synthetic_scene
 
 pytestmark = pytest.mark.slow
 

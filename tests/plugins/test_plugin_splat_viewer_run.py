@@ -17,12 +17,12 @@ import pytest
 from airflow.models.taskinstancekey import TaskInstanceKey
 from fastapi.testclient import TestClient
 from pipeline_support import WORK, run_pipeline, s3_of, upload
+from synthetic_scene import synthetic_scene
 
 from splatflow.formats.ply import write_ply
 from splatflow.local.runtime import EmbeddedRuntime
 from splatflow.pipeline.submission import run_prefix
-from splatflow.stages.compress.synthetic import synthetic_scene
-from splatflow.viewer.link import ViewSplatLink, viewer_path
+from splatflow.viewer_plugin.link import ViewSplatLink, viewer_path
 
 pytestmark = pytest.mark.slow
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from synthetic_scene import synthetic_scene
 
 from splatflow.formats.sog import read_sog, write_sog
 from splatflow.formats.sog_codec import QUAT_COMPONENT_ERROR, canonical_quats, decode, means_error_bound
@@ -14,7 +15,6 @@ from splatflow.stages.compress.encoder import (
     reference_palette_size,
     reordered,
 )
-from splatflow.stages.compress.synthetic import synthetic_scene
 
 
 def nearest_entry_error(values: np.ndarray, codebook: np.ndarray) -> np.ndarray:

@@ -13,12 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from synthetic_scene import synthetic_scene
 
 from splatflow.formats.cameras import camera_from_matrices, write_cameras
 from splatflow.formats.ply import write_ply
 from splatflow.formats.sog import read_sog
 from splatflow.render import render_splats
-from splatflow.stages.compress.synthetic import synthetic_scene
 
 TOP_DOWN = camera_from_matrices(
     "view_0",
