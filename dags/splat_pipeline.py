@@ -15,10 +15,8 @@ result. Start it from the trigger form, the REST API
 | `train.job` | SageMaker Training (GPU) | 3D Gaussian Splatting, checkpointed, early-stopped |
 | `compress.job` | SageMaker Processing | SOG compression with a quality check |
 | `publish` | Airflow task | manifest (written last), the viewer page |
-| `deliver.compose_email` | Airflow task | the result email, its download links presigned |
-| `deliver.send_email` | EmailOperator | sends it, once |
-| `on_failure.record_failure` | Airflow task | after any failure: which step and why, a failed manifest, the email |
-| `on_failure.send_email` | EmailOperator | sends it, once |
+| `deliver` | EmailOperator | the result email, its links presigned as it goes out, sent once |
+| `on_failure.send_email` | EmailOperator | after any failure: the failed step and why, in an email sent once |
 | `on_failure.fail_run` | Airflow task | keeps the run marked failed after the failure email went out |
 
 `steps` picks `full`, `train_and_compress` (reuse an SfM output) or `compress_only` (reuse a
@@ -36,10 +34,10 @@ from typing import Any
 
 import pendulum
 from airflow.providers.amazon.aws.sensors.s3 import S3KeySensor
-from airflow.sdk import DAG, Param, TaskGroup, TriggerRule, XComArg, chain, task
+from airflow.sdk import DAG, Param, TaskGroup, TriggerRule, chain, task
 
 from splatflow.pipeline import ids, tasks
-from splatflow.pipeline.email_operator import RunEmailOperator
+from splatflow.pipeline.email_operator import FailureEmailOperator, ResultEmailOperator
 from splatflow.pipeline.operators import StageProcessingOperator, StageTrainingOperator
 from splatflow.pipeline.settings import PipelineSettings
 from splatflow.pipeline.submission import MAX_EMAIL_CHARS, MAX_URL_CHARS, PRESETS, STEPS
@@ -75,18 +73,6 @@ def stage(
         )
         chain(gate, config, submitted)
     return group
-
-
-def send_email(email: XComArg) -> RunEmailOperator:
-    """The email operator, sending what the task before it composed."""
-    return RunEmailOperator(
-        task_id=ids.SEND_EMAIL,
-        to=email["to"],
-        subject=email["subject"],
-        html_content=email["html_content"],
-        files=email["files"],
-        delivery_record=email["delivery_record"],
-    )
 
 
 with DAG(
@@ -176,12 +162,11 @@ with DAG(
 
     manifest = task(task_id=ids.PUBLISH)(tasks.publish)()
 
-    with TaskGroup(ids.DELIVER) as deliver:
-        send_email(task(task_id=ids.COMPOSE_EMAIL)(tasks.compose_result_email)(manifest))
+    deliver = ResultEmailOperator(task_id=ids.DELIVER, manifest=manifest)
 
     with TaskGroup(ids.ON_FAILURE) as on_failure:
-        failure_email = task(task_id=ids.RECORD_FAILURE, trigger_rule=TriggerRule.ONE_FAILED)(tasks.record_failure)()
+        failure_email = FailureEmailOperator(task_id=ids.SEND_EMAIL, trigger_rule=TriggerRule.ONE_FAILED)
         # The failure email succeeds when a step fails; failing here keeps the run itself red.
-        chain(send_email(failure_email), task(task_id=ids.FAIL_RUN, retries=0)(tasks.fail_run)())
+        chain(failure_email, task(task_id=ids.FAIL_RUN, retries=0)(tasks.fail_run)())
 
     chain(plan, wait_for_input, sfm, train, compress, manifest, deliver, on_failure)

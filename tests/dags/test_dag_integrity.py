@@ -29,9 +29,7 @@ PIPELINE_STEPS = [
     ids.WAIT_FOR_INPUT,
     *(ids.in_group(stage, task) for stage in ids.STAGES for task in (ids.GATE, ids.REQUEST, ids.JOB)),
     ids.PUBLISH,
-    ids.in_group(ids.DELIVER, ids.COMPOSE_EMAIL),
-    ids.in_group(ids.DELIVER, ids.SEND_EMAIL),
-    ids.in_group(ids.ON_FAILURE, ids.RECORD_FAILURE),
+    ids.DELIVER,
     ids.in_group(ids.ON_FAILURE, ids.SEND_EMAIL),
     ids.in_group(ids.ON_FAILURE, ids.FAIL_RUN),
 ]
@@ -93,7 +91,7 @@ def test_the_pipeline_is_one_line_of_steps_with_failure_handling_at_its_end(dag_
         assert dag.get_task(after).upstream_task_ids == {before}, f"{after} should follow {before} alone"
     assert dag.get_task(PIPELINE_STEPS[0]).upstream_task_ids == set()
     # A failure anywhere fails every task after it, so one edge into the failure email is enough.
-    assert dag.get_task(ids.in_group(ids.ON_FAILURE, ids.RECORD_FAILURE)).trigger_rule == TriggerRule.ONE_FAILED
+    assert dag.get_task(ids.in_group(ids.ON_FAILURE, ids.SEND_EMAIL)).trigger_rule == TriggerRule.ONE_FAILED
 
 
 def test_each_stage_is_a_group_of_its_gate_request_and_job(dag_bag: DagBag) -> None:
@@ -108,8 +106,8 @@ def test_each_stage_is_a_group_of_its_gate_request_and_job(dag_bag: DagBag) -> N
 
 def test_both_emails_go_out_through_the_email_operator(dag_bag: DagBag) -> None:
     dag = _dags(dag_bag)[ids.PIPELINE_DAG_ID]
-    for group in (ids.DELIVER, ids.ON_FAILURE):
-        assert isinstance(dag.get_task(ids.in_group(group, ids.SEND_EMAIL)), EmailOperator)
+    for task_id in (ids.DELIVER, ids.in_group(ids.ON_FAILURE, ids.SEND_EMAIL)):
+        assert isinstance(dag.get_task(task_id), EmailOperator)
 
 
 def test_tasks_skip_by_raising_never_by_short_circuit_or_branch(dag_bag: DagBag) -> None:

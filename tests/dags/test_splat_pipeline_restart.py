@@ -336,7 +336,7 @@ def test_run_survives_restarted_and_killed_triggerer_and_scheduler_with_one_job_
 
 @pytest.mark.parametrize(
     "task_ids",
-    [[ids.PUBLISH, ids.in_group(ids.DELIVER, ids.COMPOSE_EMAIL), ids.in_group(ids.DELIVER, ids.SEND_EMAIL)], None],
+    [[ids.PUBLISH, ids.DELIVER], None],
     ids=["publish and deliver cleared", "every task cleared"],
 )
 def test_clearing_the_finished_run_sends_nothing_and_rewrites_nothing(

@@ -1,16 +1,15 @@
 """What the result and the failure email say, to whom, with which pictures, under which record.
 
-Each ``compose_*`` function returns an :class:`OutgoingEmail`, plain JSON for XCom, whose fields
-are the email operator's: the DAG hands them to ``email_operator.RunEmailOperator``, which
-fetches the pictures from S3, sends through the ``smtp_default`` connection and keeps the run's
-delivery record, so each email goes out once.
+Each ``compose_*`` function returns an :class:`OutgoingEmail` for the email operators
+(``email_operator``), which compose when they send: they fetch the pictures from S3, send through
+the ``smtp_default`` connection and keep the run's delivery record, so each email goes out once.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -46,7 +45,7 @@ class DeliveryRecord:
 
 @dataclass(frozen=True)
 class OutgoingEmail:
-    """An email for ``RunEmailOperator``, in its parameters' names."""
+    """An email for the email operator, in its parameters' names."""
 
     to: str | None
     """None when the submission gave no usable address: nothing is sent."""
@@ -56,9 +55,6 @@ class OutgoingEmail:
     """S3 URIs of the pictures, attached under their file names (the Content-IDs the HTML uses)."""
     delivery_record: DeliveryRecord | None
     """None for a run refused before it had a prefix: there is no record to keep."""
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def presigned_links(manifest: Mapping[str, Any], settings: PipelineSettings, s3: Any) -> ResultLinks:

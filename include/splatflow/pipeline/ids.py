@@ -28,11 +28,9 @@ WAIT_FOR_INPUT = "wait_for_input"
 PUBLISH = "publish"
 
 DELIVER = "deliver"
-"""The result email's task group."""
+"""The result email."""
 ON_FAILURE = "on_failure"
 """The failure email's task group, which also keeps a failed run red."""
-COMPOSE_EMAIL = "compose_email"
-RECORD_FAILURE = "record_failure"
 SEND_EMAIL = "send_email"
 FAIL_RUN = "fail_run"
 
@@ -55,8 +53,7 @@ STEP_OF_TASK: dict[str, str] = {
     WAIT_FOR_INPUT: WAIT_FOR_INPUT,
     **{in_group(stage, task): stage for stage in STAGES for task in (GATE, REQUEST, JOB)},
     PUBLISH: PUBLISH,
-    in_group(DELIVER, COMPOSE_EMAIL): PUBLISH,
-    in_group(DELIVER, SEND_EMAIL): PUBLISH,
+    DELIVER: PUBLISH,
 }
 """Each task of the main line, in pipeline order, with the step a user knows it by: the first
 failed task is the one the failure email names."""

@@ -8,7 +8,7 @@ and is tested (``preparation``, ``publishing``, ``delivery``, ``failures``…).
 
 A task with nothing to do for this run raises ``AirflowSkipException``: that is the pipeline's one
 way of skipping (a stage's gate, a stage of a delivered run), and the next stage's gate runs
-after a skipped one.
+after a skipped one. The emails are sent by operators of their own (``email_operator``).
 """
 
 from __future__ import annotations
@@ -16,33 +16,18 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-from airflow.providers.amazon.aws.hooks.sagemaker import SageMakerHook
 from airflow.sdk import get_current_context
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
-from botocore.config import Config
 
 from splatflow.contract.failures import FailureCode, format_failure_reason
-from splatflow.pipeline import delivery, failures, ids, preparation, publishing, reprocessing
+from splatflow.pipeline import failures, ids, preparation, publishing, reprocessing
+from splatflow.pipeline.clients import s3_client, sagemaker_client
 from splatflow.pipeline.jobs import STAGE_JOB_KINDS
 from splatflow.pipeline.plan import PreparedRun
 from splatflow.pipeline.settings import PipelineSettings, SettingsError
 from splatflow.pipeline.submission import SubmissionError
 
 log = logging.getLogger(__name__)
-
-AWS_CONN_ID = "aws_default"
-
-
-def _s3() -> Any:
-    """S3 with SigV4 signing: presigned links then carry X-Amz-Expires and may live up to 7 days."""
-    # Merged into the connection's own config, so its retry settings (``config_kwargs``) still apply.
-    hook = S3Hook(aws_conn_id=AWS_CONN_ID)
-    return hook.get_client_type(config=hook.config.merge(Config(signature_version="s3v4")))
-
-
-def _sagemaker() -> Any:
-    return SageMakerHook(aws_conn_id=AWS_CONN_ID).get_conn()
 
 
 def _plan() -> PreparedRun:
@@ -56,7 +41,7 @@ def validate() -> dict[str, Any]:
     context = get_current_context()
     settings = PipelineSettings.from_environment()
     try:
-        prepared = preparation.prepare_run(context["params"], context["run_id"], settings, _s3())
+        prepared = preparation.prepare_run(context["params"], context["run_id"], settings, s3_client())
     except (SubmissionError, SettingsError) as exc:
         code = exc.code if isinstance(exc, SubmissionError) else FailureCode.INVALID_SETTINGS
         reason = format_failure_reason(ids.VALIDATE, code, str(exc))
@@ -93,37 +78,10 @@ def publish() -> dict[str, Any]:
     context = get_current_context()
     ti = context["ti"]
     results = {stage: ti.xcom_pull(task_ids=ids.stage_job(stage)) for stage in STAGE_JOB_KINDS}
-    descriptions = publishing.describe_stage_jobs(results, _sagemaker())
+    descriptions = publishing.describe_stage_jobs(results, sagemaker_client())
     started = context["dag_run"].start_date
     settings = PipelineSettings.from_environment()
-    return publishing.publish_run(_plan(), settings, _s3(), descriptions, started)
-
-
-def compose_result_email(manifest: dict[str, Any]) -> dict[str, Any]:
-    """The result email, with download links presigned now, for the email operator to send once."""
-    settings = PipelineSettings.from_environment()
-    return delivery.compose_result_email(_plan(), manifest, settings, _s3()).to_dict()
-
-
-def record_failure() -> dict[str, Any]:
-    """Find the step that failed and why, record the failed manifest, and compose the email that
-    says so in plain words (never a stack trace)."""
-    context = get_current_context()
-    ti = context["ti"]
-    settings = PipelineSettings.from_environment()
-    states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id]).get(ti.run_id, {})
-    reasons = {
-        task_id: ti.xcom_pull(task_ids=task_id, key=failures.REASON_XCOM_KEY)
-        for task_id, state in states.items()
-        if state == "failed"
-    }
-    failure = failures.explain_failure(
-        states, reasons, run_id=ti.run_id, sagemaker=_sagemaker(), input_wait_seconds=settings.input_wait_seconds
-    )
-    plan = ti.xcom_pull(task_ids=ids.VALIDATE)
-    prepared = PreparedRun.from_dict(plan) if plan else None
-    email = delivery.compose_failure_email(context["params"], ti.run_id, prepared, failure, settings, _s3())
-    return email.to_dict()
+    return publishing.publish_run(_plan(), settings, s3_client(), descriptions, started)
 
 
 def fail_run() -> None:
@@ -135,7 +93,7 @@ def find_due_submissions() -> list[dict[str, Any]]:
     """The submissions to run again (none on a dry run, which only logs them)."""
     params = get_current_context()["params"]
     settings = PipelineSettings.from_environment()
-    due = reprocessing.due_submissions(_s3(), settings.work_bucket, int(params["max_submissions"]))
+    due = reprocessing.due_submissions(s3_client(), settings.work_bucket, int(params["max_submissions"]))
     for conf in due:
         log.info(
             "due: %s (%s)", conf.get("s3_url") or conf.get("sfm_output_url") or conf.get("model_url"), conf["steps"]
