@@ -111,7 +111,7 @@ def test_ply_missing_properties_fails_with_a_reason(tmp_path):
     ply.parent.mkdir(parents=True)
     ply.write_bytes(b"ply\nformat ascii 1.0\nelement vertex 1\nproperty float x\nproperty float y\nend_header\n1 2\n")
     reason = failure_of(tmp_path, run_compress(tmp_path))
-    assert reason.startswith("compress: splat.ply is missing 3DGS properties: z, f_dc_0")
+    assert reason.startswith("compress: BAD_MODEL: splat.ply is missing 3DGS properties: z, f_dc_0")
 
 
 def test_archive_escaping_the_workspace_is_refused(tmp_path):
