@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from hostile_zips import ZIPS
 
+from splatflow.contract.sfm_settings import Settings as SfmSettings
 from splatflow.local.aws_clients import aws_client
 from splatflow.local.config import RunnerSettings
 from splatflow.local.containers.engine import Engine
@@ -64,7 +65,9 @@ def _sfm_job(runtime: EmbeddedRuntime, body: bytes) -> tuple[str, Any]:
     run_id = f"hostile-{uuid.uuid4().hex[:8]}"
     s3.put_object(Bucket=BUCKET, Key=f"{run_id}/photos.zip", Body=body)
     request = build_sfm_request(
-        SETTINGS, run_id=run_id, zip_uri=f"s3://{BUCKET}/{run_id}/photos.zip", output_uri=f"s3://{BUCKET}/{run_id}/sfm"
+        SETTINGS,
+        SfmSettings(),
+        run_id=run_id, zip_uri=f"s3://{BUCKET}/{run_id}/photos.zip", output_uri=f"s3://{BUCKET}/{run_id}/sfm"
     )
     assert runtime.runner is not None
     sagemaker = aws_client("sagemaker", runtime.runner.url, "us-east-1")

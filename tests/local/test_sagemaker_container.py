@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from splatflow.contract.sfm_settings import Settings as SfmSettings
+from splatflow.contract.train_settings import PRESETS
 from splatflow.local.sagemaker.container import container_command, is_gpu_instance
 from splatflow.local.sagemaker.jobs import JobRecord
 from splatflow.local.sagemaker.plans import plan_for, prepare_workspace
@@ -22,8 +24,8 @@ SETTINGS = PipelineSettings()
 def _training_record(**changes: Any) -> JobRecord:
     request = build_training_request(
         SETTINGS,
+        PRESETS["preview"],
         run_id=RUN_ID,
-        preset="preview",
         sfm_uri="s3://work/runs/1/sfm/",
         output_uri="s3://work/runs/1/train/",
         checkpoint_uri="s3://work/runs/1/checkpoints/",
@@ -33,7 +35,9 @@ def _training_record(**changes: Any) -> JobRecord:
 
 
 def _processing_record() -> JobRecord:
-    request = build_sfm_request(SETTINGS, run_id=RUN_ID, zip_uri="s3://up/a.zip", output_uri="s3://work/runs/1/sfm/")
+    request = build_sfm_request(
+        SETTINGS, SfmSettings(), run_id=RUN_ID, zip_uri="s3://up/a.zip", output_uri="s3://work/runs/1/sfm/"
+    )
     return JobRecord("processing", request["ProcessingJobName"], "us-east-1", request)
 
 
@@ -130,13 +134,13 @@ def test_container_entrypoint_and_arguments_replace_the_image_entrypoint_and_tra
 
 def test_a_processing_job_runs_the_image_entrypoint_with_its_arguments(tmp_path: Path) -> None:
     record = _processing_record()
-    record.request["AppSpecification"]["ContainerArguments"] = ["--image_max_size", "640"]
+    arguments = record.request["AppSpecification"]["ContainerArguments"]
     workspace = Workspace.create(tmp_path, record.name)
 
     argv = container_command(plan_for(record), workspace, record.name, {}, gpus=False).argv
 
     image = SETTINGS.image_uri("sfm")
-    assert argv[argv.index(image) :] == [image, "--image_max_size", "640"]
+    assert arguments and argv[argv.index(image) :] == [image, *arguments]
     assert _mounts(argv) == {
         "/opt/ml/config": "ro",
         "/opt/ml/output": "rw",

@@ -52,13 +52,20 @@ def test_single_object_input_lands_under_its_own_name(sagemaker: Any, s3: Any) -
 def test_failing_stage_reports_its_reason_and_publishes_nothing(sagemaker: Any, s3: Any) -> None:
     name = unique("fail")
     uri = _put(s3, f"{name}/in/a.txt", b"a")
-    arguments = ["--mode", "fail", "--reason", "3 of 40 photos could be matched; the photos may not overlap"]
+    arguments = [
+        "--mode",
+        "fail",
+        "--code",
+        "NO_OVERLAP",
+        "--reason",
+        "3 of 40 photos could be matched; the photos may not overlap",
+    ]
     sagemaker.create_processing_job(**processing_request(name, arguments, uri, f"s3://{BUCKET}/{name}/out"))
 
     job = wait_for(lambda: sagemaker.describe_processing_job(ProcessingJobName=name))
 
     assert job["ProcessingJobStatus"] == "Failed"
-    assert job["FailureReason"] == "scripted: 3 of 40 photos could be matched; the photos may not overlap"
+    assert job["FailureReason"] == "scripted: NO_OVERLAP: 3 of 40 photos could be matched; the photos may not overlap"
     assert _keys(s3, f"{name}/out/") == []
 
 

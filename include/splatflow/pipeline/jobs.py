@@ -16,7 +16,7 @@ from typing import Any, Literal
 JobKind = Literal["processing", "training"]
 
 STAGE_JOB_KINDS: dict[str, JobKind] = {"sfm": "processing", "train": "training", "compress": "processing"}
-"""The pipeline's SageMaker stages (also their task ids) and the kind of job each runs."""
+"""The pipeline's SageMaker stages (``ids.STAGES``) and the kind of job each runs."""
 
 
 MAX_GENERATION = 9999

@@ -13,12 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from synthetic_scene import synthetic_scene
 
 from splatflow.formats.cameras import camera_from_matrices, write_cameras
 from splatflow.formats.ply import write_ply
 from splatflow.formats.sog import read_sog
 from splatflow.render import render_splats
-from splatflow.stages.compress.synthetic import synthetic_scene
 
 TOP_DOWN = camera_from_matrices(
     "view_0",
@@ -111,7 +111,7 @@ def test_ply_missing_properties_fails_with_a_reason(tmp_path):
     ply.parent.mkdir(parents=True)
     ply.write_bytes(b"ply\nformat ascii 1.0\nelement vertex 1\nproperty float x\nproperty float y\nend_header\n1 2\n")
     reason = failure_of(tmp_path, run_compress(tmp_path))
-    assert reason.startswith("compress: splat.ply is missing 3DGS properties: z, f_dc_0")
+    assert reason.startswith("compress: BAD_MODEL: splat.ply is missing 3DGS properties: z, f_dc_0")
 
 
 @pytest.mark.parametrize("name", ["../../escaped.ply", "/etc/escaped.ply"])

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from splatflow.contract.sfm_settings import Settings
 from splatflow.stages.contract import StageError
 from splatflow.stages.sfm import mapping
 from splatflow.stages.sfm.mapping import check_registration, required_registered
-from splatflow.stages.sfm.settings import Settings
 
 
 def test_seventy_percent_and_at_least_three_photos_are_required_by_default() -> None:

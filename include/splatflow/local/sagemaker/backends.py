@@ -11,10 +11,10 @@ import os
 import sys
 from dataclasses import dataclass
 
+from splatflow.contract.paths import ML_ROOT_ENV
 from splatflow.local.config import RunnerSettings
 from splatflow.local.sagemaker.plans import JobPlan
 from splatflow.local.sagemaker.workspace import Workspace
-from splatflow.stages.contract import ML_ROOT_ENV
 
 
 class BackendError(Exception):

@@ -16,13 +16,10 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from splatflow.stages.contract import StageError
+from splatflow.contract.outputs import MODEL_CAMERAS, MODEL_HOLDOUT, MODEL_PLY
+from splatflow.stages.contract import FailureCode, StageError
 
 log = logging.getLogger(__name__)
-
-SPLAT_NAME = "splat.ply"
-CAMERAS_NAME = "cameras.json"
-HOLDOUT_DIR = "holdout"
 
 
 @dataclass(frozen=True)
@@ -41,7 +38,10 @@ def _is_archive(path: Path) -> bool:
 def _member_path(name: str, archive: str) -> PurePosixPath:
     path = PurePosixPath(name)
     if path.is_absolute() or ".." in path.parts:
-        raise StageError(f"{archive} holds an unsafe member ({name!r} would land outside its folder); refusing it")
+        raise StageError(
+            FailureCode.UNSAFE_ARCHIVE,
+            f"{archive} holds an unsafe member ({name!r} would land outside its folder); refusing it",
+        )
     return path
 
 
@@ -60,19 +60,19 @@ def _unpack(archive: Path, workspace: Path) -> Path:
                 with source, destination.open("wb") as sink:
                     shutil.copyfileobj(source, sink)
     except (tarfile.TarError, EOFError, OSError) as exc:
-        raise StageError(f"{archive.name} is not a readable tar archive: {exc}") from None
+        raise StageError(FailureCode.NOT_AN_ARCHIVE, f"{archive.name} is not a readable tar archive: {exc}") from None
     log.info("unpacked %s into %s", archive.name, target)
     return target
 
 
 def _model_in(folder: Path, origin: str) -> ModelInput:
-    candidates = sorted(folder.rglob(SPLAT_NAME)) or sorted(folder.rglob("*.ply"))
+    candidates = sorted(folder.rglob(MODEL_PLY)) or sorted(folder.rglob("*.ply"))
     if len(candidates) != 1:
         found = ", ".join(str(p.relative_to(folder)) for p in candidates) or "none"
-        raise StageError(f"{origin} must hold exactly one splat .ply (found: {found})")
+        raise StageError(FailureCode.BAD_MODEL, f"{origin} must hold exactly one splat .ply (found: {found})")
     ply = candidates[0]
-    cameras = ply.parent / CAMERAS_NAME
-    photos = ply.parent / HOLDOUT_DIR
+    cameras = ply.parent / MODEL_CAMERAS
+    photos = ply.parent / MODEL_HOLDOUT
     return ModelInput(
         ply=ply,
         cameras=cameras if cameras.is_file() else None,
@@ -83,13 +83,17 @@ def _model_in(folder: Path, origin: str) -> ModelInput:
 def locate_model(input_dir: Path, workspace: Path) -> ModelInput:
     """The model to compress: an archive is unpacked into ``workspace``, a bare ``.ply`` used as is."""
     if not input_dir.is_dir():
-        raise StageError(f"no input at {input_dir}; the job needs the trained model as its input")
+        raise StageError(
+            FailureCode.INPUT_MISSING, f"no input at {input_dir}; the job needs the trained model as its input"
+        )
     files = sorted(p for p in input_dir.rglob("*") if p.is_file())
     archives = [p for p in files if _is_archive(p)]
     if len(archives) > 1:
-        raise StageError(f"the input holds {len(archives)} archives; expected one model.tar.gz")
+        raise StageError(FailureCode.BAD_MODEL, f"the input holds {len(archives)} archives; expected one model.tar.gz")
     if archives:
         return _model_in(_unpack(archives[0], workspace), archives[0].name)
     if not files:
-        raise StageError("the input is empty; expected the training job's model.tar.gz or a .ply")
+        raise StageError(
+            FailureCode.INPUT_MISSING, "the input is empty; expected the training job's model.tar.gz or a .ply"
+        )
     return _model_in(input_dir, "the input")

@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 import pycolmap
 
+from splatflow.contract.sfm_settings import Settings
 from splatflow.stages.contract import Progress
 from splatflow.stages.sfm.colmap_options import thread_count
 from splatflow.stages.sfm.photos import Photo
-from splatflow.stages.sfm.settings import Settings
 
 PROGRESS_CHUNKS = 20
 """Extraction is split into about this many calls, one progress line each."""

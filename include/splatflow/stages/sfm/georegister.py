@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import pycolmap
 
+from splatflow.contract.sfm_settings import Settings
 from splatflow.stages.sfm.photos import GpsPosition
-from splatflow.stages.sfm.settings import Settings
 
 log = logging.getLogger(__name__)
 

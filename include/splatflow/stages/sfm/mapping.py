@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pycolmap
 
-from splatflow.stages.contract import StageError
+from splatflow.contract.sfm_settings import MapperKind, Settings
+from splatflow.stages.contract import FailureCode, StageError
 from splatflow.stages.sfm.colmap_options import thread_count
 from splatflow.stages.sfm.heartbeat import heartbeat
-from splatflow.stages.sfm.settings import MapperKind, Settings
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +81,9 @@ def _run_mapper(
 def _largest(models: dict[int, pycolmap.Reconstruction]) -> pycolmap.Reconstruction:
     if not models:
         raise StageError(
+            FailureCode.NO_OVERLAP,
             "no 3D model could be built from the matches; the photos may not overlap enough "
-            "or may show a scene without texture (water, snow, sky)"
+            "or may show a scene without texture (water, snow, sky)",
         )
     largest = max(models.values(), key=lambda model: model.num_reg_images())
     log.info(
@@ -106,8 +107,9 @@ def check_registration(registered: int, decoded: int, models: int, settings: Set
         return
     split = f"; they fell into {models} separate groups" if models > 1 else ""
     raise StageError(
+        FailureCode.NO_OVERLAP,
         f"only {registered} of {decoded} photos could be placed in the 3D model (at least {needed} "
-        f"needed){split}; the photos may not overlap enough"
+        f"needed){split}; the photos may not overlap enough",
     )
 
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
+from splatflow.contract.sfm_settings import Settings
 from splatflow.stages.contract import Progress
-from splatflow.stages.sfm.settings import Settings
 from splatflow.stages.sfm.unpack import SkippedFile
 
 log = logging.getLogger(__name__)

@@ -8,7 +8,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from splatflow.stages.contract import MlPaths, StageError, read_arguments, staged_output
+from splatflow.contract.sfm_settings import Settings
+from splatflow.stages.contract import FailureCode, MlPaths, StageError, read_arguments, staged_output
 from splatflow.stages.sfm.colmap_options import quiet_pycolmap, seed_pycolmap
 from splatflow.stages.sfm.features import extract_features
 from splatflow.stages.sfm.georegister import georegister
@@ -16,7 +17,6 @@ from splatflow.stages.sfm.mapping import map_photos
 from splatflow.stages.sfm.matching import match_photos
 from splatflow.stages.sfm.photos import decode_photos
 from splatflow.stages.sfm.report import StepTimings, build_report, unregistered_photos, write_report
-from splatflow.stages.sfm.settings import Settings
 from splatflow.stages.sfm.triangulation import triangulate_all_matches
 from splatflow.stages.sfm.undistort import undistort
 from splatflow.stages.sfm.unpack import find_input_zip, unpack_photos
@@ -95,6 +95,7 @@ def _check_enough_photos(received: int, decoded: int, settings: Settings) -> Non
         return
     broken = f", {received - decoded} could not be decoded" if decoded < received else ""
     raise StageError(
+        FailureCode.TOO_FEW_PHOTOS,
         f"the ZIP holds {received} photo(s){broken}; at least {settings.min_registered_photos} "
-        "overlapping photos are needed"
+        "overlapping photos are needed",
     )
