@@ -84,7 +84,7 @@ def _outcome(runtime: EmbeddedRuntime, name: str, sagemaker: Any) -> dict[str, A
     listing = aws_client("s3", runtime.aws_url, "us-east-1").list_objects_v2(Bucket=BUCKET, Prefix=prefix)
     return {
         "status": job["ProcessingJobStatus"],
-        "reason": job.get("FailureReason"),
+        "reason": job.get("ExitMessage", "").strip(),
         "published": listing.get("Contents"),
     }
 

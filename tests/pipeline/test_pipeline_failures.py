@@ -30,6 +30,17 @@ def processing_job(reason: str | None, seconds: float = 60, limit: int = 3600) -
     return description
 
 
+def test_a_processing_jobs_words_are_its_exit_message_not_its_failure_reason() -> None:
+    # SageMaker reports a failed Processing job with a fixed FailureReason and the container's
+    # /opt/ml/output/message as its ExitMessage.
+    description = processing_job("AlgorithmError: See job logs for more information")
+    description["ExitMessage"] = "sfm: NO_OVERLAP: only 3 of 40 photos could be placed\n"
+
+    failure = job_failure("sfm", description)
+
+    assert (failure.code, failure.reason) == (FailureCode.NO_OVERLAP, "only 3 of 40 photos could be placed")
+
+
 def training_job(reason: str, secondary_status: str = "Failed") -> dict[str, Any]:
     return {
         "TrainingJobName": "splat-train",

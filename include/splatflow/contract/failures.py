@@ -1,7 +1,8 @@
 """Failure codes and the one-line reason a failed step leaves: ``<stage>: <CODE>: <the user's words>``.
 
-A stage writes the line to ``/opt/ml/output/failure``, which SageMaker reports as the job's
-``FailureReason`` (``sfm: NO_OVERLAP: only 3 of 40 photos could be placed…``); the Airflow-side
+A stage writes the line to ``/opt/ml/output/failure`` and ``/opt/ml/output/message``, which
+SageMaker reports as a Training job's ``FailureReason`` and a Processing job's ``ExitMessage``
+(``sfm: NO_OVERLAP: only 3 of 40 photos could be placed…``); the Airflow-side
 steps leave the same line for the failure email. Whoever reads it parses it here and branches on
 the code: the stage operators decide whether a retry can help, the failure email picks its
 advice. The words are for the user and are shown as they are, never matched.
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 FAILURE_REASON_MAX_CHARS = 1024
-"""SageMaker keeps the first 1024 characters of the failure file as the job's FailureReason."""
+"""SageMaker keeps the first 1024 characters (a KB) of the failure and message files."""
 
 
 class FailureCode(StrEnum):

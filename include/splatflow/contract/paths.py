@@ -58,7 +58,14 @@ class MlPaths:
 
     @property
     def failure_file(self) -> Path:
+        """Training's failure text: SageMaker reports its first 1024 characters as ``FailureReason``."""
         return self.output / "failure"
+
+    @property
+    def message_file(self) -> Path:
+        """Processing's: SageMaker reports its first KB as ``ExitMessage`` (``failure`` is documented
+        for Training only)."""
+        return self.output / "message"
 
 
 CONTAINER = MlPaths(DEFAULT_ML_ROOT)

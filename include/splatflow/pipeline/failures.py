@@ -16,7 +16,7 @@ from typing import Any
 
 from splatflow.contract.failures import FailureCode, parse_failure_reason
 from splatflow.pipeline import ids
-from splatflow.pipeline.jobs import STAGE_JOB_KINDS, newest_job
+from splatflow.pipeline.jobs import STAGE_JOB_KINDS, container_reason, newest_job
 from splatflow.pipeline.requests import job_name
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ def job_failure(step: str, description: Mapping[str, Any]) -> Failure:
     """The failure of a stage's job, from its Describe response."""
     kind = STAGE_JOB_KINDS[step].capitalize()
     name = description[f"{kind}JobName"]
-    reason = description.get("FailureReason") or ""
+    reason = container_reason(description)
     reported = parse_failure_reason(reason)
     if reported is not None:
         return Failure(step, reported.code, reported.message, name)

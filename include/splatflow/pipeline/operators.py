@@ -51,7 +51,7 @@ from airflow.triggers.base import BaseTrigger
 from botocore.exceptions import ClientError
 
 from splatflow.contract.failures import parse_failure_reason
-from splatflow.pipeline.jobs import JobKind, generation_name, newest_job
+from splatflow.pipeline.jobs import JobKind, container_reason, generation_name, newest_job
 from splatflow.pipeline.layout import RunLayout
 from splatflow.pipeline.records import result_delivered
 
@@ -62,7 +62,7 @@ log = logging.getLogger(__name__)
 
 
 def retry_cannot_help(reason: str | None) -> bool:
-    """True when a job's FailureReason carries a stage's code that another try would meet again."""
+    """True when a job's failure line carries a stage's code that another try would meet again."""
     reported = parse_failure_reason(reason)
     return reported is not None and not reported.code.retry_may_help
 
@@ -166,7 +166,7 @@ class _StageJob:
             return self._take_over_completed(context, previous_name)
         if status == "InProgress":
             self._wait_for(previous_name)
-        if status == "Failed" and retry_cannot_help(reason := previous.get("FailureReason")):
+        if status == "Failed" and retry_cannot_help(reason := container_reason(previous)):
             raise AirflowFailException(f"not retrying: another try would fail the same way: {reason}")
         result: dict[str, Any] = cast(Any, super()).execute(context)
         return result

@@ -72,8 +72,12 @@ def read_settings(settings_type: type[T], paths: MlPaths) -> T:
 
 
 def write_failure(paths: MlPaths, name: str, code: FailureCode, message: str) -> None:
+    """The failure line, where both kinds of job report it: ``failure`` for Training, ``message``
+    for Processing (docs/sagemaker-containers.md)."""
     paths.output.mkdir(parents=True, exist_ok=True)
-    paths.failure_file.write_text(format_failure_reason(name, code, message) + "\n", encoding="utf-8")
+    line = format_failure_reason(name, code, message) + "\n"
+    for report in (paths.failure_file, paths.message_file):
+        report.write_text(line, encoding="utf-8")
 
 
 @contextmanager
@@ -125,8 +129,8 @@ def run_stage(name: str, main: Callable[[MlPaths], None]) -> NoReturn:
     started = time.monotonic()
     log.info("%s: starting (ml root %s)", name, paths.root)
     try:
-        if paths.failure_file.exists():
-            paths.failure_file.unlink()
+        for report in (paths.failure_file, paths.message_file):
+            report.unlink(missing_ok=True)
         main(paths)
     except StageError as exc:
         write_failure(paths, name, exc.code, exc.message)

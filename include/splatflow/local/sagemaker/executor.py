@@ -31,10 +31,13 @@ from splatflow.local.sagemaker.container import (
 from splatflow.local.sagemaker.jobs import TRAINING, JobRecord
 from splatflow.local.sagemaker.plans import JobPlan, model_artifacts_uri, plan_for, prepare_workspace
 from splatflow.local.sagemaker.store import JobStore
-from splatflow.local.sagemaker.workspace import Workspace, WorkspacePathError
+from splatflow.local.sagemaker.workspace import ExitMessageError, Workspace, WorkspacePathError
 
 log = logging.getLogger(__name__)
 
+
+PROCESSING_FAILURE_REASON = "AlgorithmError: See job logs for more information"
+"""A failed Processing job's ``FailureReason``; the container's own words are its ``ExitMessage``."""
 
 SHUTDOWN_GRACE_SECONDS = 5.0
 """How long a job gets after its stop signal when the whole runtime is stopping."""
@@ -143,6 +146,12 @@ class JobExecutor:
         finally:
             if command.container_name:
                 remove_container(command.container_name, command.environment)
+        if not plan.is_training:
+            try:
+                self._update(record, exit_message=workspace.exit_message())
+            except ExitMessageError as exc:
+                self._finish(record, "Failed", f"ClientError: {exc}")
+                return
         if outcome == "stopped":
             self._finish(record, "Stopped", "Stopped by request")
             return
@@ -156,11 +165,7 @@ class JobExecutor:
                 self._finish(record, "Failed", reason)
             return
         if outcome != 0:
-            reason = workspace.failure_reason() or (
-                f"AlgorithmError: the container exited with code {outcome} without writing "
-                "/opt/ml/output/failure; see the job's log"
-            )
-            self._finish(record, "Failed", reason)
+            self._finish(record, "Failed", self._failure_reason(plan, workspace, outcome))
             return
         self._phase(record, "Uploading", "Uploading generated output")
         try:
@@ -171,6 +176,21 @@ class JobExecutor:
         if record.kind is TRAINING:
             self._update(record, model_artifacts=model_artifacts_uri(record))
         self._finish(record, "Completed")
+
+    @staticmethod
+    def _failure_reason(plan: JobPlan, workspace: Workspace, exit_code: int | str) -> str:
+        """What SageMaker reports as a failed job's ``FailureReason``.
+
+        Training: the first 1024 characters of ``/opt/ml/output/failure``. Processing: a fixed
+        line whatever the container wrote; its words are the ``ExitMessage`` (AWS's own Spark
+        container tests assert exactly this pair, docs/sagemaker-containers.md).
+        """
+        if not plan.is_training:
+            return PROCESSING_FAILURE_REASON
+        return workspace.failure_reason() or (
+            f"AlgorithmError: the container exited with code {exit_code} without writing "
+            "/opt/ml/output/failure; see the job's log"
+        )
 
     def _command(self, plan: JobPlan, workspace: Workspace, record: JobRecord) -> Command:
         if not self.use_docker:
