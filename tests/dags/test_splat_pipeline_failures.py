@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+from mail_structure import inline_pictures
 from pipeline_support import (
     SAMPLE_PHOTOS,
     UPLOADS,
@@ -44,6 +45,7 @@ def _only_failure_email(runtime: EmbeddedRuntime, address: str) -> str:
     messages = mail_to(runtime, address)
     assert len(messages) == 1, [m["Subject"] for m in messages]
     assert "could not be made" in messages[0]["Subject"]
+    assert inline_pictures(messages[0]) == {}, "text and HTML as alternatives, a Message-ID and a Date"
     html = html_of(messages[0])
     assert "Traceback" not in html
     return html

@@ -15,6 +15,7 @@ from email.message import EmailMessage
 from typing import Any
 
 import pytest
+from mail_structure import inline_pictures
 from pipeline_support import (
     SAMPLE_PHOTOS,
     UPLOADS,
@@ -29,6 +30,7 @@ from pipeline_support import (
     zip_photos,
 )
 
+from splatflow.contract.outputs import STILLS
 from splatflow.local.containers.engine import Engine
 from splatflow.local.containers.images import BuiltImage
 from splatflow.local.runtime import EmbeddedRuntime
@@ -87,7 +89,7 @@ def test_manifest_is_the_last_object_written(
 
 
 def test_email_carries_figures_links_and_the_inline_preview(
-    finished_run: tuple[Any, dict[str, Any], list[EmailMessage]],
+    pipeline_runtime: EmbeddedRuntime, finished_run: tuple[Any, dict[str, Any], list[EmailMessage]]
 ) -> None:
     _, manifest, messages = finished_run
     html = html_of(messages[0])
@@ -95,11 +97,17 @@ def test_email_carries_figures_links_and_the_inline_preview(
     assert "X-Amz-Expires=" in html, "download links are presigned"
     assert "/compress/viewer.html?" in html and "#sog=" in html, "View in 3D opens the run's own viewer page"
     assert f"{manifest['quality']['photos_registered']}" in html
-    attachments = {part.get_filename(): part for part in messages[0].iter_attachments()}
+    text = messages[0].get_body(("plain",))
+    assert text is not None and "X-Amz-Expires=" in text.get_content() and "#sog=" in text.get_content()
+
+    shown = inline_pictures(messages[0])
+    assert list(shown) == ["preview.png", "orbit_1.png", "orbit_2.png", "orbit_3.png"]
     assert manifest["outputs"]["preview"].endswith("/compress/preview.png")
-    for still in ("preview.png", "orbit_1.png", "orbit_2.png", "orbit_3.png"):
-        assert attachments[still]["Content-ID"] == f"<{still}>"
-        assert f'src="cid:{still}"' in html
+    s3 = s3_of(pipeline_runtime)
+    for name, file_name in STILLS.items():
+        bucket, _, key = manifest["outputs"][name].removeprefix("s3://").partition("/")
+        published = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        assert shown[file_name].get_content() == published, f"the email shows the run's own {file_name}"
 
 
 # --- the same run with every job in its stage image -------------------------------------------------

@@ -3,8 +3,6 @@ SMTP sink), composing when they send, with their pictures fetched from S3 and ea
 
 from __future__ import annotations
 
-import email
-import email.policy
 import json
 from collections.abc import Iterator
 from email.message import EmailMessage
@@ -14,10 +12,11 @@ from typing import Any
 
 import boto3
 import pytest
+from mail_structure import inline_pictures, read_eml
 from moto import mock_aws
 
 from splatflow.contract.failures import FailureCode
-from splatflow.local.connections import smtp_connection
+from splatflow.local.connections import SENDER, smtp_connection
 from splatflow.local.smtp_sink import SmtpSink
 from splatflow.pipeline import ids
 from splatflow.pipeline.delivery import DeliveryRecord, OutgoingEmail, compose_failure_email
@@ -25,6 +24,7 @@ from splatflow.pipeline.email_operator import ResultEmailOperator, RunEmailOpera
 from splatflow.pipeline.failures import Failure
 from splatflow.pipeline.layout import RunLayout
 from splatflow.pipeline.manifest import QualityMetrics, StageRecord, build_manifest
+from splatflow.pipeline.message import content_id
 from splatflow.pipeline.plan import PreparedRun
 from splatflow.pipeline.records import RESULT_ENTRY, failure_entry, read_json
 from splatflow.pipeline.settings import PipelineSettings
@@ -58,8 +58,7 @@ def s3() -> Iterator[Any]:
 
 
 def _messages(sink: SmtpSink) -> list[EmailMessage]:
-    parsed = [email.message_from_bytes(path.read_bytes(), policy=email.policy.default) for path in sink.messages()]
-    return [message for message in parsed if isinstance(message, EmailMessage)]
+    return [read_eml(path) for path in sink.messages()]
 
 
 class _Composed(RunEmailOperator):
@@ -74,13 +73,16 @@ class _Composed(RunEmailOperator):
 
 
 def test_an_email_goes_out_once_with_its_pictures_inline(sink: SmtpSink, s3: Any) -> None:
-    for name in ("preview.png", "orbit_1.png"):
-        s3.put_object(Bucket=WORK, Key=f"runs/r1/compress/{name}", Body=PNG)
+    pictures = {"preview.png": PNG, "orbit_1.png": PNG + b" from around the scene"}
+    for name, data in pictures.items():
+        s3.put_object(Bucket=WORK, Key=f"runs/r1/compress/{name}", Body=data)
+    cids = {name: content_id(name) for name in pictures}
     outgoing = OutgoingEmail(
         to="pilot@example.com",
         subject="Your 3D splat of coast.zip is ready",
-        html_content='<img src="cid:preview.png"><img src="cid:orbit_1.png">',
-        files=[f"s3://{WORK}/runs/r1/compress/preview.png", f"s3://{WORK}/runs/r1/compress/orbit_1.png"],
+        html_content=f'<img src="cid:{cids["preview.png"]}"><img src="cid:{cids["orbit_1.png"]}">',
+        text_content="Your 3D splat is ready.",
+        pictures={cids[name]: f"s3://{WORK}/runs/r1/compress/{name}" for name in pictures},
         delivery_record=DeliveryRecord.of(LAYOUT, RESULT_ENTRY),
     )
 
@@ -89,13 +91,15 @@ def test_an_email_goes_out_once_with_its_pictures_inline(sink: SmtpSink, s3: Any
 
     messages = _messages(sink)
     assert len(messages) == 1
-    assert messages[0]["To"] == "pilot@example.com" and messages[0]["Subject"] == outgoing.subject
-    attachments = {part.get_filename(): part for part in messages[0].iter_attachments()}
-    assert {name: part["Content-ID"] for name, part in attachments.items()} == {
-        "preview.png": "<preview.png>",
-        "orbit_1.png": "<orbit_1.png>",
-    }
-    assert attachments["preview.png"].get_content() == PNG
+    message = messages[0]
+    assert message["To"] == "pilot@example.com" and message["Subject"] == outgoing.subject
+    assert message["From"] == SENDER, "the sender comes from the smtp_default connection"
+    assert message["Message-ID"].endswith("@localhost>"), "the Message-ID is made under the sender's domain"
+    shown = inline_pictures(message)
+    assert {name: part.get_content() for name, part in shown.items()} == pictures
+    assert {name: part["Content-ID"] for name, part in shown.items()} == {name: f"<{cids[name]}>" for name in pictures}
+    text = message.get_body(("plain",))
+    assert text is not None and text.get_content().strip() == "Your 3D splat is ready."
     record = read_json(s3, WORK, LAYOUT.delivery_key)
     assert record is not None and record[RESULT_ENTRY]["to"] == "pilot@example.com"
 
@@ -105,13 +109,15 @@ def test_a_failure_email_is_recorded_for_its_step_and_does_not_finish_the_run(si
         to="pilot@example.com",
         subject="Your 3D splat for coast.zip could not be made",
         html_content="<p>photo alignment</p>",
-        files=[],
+        text_content="photo alignment",
+        pictures={},
         delivery_record=DeliveryRecord.of(LAYOUT, failure_entry("sfm")),
     )
     _Composed(task_id="send_email", outgoing=outgoing).execute({})
     _Composed(task_id="send_email", outgoing=outgoing).execute({})
 
-    assert len(_messages(sink)) == 1
+    (message,) = _messages(sink)
+    assert inline_pictures(message) == {}
     record = read_json(s3, WORK, LAYOUT.delivery_key)
     assert record is not None and set(record) == {failure_entry("sfm")}
 
@@ -150,6 +156,8 @@ def test_the_result_email_presigns_its_links_only_as_it_is_sent(sink: SmtpSink, 
 
     (message,) = _messages(sink)
     assert message["To"] == "pilot@example.com" and message["Subject"] == "Your 3D splat of splat.ply is ready"
-    body = message.get_body(("html",))
-    assert body is not None and "X-Amz-Signature=" in body.get_content()
+    assert inline_pictures(message) == {}, "a manifest without stills shows none"
+    for kind in ("html", "plain"):
+        body = message.get_body((kind,))
+        assert body is not None and "X-Amz-Signature=" in body.get_content()
     assert "X-Amz" not in json.dumps(manifest), "the operator's input holds no presigned link"

@@ -12,10 +12,10 @@ import markupsafe
 import pytest
 
 from splatflow.contract.failures import FailureCode
+from splatflow.contract.outputs import STILLS
 from splatflow.pipeline.manifest import FailureRecord, QualityMetrics, StageRecord, build_manifest
 from splatflow.pipeline.notifications import (
     MAX_REASON_CHARS,
-    PREVIEW_CID,
     RenderedEmail,
     ResultLinks,
     diagnose,
@@ -91,11 +91,25 @@ def links_in(document: str) -> dict[str, str]:
 # --- success -------------------------------------------------------------------------------------------
 
 
-def test_the_success_email_shows_the_preview_inline() -> None:
-    email = render_success_email(manifest_for(), LINKS, now=NOW)
+def test_the_success_email_shows_its_stills_inline_by_unique_content_ids() -> None:
+    stills = {name: S3Location("work", f"runs/x/compress/{file_name}") for name, file_name in STILLS.items()}
+    email = render_success_email(manifest_for(outputs={"sog": S3Location("work", "runs/x/scene.sog"), **stills}), LINKS)
     images = [attrs for tag, attrs in parsed(email.html).tags if tag == "img"]
-    assert [image["src"] for image in images] == [f"cid:{PREVIEW_CID}"]
-    assert images[0]["alt"]
+    assert list(email.content_ids) == list(STILLS.values()), "the preview first, then the orbit thumbnails"
+    assert [image["src"] for image in images] == [f"cid:{cid}" for cid in email.content_ids.values()]
+    assert all(image["alt"] for image in images)
+    for file_name, cid in email.content_ids.items():
+        assert cid.endswith(f".{file_name}@splatflow"), "the file name stays readable in its Content-ID"
+    other = render_success_email(manifest_for(outputs={"sog": S3Location("work", "x.sog"), **stills}), LINKS)
+    assert not set(other.content_ids.values()) & set(email.content_ids.values()), "Content-IDs are unique"
+    assert "pictures of your splat are in the HTML version" in email.text
+
+
+def test_a_success_email_without_stills_shows_no_picture() -> None:
+    email = render_success_email(manifest_for(), LINKS, now=NOW)
+    assert email.content_ids == {}
+    assert [tag for tag, _ in parsed(email.html).tags if tag == "img"] == []
+    assert "pictures" not in email.text
 
 
 def test_the_success_email_links_the_downloads_and_the_viewer_exactly() -> None:

@@ -51,8 +51,10 @@ class OutgoingEmail:
     """None when the submission gave no usable address: nothing is sent."""
     subject: str
     html_content: str
-    files: list[str]
-    """S3 URIs of the pictures, attached under their file names (the Content-IDs the HTML uses)."""
+    text_content: str
+    """The same words as plain text, for mail apps that show no HTML."""
+    pictures: dict[str, str]
+    """S3 URIs of the pictures the HTML shows, by the Content-ID its ``cid:`` references name."""
     delivery_record: DeliveryRecord | None
     """None for a run refused before it had a prefix: there is no record to keep."""
 
@@ -84,7 +86,8 @@ def compose_result_email(
         to=prepared.submission.email,
         subject=email.subject,
         html_content=email.html,
-        files=list(inline_stills(manifest["outputs"]).values()),
+        text_content=email.text,
+        pictures={email.content_ids[name]: uri for name, uri in inline_stills(manifest["outputs"]).items()},
         delivery_record=DeliveryRecord.of(prepared.layout, RESULT_ENTRY),
     )
 
@@ -119,4 +122,11 @@ def compose_failure_email(
         step=failure.step, code=failure.code, reason=failure.reason, run_id=run_id, source_name=source
     )
     log.info("%s failed (%s): %s", failure.step, failure.code, failure.reason)
-    return OutgoingEmail(to=address, subject=email.subject, html_content=email.html, files=[], delivery_record=record)
+    return OutgoingEmail(
+        to=address,
+        subject=email.subject,
+        html_content=email.html,
+        text_content=email.text,
+        pictures={},
+        delivery_record=record,
+    )

@@ -1,12 +1,15 @@
-"""The run's emails, sent by the smtp provider's ``EmailOperator`` through ``smtp_default``.
+"""The run's emails, sent by subclasses of the smtp provider's ``EmailOperator`` through ``smtp_default``.
 
 Each subclass composes its email when it runs (``delivery``), so what only the send may know
 stays out of XComs, rendered fields and logs: the result email's download links are presigned
 then, and the failure email reads the run's task states then. Besides sending, the operator does
 what a run's email needs:
 
-- its pictures live in S3: each is downloaded and attached under its file name (the SMTP hook
-  gives an attachment its file name as Content-ID, which the HTML's ``cid:`` references use);
+- it is shaped as mail apps expect (``message``): plain text and HTML as alternatives, the
+  pictures inline, a ``Message-ID`` and a ``Date``. The provider's hook opens the connection
+  (host, TLS, login, sender from ``smtp_default``); the message is built here, since the hook's
+  own builder makes every picture a separate ``application/octet-stream`` attachment;
+- its pictures live in S3: each is read and shown inline by the Content-ID its HTML names;
 - it goes out once: the email's entry in the run's ``delivered.json`` (``records``) is checked
   before sending, so a cleared or re-run task sends nothing, and written once the SMTP server has
   taken the message;
@@ -15,30 +18,46 @@ what a run's email needs:
 
 from __future__ import annotations
 
-import tempfile
-from collections.abc import Sequence
-from pathlib import Path
+import smtplib
+from collections.abc import Mapping, Sequence
+from email.message import EmailMessage
 from typing import Any
 
+from airflow.providers.common.compat.sdk import AirflowException
+from airflow.providers.smtp.hooks.smtp import SmtpHook
 from airflow.providers.smtp.operators.smtp import EmailOperator
 
 from splatflow.pipeline import delivery, failures, ids
 from splatflow.pipeline.clients import s3_client, sagemaker_client
 from splatflow.pipeline.delivery import OutgoingEmail
+from splatflow.pipeline.message import InlinePicture, build_message
 from splatflow.pipeline.plan import PreparedRun
 from splatflow.pipeline.records import email_sent, mark_email_sent
 from splatflow.pipeline.settings import PipelineSettings
 
 
-def download_attachments(s3: Any, uris: Sequence[str], folder: Path) -> list[str]:
-    """Each S3 object as ``folder/<its file name>``, in order."""
-    paths = []
-    for uri in uris:
+def fetch_pictures(s3: Any, pictures: Mapping[str, str]) -> list[InlinePicture]:
+    """Each picture read from S3 (``Content-ID -> S3 URI``), under its object's file name, in order."""
+    fetched = []
+    for cid, uri in pictures.items():
         bucket, _, key = uri.removeprefix("s3://").partition("/")
-        path = folder / key.rsplit("/", 1)[-1]
-        s3.download_file(bucket, key, str(path))
-        paths.append(str(path))
-    return paths
+        data = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        fetched.append(InlinePicture(content_id=cid, file_name=key.rsplit("/", 1)[-1], data=data))
+    return fetched
+
+
+class MessageSmtpHook(SmtpHook):
+    """The provider's SMTP hook, sending a message built whole.
+
+    Used as a context manager, the hook connects and logs in as ``smtp_default`` says; its own
+    ``send_email_smtp`` would build the message itself, in the one shape it knows.
+    """
+
+    def send_message(self, message: EmailMessage) -> None:
+        client = self._smtp_client
+        if not isinstance(client, smtplib.SMTP):
+            raise AirflowException("the SMTP hook is not connected: send inside its `with` block")
+        client.send_message(message)
 
 
 def run_plan(context: Any) -> PreparedRun | None:
@@ -48,7 +67,11 @@ def run_plan(context: Any) -> PreparedRun | None:
 
 
 class RunEmailOperator(EmailOperator):
-    """Sends the email :meth:`compose` returns, once, with its pictures fetched from S3."""
+    """Sends the email :meth:`compose` returns, once, with its pictures fetched from S3.
+
+    Of the base operator's parameters, ``conn_id`` and ``from_email`` apply; the message's
+    content and shape are the composed email's.
+    """
 
     def __init__(self, **kwargs: Any) -> None:
         # The address is the run's own, known once the email is composed.
@@ -68,10 +91,21 @@ class RunEmailOperator(EmailOperator):
         if record is not None and email_sent(s3, record.layout, record.entry):
             self.log.info("this run's %s email was sent already; not sending it again", record.entry)
             return
-        self.to, self.subject, self.html_content = email.to, email.subject, email.html_content
-        with tempfile.TemporaryDirectory() as folder:
-            self.files = download_attachments(s3, email.files, Path(folder))
-            super().execute(context)
+        pictures = fetch_pictures(s3, email.pictures)
+        smtp = MessageSmtpHook(smtp_conn_id=self.conn_id)
+        with smtp:
+            sender = self.from_email or smtp.from_email
+            if not sender:
+                raise AirflowException("no sender: give from_email, or set it in the connection's extra")
+            message = build_message(
+                sender=sender,
+                to=email.to,
+                subject=email.subject,
+                text=email.text_content,
+                html=email.html_content,
+                pictures=pictures,
+            )
+            smtp.send_message(message)
         if record is not None:
             mark_email_sent(s3, record.layout, record.entry, email.to, settings.kms_key_id)
         self.log.info("email sent: %s", email.subject)

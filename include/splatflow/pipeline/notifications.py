@@ -13,7 +13,7 @@ import functools
 import re
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,15 +25,13 @@ from splatflow.contract.failures import FailureCode
 from splatflow.contract.outputs import PREVIEW, STILLS
 from splatflow.pipeline import ids
 from splatflow.pipeline.manifest import QualityMetrics
+from splatflow.pipeline.message import content_id
 from splatflow.pipeline.submission import Submission, invisible_character
-
-PREVIEW_CID = PREVIEW
-"""The preview's Content-ID: an inline still is attached under its file name, which is its Content-ID."""
 
 
 def inline_stills(outputs: Mapping[str, str]) -> dict[str, str]:
-    """The stills a manifest's outputs hold, by the Content-ID the email shows them with (their
-    file name), in the order shown: the preview, then the orbit thumbnails."""
+    """The stills a manifest's outputs hold, by file name, in the order the email shows them: the
+    preview, then the orbit thumbnails."""
     return {file_name: outputs[name] for name, file_name in STILLS.items() if name in outputs}
 
 
@@ -58,6 +56,8 @@ class RenderedEmail:
     subject: str
     html: str
     text: str
+    content_ids: Mapping[str, str] = field(default_factory=dict)
+    """The Content-ID the HTML shows each picture by (``cid:…``), by the picture's file name."""
 
 
 @dataclass(frozen=True)
@@ -289,13 +289,16 @@ def _environment() -> jinja2.Environment:
     return environment
 
 
-def _render(name: str, subject: str, context: Mapping[str, Any]) -> RenderedEmail:
+def _render(
+    name: str, subject: str, context: Mapping[str, Any], content_ids: Mapping[str, str] | None = None
+) -> RenderedEmail:
     environment = _environment()
     values = {**context, "subject": subject, "version": __version__}
     return RenderedEmail(
         subject=subject,
         html=environment.get_template(f"{name}.html").render(values),
         text=environment.get_template(f"{name}.txt").render(values),
+        content_ids=dict(content_ids or {}),
     )
 
 
@@ -319,20 +322,22 @@ def _figures(quality: QualityMetrics, manifest: Mapping[str, Any]) -> list[tuple
 
 
 def render_success_email(manifest: Mapping[str, Any], links: ResultLinks, now: datetime | None = None) -> RenderedEmail:
-    """The result email for a succeeded run's manifest; the preview is shown from ``cid:preview.png``."""
+    """The result email for a succeeded run's manifest; its HTML shows the run's stills inline, each
+    by the Content-ID the email's ``content_ids`` give for its file name."""
     if manifest.get("status") != "succeeded":
         raise ValueError("a success email needs the manifest of a succeeded run")
     submission = Submission.from_dict(manifest["submission"])
     quality = QualityMetrics.from_dict(manifest["quality"])
     expires_at = links.expires_at.astimezone(UTC)
     name = submission.source.name
+    content_ids = {file_name: content_id(file_name) for file_name in inline_stills(manifest["outputs"])}
     return _render(
         "success",
         f"Your 3D splat of {_subject_safe(name)} is ready",
         {
             "source_name": name,
-            "preview_cid": PREVIEW_CID,
-            "orbit_cids": [cid for cid in inline_stills(manifest["outputs"]) if cid != PREVIEW_CID],
+            "preview_cid": content_ids.get(PREVIEW),
+            "orbit_cids": [cid for file_name, cid in content_ids.items() if file_name != PREVIEW],
             "links": links,
             "quality": quality,
             "figures": _figures(quality, manifest),
@@ -341,6 +346,7 @@ def render_success_email(manifest: Mapping[str, Any], links: ResultLinks, now: d
             "run_id": manifest["run_id"],
             "preset": submission.preset,
         },
+        content_ids,
     )
 
 
