@@ -171,7 +171,7 @@ def contract_problems(repo_root: Path) -> list[str]:
 
 
 FLOORS: tuple[tuple[str, ...], ...] = (
-    ("splatflow", "splatflow.contract", "splatflow.encryption"),
+    ("splatflow", "splatflow.contract", "splatflow.encryption", "splatflow.units"),
     ("splatflow.formats", "splatflow.viewer"),
     ("splatflow.render",),
     ("splatflow.stages",),
@@ -190,7 +190,7 @@ FLOORS: tuple[tuple[str, ...], ...] = (
     ("splatflow.viewer_plugin", "splatflow.local"),
 )
 """From the ground up: the shared ground (the package's version, the contract both sides build on,
-encryption); file formats and the viewer page; the renderer; the stage containers; the
+encryption, how sizes read); file formats and the viewer page; the renderer; the stage containers; the
 pipeline's ground floor (ids, the run plan, the S3 records and the plain data they are made of);
 the rest of the pipeline; what stands on it (the viewer's Airflow app, the embedded runtime).
 ``splatflow`` itself is only its ``__init__``; every other name covers its package."""

@@ -20,7 +20,6 @@ from splatflow.pipeline.notifications import (
     ResultLinks,
     diagnose,
     format_duration,
-    format_size,
     format_usd,
     plain_reason,
     render_failure_email,
@@ -359,14 +358,6 @@ def test_a_failure_without_a_known_source_still_reads_well() -> None:
 
 
 # --- formatting ----------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("size", "text"),
-    [(None, "—"), (512, "512 bytes"), (2_500, "2.5 kB"), (59_000_000, "59.0 MB"), (3_200_000_000, "3.2 GB")],
-)
-def test_sizes_read_in_human_units(size: int | None, text: str) -> None:
-    assert format_size(size) == text
 
 
 @pytest.mark.parametrize(

@@ -20,11 +20,11 @@ def test_page_loads_nothing_from_elsewhere() -> None:
 
 
 def test_page_shows_the_figures_the_run_produced_and_leaves_out_the_rest() -> None:
-    table = metrics_table({"gaussians": 123456, "psnr_db": 23.456, "ssim": None, "sog_bytes": 2_621_440})
+    table = metrics_table({"gaussians": 123456, "psnr_db": 23.456, "ssim": None, "sog_bytes": 66_300})
 
     assert "123,456" in table
     assert "23.46 dB" in table
-    assert "2.5 MB" in table
+    assert "<td>66.3 kB</td>" in table, "the size in the units the result email gives it"
     assert "SSIM" not in table
 
 

@@ -27,6 +27,7 @@ from splatflow.pipeline import ids
 from splatflow.pipeline.manifest import QualityMetrics
 from splatflow.pipeline.message import content_id
 from splatflow.pipeline.submission import Submission, invisible_character
+from splatflow.units import format_size
 
 
 def inline_stills(outputs: Mapping[str, str]) -> dict[str, str]:
@@ -232,15 +233,6 @@ def _subject_safe(name: str) -> str:
 
 
 # --- formatting ------------------------------------------------------------------------------------------
-
-
-def format_size(size: int | None) -> str:
-    if size is None:
-        return MISSING
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if size >= scale:
-            return f"{size / scale:.1f} {unit}"
-    return f"{size} bytes"
 
 
 def format_duration(seconds: float | None) -> str:

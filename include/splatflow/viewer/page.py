@@ -16,6 +16,8 @@ from importlib.resources import files
 from typing import Any
 from urllib.parse import quote
 
+from splatflow.units import format_size
+
 VIEWER_FILE_NAME = "viewer.html"
 """The page's name next to ``scene.sog`` in a run's ``compress/`` prefix."""
 
@@ -25,16 +27,12 @@ VIEWER_CONTENT_TYPE = "text/html; charset=utf-8"
 _PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
 
 
-def _format_bytes(value: float) -> str:
-    return f"{value / 1_048_576:.1f} MB"
-
-
 _METRICS: tuple[tuple[str, str, Callable[[Any], str]], ...] = (
     ("gaussians", "Gaussians", lambda value: f"{int(value):,}"),
     ("psnr_db", "PSNR (held-out)", lambda value: f"{value:.2f} dB"),
     ("ssim", "SSIM (held-out)", lambda value: f"{value:.3f}"),
     ("photos_registered", "Photos used", lambda value: f"{int(value):,}"),
-    ("sog_bytes", "Download size", _format_bytes),
+    ("sog_bytes", "Download size", format_size),
     ("compression_ratio", "Smaller than .ply by", lambda value: f"{value:.1f}×"),
 )
 """The manifest's quality figures a viewer cares about, in the order shown."""

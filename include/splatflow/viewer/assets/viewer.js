@@ -23,16 +23,24 @@
     body.dataset.state = "error";
   }
 
+  // Decimal units, as the page's figures and the result email give sizes (splatflow.units).
+  function formatSize(bytes) {
+    var units = [["GB", 1e9], ["MB", 1e6], ["kB", 1e3]];
+    for (var i = 0; i < units.length; i++) {
+      if (bytes >= units[i][1]) return (bytes / units[i][1]).toFixed(1) + " " + units[i][0];
+    }
+    return bytes + " bytes";
+  }
+
   function showProgress(received, total) {
     var label = document.getElementById("progress-label");
-    var megabytes = (received / 1048576).toFixed(1);
     if (total > 0) {
       var percent = Math.min(100, Math.round((100 * received) / total));
       document.getElementById("progress-bar").style.width = percent + "%";
       document.getElementById("progress").setAttribute("aria-valuenow", String(percent));
-      label.textContent = "Loading the splat… " + percent + "% of " + (total / 1048576).toFixed(1) + " MB";
+      label.textContent = "Loading the splat… " + percent + "% of " + formatSize(total);
     } else {
-      label.textContent = "Loading the splat… " + megabytes + " MB";
+      label.textContent = "Loading the splat… " + formatSize(received);
     }
   }
 
