@@ -43,6 +43,8 @@ from splatflow.pipeline.settings import PipelineSettings
 from splatflow.pipeline.submission import MAX_EMAIL_CHARS, MAX_URL_CHARS, PRESETS, STEPS
 
 SETTINGS = PipelineSettings.from_environment()
+UPLOAD_BUCKETS = " or ".join(sorted(SETTINGS.allowed_buckets)) or "no bucket yet (SPLATFLOW_ALLOWED_BUCKETS)"
+EXAMPLE_BUCKET = min(SETTINGS.allowed_buckets, default="bucket")
 
 
 def _attempts(max_runtime_seconds: int) -> int:
@@ -97,14 +99,17 @@ with DAG(
             type=["null", "string"],
             maxLength=MAX_URL_CHARS,
             title="Photos (ZIP) in S3",
-            description="s3://bucket/key.zip or an https://…amazonaws.com/… URL of the ZIP (needed for 'full').",
+            description=f"The ZIP of the photos, e.g. s3://{EXAMPLE_BUCKET}/site-42/photos.zip, or its "
+            f"https://…amazonaws.com/… URL; only from {UPLOAD_BUCKETS} (needed for 'full').",
         ),
+        # Not required in the schema: Airflow's form flags an empty required field as an error before
+        # anything is typed. The input check refuses a run without a usable address.
         "email": Param(
             "",
-            type="string",
+            type=["null", "string"],
             maxLength=MAX_EMAIL_CHARS,
             title="Email",
-            description="Where the result (or the reason it failed) is sent.",
+            description="Needed: where the result (or the reason it failed) is sent, e.g. pilot@example.com.",
         ),
         "steps": Param(
             "full",

@@ -11,7 +11,7 @@ from typing import Any
 from airflow.plugins_manager import AirflowPlugin
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-from splatflow.viewer_plugin.link import VIEWER_URL_PREFIX, ViewSplatLink
+from splatflow.viewer_plugin.link import SPLAT_TAB_ROUTE, VIEWER_URL_PREFIX, ViewSplatLink
 from splatflow.viewer_plugin.service import create_viewer_app
 
 AWS_CONN_ID = "aws_default"
@@ -32,7 +32,7 @@ class SplatViewerPlugin(AirflowPlugin):
             "name": "Splat",
             "href": VIEWER_URL_PREFIX + "/dags/{DAG_ID}/runs/{RUN_ID}/",
             "destination": "dag_run",
-            "url_route": "splat",
+            "url_route": SPLAT_TAB_ROUTE,
         }
     ]
     global_operator_extra_links = [ViewSplatLink()]  # noqa: RUF012

@@ -274,6 +274,7 @@ def test_compress_only_reads_a_model_archive_or_a_ply(key: str) -> None:
         ({"email": "p@example.com", "steps": "train_and_compress"}, "sfm_output_url is required"),
         ({"email": "p@example.com", "steps": "compress_only"}, "model_url is required"),
         ({"s3_url": "s3://drone-uploads/p.zip"}, "email is required"),
+        ({"s3_url": "s3://drone-uploads/p.zip", "email": None}, "email is required"),
         (
             {"s3_url": "s3://drone-uploads/p.zip", "email": "p@example.com", "steps": "everything"},
             "steps is 'everything'",

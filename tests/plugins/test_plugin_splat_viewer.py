@@ -11,6 +11,7 @@ import os
 from collections.abc import Iterator
 from typing import Any
 from unittest import mock
+from urllib.parse import quote
 
 import boto3
 import pytest
@@ -18,7 +19,7 @@ from fastapi.testclient import TestClient
 from moto import mock_aws
 
 from splatflow.pipeline.submission import run_prefix
-from splatflow.viewer_plugin.link import ViewSplatLink, viewer_path
+from splatflow.viewer_plugin.link import VIEWER_URL_PREFIX, ViewSplatLink, splat_tab_path
 
 RUN_ID = "manual__2026-11-22T10:00:00+00:00"
 WORK_BUCKET = "splatflow-viewer-test"
@@ -32,7 +33,7 @@ MANIFEST = {
 
 
 def viewer_url(run_id: str = RUN_ID, dag_id: str = "splat_pipeline") -> str:
-    return viewer_path(dag_id, run_id)
+    return f"{VIEWER_URL_PREFIX}/dags/{quote(dag_id, safe='')}/runs/{quote(run_id, safe='')}/"
 
 
 @pytest.fixture(scope="module")
@@ -105,15 +106,17 @@ def test_view_splat_link_is_offered_only_on_the_pipelines_published_runs() -> No
     link = ViewSplatLink()
     published = mock.Mock(dag_id="splat_pipeline", run_id=RUN_ID)
     with mock.patch("splatflow.viewer_plugin.link.run_has_published", return_value=True) as has_published:
-        assert link.get_link(None, ti_key=published) == viewer_url()
+        assert (
+            link.get_link(None, ti_key=published) == f"/dags/splat_pipeline/runs/{quote(RUN_ID, safe='')}/plugin/splat"
+        )
         assert link.get_link(None, ti_key=mock.Mock(dag_id="another_dag", run_id=RUN_ID)) == ""
     has_published.assert_called_once_with("splat_pipeline", RUN_ID)
     with mock.patch("splatflow.viewer_plugin.link.run_has_published", return_value=False):
         assert link.get_link(None, ti_key=published) == ""
 
 
-def test_viewer_path_keeps_airflows_sub_path() -> None:
+def test_the_splat_tab_link_keeps_airflows_sub_path() -> None:
     with mock.patch.dict(os.environ, {"AIRFLOW__API__BASE_URL": "https://airflow.example.com/ops/"}):
-        path = viewer_path("splat_pipeline", "manual__a b")
+        path = splat_tab_path("splat_pipeline", "manual__a b")
 
-    assert path == "/ops/splat-viewer/dags/splat_pipeline/runs/manual__a%20b/"
+    assert path == "/ops/dags/splat_pipeline/runs/manual__a%20b/plugin/splat"

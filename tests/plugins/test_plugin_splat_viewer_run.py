@@ -23,7 +23,7 @@ from splatflow.formats.ply import write_ply
 from splatflow.local.runtime import EmbeddedRuntime
 from splatflow.pipeline import ids
 from splatflow.pipeline.submission import run_prefix
-from splatflow.viewer_plugin.link import ViewSplatLink, viewer_path
+from splatflow.viewer_plugin.link import VIEWER_URL_PREFIX, ViewSplatLink, splat_tab_path
 
 pytestmark = pytest.mark.slow
 
@@ -48,7 +48,7 @@ def test_view_splat_link_points_at_the_finished_runs_viewer(finished_run: Any) -
         ids.PIPELINE_DAG_ID, ids.stage_job(ids.COMPRESS), finished_run.run_id, try_number=1, map_index=-1
     )
 
-    assert ViewSplatLink().get_link(None, ti_key=key) == viewer_path("splat_pipeline", finished_run.run_id)
+    assert ViewSplatLink().get_link(None, ti_key=key) == splat_tab_path("splat_pipeline", finished_run.run_id)
     assert ViewSplatLink().get_link(None, ti_key=key._replace(run_id="manual__not-a-run")) == ""
 
 
@@ -60,7 +60,7 @@ def test_api_server_links_and_serves_the_finished_runs_viewer_to_signed_in_users
 
     prefix = run_prefix(WORK, finished_run.run_id)
     sog = s3_of(pipeline_runtime).get_object(Bucket=WORK, Key=prefix.key + "compress/scene.sog")["Body"].read()
-    page_url = viewer_path("splat_pipeline", finished_run.run_id)
+    page_url = f"{VIEWER_URL_PREFIX}/dags/splat_pipeline/runs/{quote(finished_run.run_id, safe='')}/"
     secret = {"AIRFLOW__API_AUTH__JWT_SECRET": "a-test-only-signing-secret-of-enough-length"}
     with mock.patch.dict(os.environ, secret), TestClient(create_app()) as api:
         token = get_auth_manager().generate_jwt(SimpleAuthManagerUser(username="pilot", role="viewer"))
@@ -73,7 +73,8 @@ def test_api_server_links_and_serves_the_finished_runs_viewer_to_signed_in_users
         links = api.get(f"{run_path}/taskInstances/{ids.stage_job(ids.COMPRESS)}/links", headers=signed_in)
 
     assert links.status_code == 200
-    assert links.json()["extra_links"]["View splat"] == page_url  # what the task's page in the UI shows
+    # What the task's page in the UI shows: the run's Splat tab, which shows this page inside Airflow's.
+    assert links.json()["extra_links"]["View splat"] == splat_tab_path("splat_pipeline", finished_run.run_id)
     assert page.status_code == 200
     assert "<tr><th>Gaussians</th><td>500</td></tr>" in page.text  # from the run's manifest
     assert served_sog.status_code == 200
