@@ -10,9 +10,10 @@ upgrade). Each submission is re-checked against the bucket allow-list by the pip
 | `find_due_submissions` | Airflow task | the submissions due, oldest first (none on a dry run, which only logs them) |
 | `rerun` | TriggerDagRunOperator, mapped | starts `splat_pipeline` once per due submission, a few at a time |
 
-Params: `dry_run` lists what would run without starting anything; `max_submissions` bounds one
-batch. Concurrency is bounded twice: this DAG starts at most a few runs at a time, and the
-pipeline's GPU pool bounds concurrent training jobs.
+It runs daily (`SPLATFLOW_REPROCESS_SCHEDULE`: a cron expression or preset, or `none` to run
+only when triggered, as the local stack has it). Params: `dry_run` lists what would run without
+starting anything; `max_submissions` bounds one batch. Concurrency is bounded twice: this DAG
+starts at most a few runs at a time, and the pipeline's GPU pool bounds concurrent training jobs.
 """
 
 from __future__ import annotations
@@ -24,12 +25,15 @@ from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOpe
 from airflow.sdk import DAG, Param, task
 
 from splatflow.pipeline import ids, tasks
+from splatflow.pipeline.settings import PipelineSettings
+
+SETTINGS = PipelineSettings.from_environment()
 
 with DAG(
     dag_id=ids.REPROCESS_DAG_ID,
     description="Re-run splat_pipeline for failed or outdated submissions",
     doc_md=__doc__,
-    schedule="@daily",
+    schedule=SETTINGS.reprocess_schedule,
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,

@@ -114,3 +114,15 @@ def test_tasks_skip_by_raising_never_by_short_circuit_or_branch(dag_bag: DagBag)
     for dag_id, dag in _dags(dag_bag).items():
         for task in dag.tasks:
             assert not isinstance(task, ShortCircuitOperator | BranchMixIn), f"{dag_id}.{task.task_id}"
+
+
+@pytest.mark.parametrize(("value", "schedule"), [(None, "@daily"), ("none", None)])
+def test_batch_reprocessing_starts_runs_on_its_own_only_when_scheduled(
+    monkeypatch: pytest.MonkeyPatch, value: str | None, schedule: str | None
+) -> None:
+    if value is None:
+        monkeypatch.delenv("SPLATFLOW_REPROCESS_SCHEDULE", raising=False)
+    else:
+        monkeypatch.setenv("SPLATFLOW_REPROCESS_SCHEDULE", value)
+    dag = DagBag(dag_folder=str(DAGS_FOLDER / "splat_reprocess.py")).dags[ids.REPROCESS_DAG_ID]
+    assert dag.schedule == schedule

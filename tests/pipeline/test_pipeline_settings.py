@@ -40,9 +40,21 @@ def test_values_are_read_and_typed() -> None:
         ("SPLATFLOW_PRESIGN_EXPIRY_SECONDS", "9999999", "at most 604800"),
         ("SPLATFLOW_SFM_ARGUMENTS", "[1]", "must be a JSON object"),
         ("SPLATFLOW_COMPRESS_ARGUMENTS", "{", "is not valid JSON"),
+        ("SPLATFLOW_REPROCESS_SCHEDULE", "every night", "neither 'none', a preset"),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str, message: str) -> None:
     with pytest.raises(SettingsError, match=message) as error:
         PipelineSettings.from_environment({name: value})
     assert name in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("value", "schedule"),
+    [(None, "@daily"), ("none", None), ("None", None), ("0 3 * * *", "0 3 * * *"), ("@hourly", "@hourly")],
+)
+def test_the_reprocess_schedule_is_daily_unless_set_to_a_cron_or_to_none(
+    value: str | None, schedule: str | None
+) -> None:
+    environment = {} if value is None else {"SPLATFLOW_REPROCESS_SCHEDULE": value}
+    assert PipelineSettings.from_environment(environment).reprocess_schedule == schedule

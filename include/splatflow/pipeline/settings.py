@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from croniter import croniter
+
 from splatflow.contract.compress_settings import Settings as CompressSettings
 from splatflow.contract.hyperparameters import HyperparameterError, from_hyperparameters
 from splatflow.contract.sfm_settings import Settings as SfmSettings
@@ -77,6 +79,9 @@ class PipelineSettings:
     train_hyperparameters: Mapping[str, str] = field(default_factory=dict)
     """Extra training hyperparameters on top of the submission's preset."""
     compress_arguments: Mapping[str, str] = field(default_factory=dict)
+    reprocess_schedule: str | None = "@daily"
+    """When ``splat_reprocess`` starts on its own: a cron expression or preset, or None (``none``):
+    only when triggered. The local stack sets none."""
 
     def image_uri(self, repository: str) -> str:
         return f"{self.image_registry.rstrip('/')}/{repository}:{self.image_tag}"
@@ -126,6 +131,7 @@ class PipelineSettings:
             sfm_arguments=reader.mapping("SFM_ARGUMENTS"),
             train_hyperparameters=reader.mapping("TRAIN_HYPERPARAMETERS"),
             compress_arguments=reader.mapping("COMPRESS_ARGUMENTS"),
+            reprocess_schedule=reader.schedule("REPROCESS_SCHEDULE", defaults.reprocess_schedule),
         )
 
 
@@ -196,6 +202,16 @@ class _Reader:
         if not isinstance(value, dict):
             raise SettingsError(f"{ENV_PREFIX}{name} must be a JSON object of settings")
         return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in value.items()}
+
+    def schedule(self, name: str, default: str | None) -> str | None:
+        raw = self._raw(name)
+        if raw is None:
+            return default
+        if raw.lower() == "none":
+            return None
+        if not raw.startswith("@") and not croniter.is_valid(raw):
+            raise SettingsError(f"{ENV_PREFIX}{name}={raw!r} is neither 'none', a preset such as '@daily', nor cron")
+        return raw
 
     def resources(self, stage: str, default: StageResources) -> StageResources:
         return StageResources(
