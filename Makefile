@@ -60,8 +60,9 @@ unit: install browser engine
 test: lint typecheck unit
 
 # BACKEND=docker runs every job in its stage image (built first) instead of as a process.
+# PHOTOS=path runs the demo on your photos (a ZIP, or a folder of photos) instead of the sample.
 demo: install $(if $(filter docker,$(BACKEND)),engine)
-	$(BIN)/python -m splatflow.local demo --backend $(BACKEND)
+	$(BIN)/python -m splatflow.local demo --backend $(BACKEND) $(if $(PHOTOS),--photos "$(PHOTOS)")
 
 serve: install $(if $(filter docker,$(BACKEND)),engine)
 	$(BIN)/python -m splatflow.local serve --backend $(BACKEND)

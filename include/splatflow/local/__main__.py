@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
-import subprocess
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from splatflow.local.airflow_env import REPO_ROOT, airflow_environment, prepare_airflow
+from splatflow.local.airflow_env import REPO_ROOT
 from splatflow.local.config import RunnerSettings
 from splatflow.local.containers.engine import container_engine
 from splatflow.local.containers.images import STAGE_REPOSITORIES, BuiltImage, build_stage_images, stage_images
@@ -124,33 +121,23 @@ def _serve(runtime: EmbeddedRuntime) -> None:
 
 
 def up(args: argparse.Namespace) -> None:
-    """The runtime plus ``airflow standalone`` (UI and REST API on localhost:8080)."""
+    """The runtime plus ``airflow standalone`` (UI and REST API on localhost:8080), the sample ready to run."""
+    from splatflow.local.stack import run_stack
+
     with _job_engine(args) as docker_host:
-        _up(EmbeddedRuntime(_runtime_settings(args, docker_host)), args.state_dir)
-
-
-def _up(runtime: EmbeddedRuntime, state_dir: Path) -> None:
-    def run_airflow() -> None:
-        environment = {**os.environ, **runtime.environment(), **airflow_environment(state_dir)}
-        prepare_airflow(environment)
-        airflow = str(Path(sys.executable).with_name("airflow"))
-        log.info("starting Airflow: UI and REST API on http://localhost:8080 (the admin password is printed below)")
-        with subprocess.Popen([airflow, "standalone"], env=environment) as process:
-            try:
-                process.wait()
-            except KeyboardInterrupt:
-                process.send_signal(signal.SIGINT)
-                process.wait()
-
-    _until_signalled(runtime, run_airflow)
+        run_stack(EmbeddedRuntime(_runtime_settings(args, docker_host)), args.state_dir, args.api_port)
 
 
 def demo(args: argparse.Namespace) -> None:
-    """The real DAG on the bundled sample, start to finish, then a summary of what it made."""
-    from splatflow.local.demo import run_demo
+    """The real DAG on the bundled sample (or ``--photos``), start to finish, then a summary of what it made."""
+    from splatflow.local.demo import Upload, run_demo
 
+    try:
+        upload = Upload.of(args.photos)
+    except ValueError as exc:
+        raise SystemExit(f"--photos: {exc}") from None
     with _job_engine(args) as docker_host:
-        status = run_demo(_runtime_settings(args, docker_host))
+        status = run_demo(_runtime_settings(args, docker_host), upload)
     raise SystemExit(status)
 
 
@@ -176,6 +163,10 @@ def main(argv: list[str] | None = None) -> None:
         sub = commands.add_parser(name, help=summary, description=summary)
         _add_runtime_options(sub)
         sub.set_defaults(handler=handler)
+        if name == "up":
+            sub.add_argument("--api-port", type=int, default=8080, help="Airflow's UI and REST API")
+        if name == "demo":
+            sub.add_argument("--photos", type=Path, help="your photos instead of the sample: a ZIP, or a folder")
     build = commands.add_parser("images", help=images.__doc__, description=images.__doc__)
     build.add_argument("--state-dir", type=Path, default=RuntimeSettings().state_dir, help="where Podman's socket goes")
     build.add_argument("--only", nargs="+", choices=STAGE_REPOSITORIES, help="build only these images")

@@ -1,4 +1,4 @@
-"""``make demo``: the real ``splat_pipeline`` DAG on the bundled sample, through the embedded runtime.
+"""``make demo``: the real ``splat_pipeline`` DAG on the bundled sample (or your photos), through the embedded runtime.
 
 Everything a production run does happens here too (the same DAG, operators, container entry
 points and email), only against local endpoints and with settings sized for a laptop CPU.
@@ -26,6 +26,9 @@ from splatflow.pipeline.submission import run_prefix
 log = logging.getLogger(__name__)
 
 SAMPLE = REPO_ROOT / "data" / "sample" / "brighton_beach"
+SAMPLE_KEY = "samples/brighton_beach.zip"
+"""Where the sample's ZIP goes in the uploads bucket, for the demo and for ``make up``."""
+PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png")
 DEMO_EMAIL = "you@example.com"
 DEMO_SETTINGS = {
     "SPLATFLOW_SFM_ARGUMENTS": json.dumps({"image_max_size": "640", "extraction_max_size": "640"}),
@@ -34,13 +37,43 @@ DEMO_SETTINGS = {
 """The preview preset at 320 px: minutes on a laptop CPU (a GPU job uses the full presets)."""
 
 
+def photos_in(folder: Path) -> list[Path]:
+    return sorted(path for path in folder.iterdir() if path.is_file() and path.suffix.lower() in PHOTO_SUFFIXES)
+
+
 def sample_zip(folder: Path = SAMPLE) -> bytes:
-    """The bundled photos as the ZIP a user would upload."""
+    """The photos of a folder (the bundled ones by default) as the ZIP a user would upload."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        for photo in sorted(folder.glob("*.JPG")):
-            archive.write(photo, f"brighton_beach/{photo.name}")
+        for photo in photos_in(folder):
+            archive.write(photo, f"{folder.name}/{photo.name}")
     return buffer.getvalue()
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A ZIP of photos and where in the uploads bucket it goes."""
+
+    key: str
+    body: bytes
+
+    @classmethod
+    def of(cls, photos: Path | None) -> Upload:
+        """The bundled sample, or the user's own photos: a ZIP, or a folder of photos to zip.
+
+        Anything else is refused here, naming it, before a runtime starts; what is inside the ZIP
+        is the pipeline's to check, as for any submission.
+        """
+        if photos is None:
+            return cls(SAMPLE_KEY, sample_zip())
+        path = photos.expanduser().resolve()
+        if path.is_dir():
+            if not photos_in(path):
+                raise ValueError(f"{path} holds no photos ({', '.join(PHOTO_SUFFIXES)})")
+            return cls(f"demo/{path.name}.zip", sample_zip(path))
+        if path.is_file() and zipfile.is_zipfile(path):
+            return cls(f"demo/{path.name}", path.read_bytes())
+        raise ValueError(f"{path} is neither a ZIP of photos nor a folder of photos")
 
 
 def _download_outputs(runtime: EmbeddedRuntime, manifest: dict[str, Any], target: Path) -> dict[str, Path]:
@@ -72,8 +105,15 @@ class SampleRun:
     mails: list[Path]
 
 
-def run_sample(settings: RuntimeSettings, target: Path, extra_settings: dict[str, str] | None = None) -> SampleRun:
-    """Run ``splat_pipeline`` once on the sample through a fresh runtime; outputs go to ``target``."""
+def run_sample(
+    settings: RuntimeSettings,
+    target: Path,
+    extra_settings: dict[str, str] | None = None,
+    upload: Upload | None = None,
+) -> SampleRun:
+    """Run ``splat_pipeline`` once on the sample (or the ``upload`` given) through a fresh runtime;
+    outputs go to ``target``."""
+    upload = upload or Upload.of(None)
     runtime = EmbeddedRuntime(replace(settings, aws_port=0, sagemaker_port=0, smtp_port=0))
     runtime.start()
     try:
@@ -82,14 +122,13 @@ def run_sample(settings: RuntimeSettings, target: Path, extra_settings: dict[str
         os.environ.update(DEMO_SETTINGS)
         os.environ.update(extra_settings or {})
         prepare_airflow(dict(os.environ))
-        key = "demo/brighton_beach.zip"
         aws_client("s3", runtime.aws_url, settings.region).put_object(
-            Bucket=settings.upload_bucket, Key=key, Body=sample_zip()
+            Bucket=settings.upload_bucket, Key=upload.key, Body=upload.body
         )
         from airflow.models.dagbag import DagBag
 
         dag = DagBag(dag_folder=str(REPO_ROOT / "dags" / "splat_pipeline.py")).get_dag("splat_pipeline")
-        conf = {"s3_url": f"s3://{settings.upload_bucket}/{key}", "email": DEMO_EMAIL, "preset": "preview"}
+        conf = {"s3_url": f"s3://{settings.upload_bucket}/{upload.key}", "email": DEMO_EMAIL, "preset": "preview"}
         started = time.monotonic()
         run = dag.test(run_conf=conf)
         wall = time.monotonic() - started
@@ -135,8 +174,8 @@ def summary(sample: SampleRun) -> str:
     return "\n".join(lines)
 
 
-def run_demo(settings: RuntimeSettings) -> int:
-    """Run the pipeline once on the sample and print the summary; 0 when it succeeded."""
-    sample = run_sample(settings, settings.state_dir / "demo")
+def run_demo(settings: RuntimeSettings, upload: Upload) -> int:
+    """Run the pipeline once on the sample (or the user's photos) and print the summary; 0 when it succeeded."""
+    sample = run_sample(settings, settings.state_dir / "demo", upload=upload)
     print(summary(sample))  # noqa: T201 - the demo's result is for the person who ran it
     return 0 if sample.state == "success" else 1

@@ -1,0 +1,179 @@
+"""``make up``: the embedded runtime with ``airflow standalone`` on it and the bundled sample ready to run.
+
+In order: the runtime starts (S3, the job runner, the SMTP sink); the sample goes into the
+uploads bucket, zipped as ``make demo`` zips it; standalone starts; once the API server answers
+and knows ``splat_pipeline``, a ready-to-run trigger is printed (the UI's steps and a curl
+command). On SIGINT (Ctrl-C) or SIGTERM, standalone is stopped whole (``standalone``), the runs
+it left queued or running are marked failed (``unfinished_runs``), and the runtime stops with
+its jobs: nothing ``up`` started outlives it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from splatflow.local.airflow_env import airflow_environment, prepare_airflow
+from splatflow.local.aws_clients import aws_client
+from splatflow.local.demo import SAMPLE_KEY, sample_zip
+from splatflow.local.runtime import EmbeddedRuntime
+from splatflow.local.standalone import StandaloneAirflow
+from splatflow.pipeline.ids import PIPELINE_DAG_ID
+
+log = logging.getLogger(__name__)
+
+ADMIN = "admin"
+PASSWORD_FILE = "simple_auth_manager_passwords.json.generated"
+"""Where standalone's auth manager keeps the admin password it generated, in ``AIRFLOW_HOME``."""
+EXAMPLE_EMAIL = "you@example.com"
+READY_TIMEOUT_SECONDS = 600
+LOCAL_STACK_DEFAULTS = {"SPLATFLOW_REPROCESS_SCHEDULE": "none"}
+"""Settings of the local stack that the environment ``up`` runs in may override: ``splat_reprocess``
+starts no runs on its own (set ``SPLATFLOW_REPROCESS_SCHEDULE=@daily`` to have it), but can be
+triggered from the UI."""
+UNFINISHED_RUNS_TIMEOUT_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """How to start ``splat_pipeline`` on a ZIP in the stack's S3, from the UI and from a shell."""
+
+    api_url: str
+    s3_url: str
+    password: str
+    email: str = EXAMPLE_EMAIL
+    preset: str = "preview"
+
+    def conf(self) -> dict[str, Any]:
+        return {"s3_url": self.s3_url, "email": self.email, "preset": self.preset}
+
+    def curl(self) -> str:
+        """Two commands for a POSIX shell; ``python3`` reads the token, as a stock Debian has no ``python``."""
+        credentials = json.dumps({"username": ADMIN, "password": self.password})
+        body = json.dumps({"logical_date": None, "conf": self.conf()})
+        return (
+            f"TOKEN=$(curl -s -X POST {self.api_url}/auth/token -H 'Content-Type: application/json' \\\n"
+            f"  -d '{credentials}' | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')\n"
+            f"curl -X POST {self.api_url}/api/v2/dags/{PIPELINE_DAG_ID}/dagRuns \\\n"
+            f"  -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' \\\n"
+            f"  -d '{body}'"
+        )
+
+    def instructions(self, mail_dir: Path) -> str:
+        return "\n".join(
+            [
+                f"{PIPELINE_DAG_ID} is ready to run on the bundled sample, {self.s3_url}",
+                "",
+                f"From the UI: open {self.api_url}, sign in as {ADMIN} with the password {self.password}, open",
+                f"Dags, then {PIPELINE_DAG_ID}, then Trigger; put {self.s3_url} in 'Photos (ZIP) in S3'",
+                f"and {self.email} in 'Email', choose the {self.preset} preset, and press Trigger.",
+                "",
+                "From a shell:",
+                self.curl(),
+                "",
+                f"The email is saved under {mail_dir}/. Your own photos: make demo PHOTOS=path/to/photos.zip",
+            ]
+        )
+
+
+def _ask(url: str, payload: object = None, token: str | None = None) -> Any:
+    headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})}
+    data = None if payload is None else json.dumps(payload).encode()
+    with urllib.request.urlopen(urllib.request.Request(url, data=data, headers=headers), timeout=10) as reply:
+        return json.loads(reply.read() or b"null")
+
+
+def admin_password(airflow_home: Path) -> str | None:
+    path = airflow_home / PASSWORD_FILE
+    try:
+        password: str | None = json.loads(path.read_text(encoding="utf-8")).get(ADMIN)
+    except (OSError, ValueError):
+        return None
+    return password
+
+
+def pipeline_registered(api_url: str, password: str) -> bool:
+    """Whether the API server answers and knows ``splat_pipeline`` (the DAG processor has parsed it)."""
+    try:
+        token = _ask(f"{api_url}/auth/token", {"username": ADMIN, "password": password})["access_token"]
+        _ask(f"{api_url}/api/v2/dags/{PIPELINE_DAG_ID}", token=token)
+    except (urllib.error.URLError, OSError, ValueError, KeyError):
+        return False
+    return True
+
+
+def run_stack(runtime: EmbeddedRuntime, state_dir: Path, api_port: int) -> None:
+    """Run the stack until SIGINT or SIGTERM (or until Airflow ends by itself), then stop all of it."""
+    stopping = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopping.set())
+    runtime.start()
+    try:
+        environment = {
+            **LOCAL_STACK_DEFAULTS,
+            **os.environ,
+            **runtime.environment(),
+            **airflow_environment(state_dir, api_port=api_port),
+        }
+        prepare_airflow(environment)
+        settings = runtime.settings
+        aws_client("s3", runtime.aws_url, settings.region).put_object(
+            Bucket=settings.upload_bucket, Key=SAMPLE_KEY, Body=sample_zip()
+        )
+        if stopping.is_set():
+            return
+        airflow = StandaloneAirflow(environment)
+        log.info("starting Airflow: UI and REST API on http://localhost:%d", api_port)
+        airflow.start()
+        try:
+            sample = f"s3://{settings.upload_bucket}/{SAMPLE_KEY}"
+            trigger = _wait_until_ready(airflow, Path(environment["AIRFLOW_HOME"]), api_port, sample, stopping)
+            if trigger is not None:
+                print(trigger.instructions(settings.mail_dir), flush=True)  # noqa: T201 - for the person at the terminal
+            while not stopping.wait(1.0) and airflow.running():
+                pass
+        finally:
+            log.info("stopping Airflow")
+            airflow.stop()
+            _fail_unfinished_runs(environment)
+    finally:
+        log.info("stopping the embedded runtime")
+        runtime.stop()
+
+
+def _wait_until_ready(
+    airflow: StandaloneAirflow, airflow_home: Path, api_port: int, s3_url: str, stopping: threading.Event
+) -> Trigger | None:
+    """The trigger to print once ``splat_pipeline`` can be started; None if the stack stops first."""
+    api_url = f"http://localhost:{api_port}"
+    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+    while airflow.running() and not stopping.is_set() and time.monotonic() < deadline:
+        password = admin_password(airflow_home)
+        if password is not None and pipeline_registered(api_url, password):
+            return Trigger(api_url=api_url, s3_url=s3_url, password=password)
+        stopping.wait(2)
+    if airflow.running() and not stopping.is_set():
+        log.warning("%s was not ready to trigger within %d s", PIPELINE_DAG_ID, READY_TIMEOUT_SECONDS)
+    return None
+
+
+def _fail_unfinished_runs(environment: Mapping[str, str]) -> None:
+    """Mark the runs left queued or running failed, in a process that reads Airflow's configuration from
+    ``environment`` (this one has none of its own)."""
+    command = [sys.executable, "-m", "splatflow.local.unfinished_runs"]
+    try:
+        subprocess.run(command, env=dict(environment), check=True, timeout=UNFINISHED_RUNS_TIMEOUT_SECONDS)
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+        log.error("could not mark the unfinished runs failed: %s", exc)
