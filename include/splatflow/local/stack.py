@@ -43,7 +43,8 @@ LOCAL_STACK_DEFAULTS = {"SPLATFLOW_REPROCESS_SCHEDULE": "none"}
 """Settings of the local stack that the environment ``up`` runs in may override: ``splat_reprocess``
 starts no runs on its own (set ``SPLATFLOW_REPROCESS_SCHEDULE=@daily`` to have it), but can be
 triggered from the UI."""
-UNFINISHED_RUNS_TIMEOUT_SECONDS = 60
+UNFINISHED_RUNS_TIMEOUT_SECONDS = 15
+"""Airflow's import and one transaction; ``up`` promises to be gone within 30 s."""
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,7 @@ def run_stack(runtime: EmbeddedRuntime, state_dir: Path, api_port: int) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopping.set())
     runtime.start()
+    marking: subprocess.Popen[bytes] | None = None
     try:
         environment = {
             **LOCAL_STACK_DEFAULTS,
@@ -147,10 +149,12 @@ def run_stack(runtime: EmbeddedRuntime, state_dir: Path, api_port: int) -> None:
         finally:
             log.info("stopping Airflow")
             airflow.stop()
-            _fail_unfinished_runs(environment)
+            marking = _fail_unfinished_runs(environment)
     finally:
         log.info("stopping the embedded runtime")
         runtime.stop()
+        if marking is not None:
+            _wait_for_marking(marking)
 
 
 def _wait_until_ready(
@@ -169,11 +173,18 @@ def _wait_until_ready(
     return None
 
 
-def _fail_unfinished_runs(environment: Mapping[str, str]) -> None:
-    """Mark the runs left queued or running failed, in a process that reads Airflow's configuration from
-    ``environment`` (this one has none of its own)."""
-    command = [sys.executable, "-m", "splatflow.local.unfinished_runs"]
+def _fail_unfinished_runs(environment: Mapping[str, str]) -> subprocess.Popen[bytes]:
+    """Start marking the runs left queued or running failed (while the runtime stops), in a process
+    that reads Airflow's configuration from ``environment``: this one has none of its own."""
+    return subprocess.Popen([sys.executable, "-m", "splatflow.local.unfinished_runs"], env=dict(environment))
+
+
+def _wait_for_marking(marking: subprocess.Popen[bytes]) -> None:
     try:
-        subprocess.run(command, env=dict(environment), check=True, timeout=UNFINISHED_RUNS_TIMEOUT_SECONDS)
-    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
-        log.error("could not mark the unfinished runs failed: %s", exc)
+        status = marking.wait(timeout=UNFINISHED_RUNS_TIMEOUT_SECONDS)
+    except subprocess.TimeoutExpired:
+        marking.kill()
+        marking.wait()
+        status = None
+    if status != 0:
+        log.error("the unfinished runs could not be marked failed (status %s); the log above says why", status)
