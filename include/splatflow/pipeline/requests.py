@@ -21,6 +21,9 @@ JOB_NAME_BASE_MAX = 46
 """SageMaker allows 63 characters; the operators append ``-c<clear number>`` (up to 6 characters)
 to a cleared run's jobs and ``-<10-digit timestamp>`` on a retry."""
 
+GPU_INSTANCE_TYPE = re.compile(r"^ml\.[gp]\d")
+"""SageMaker's NVIDIA GPU families (ml.g4dn, g5, g6, g6e, p3, p4d, p5, ...)."""
+
 SFM_REPOSITORY = "sfm"
 TRAIN_REPOSITORY = "3dgs"
 COMPRESS_REPOSITORY = "compressor"
@@ -44,6 +47,13 @@ def _arguments(values: Mapping[str, str]) -> list[str]:
     for name, value in values.items():
         arguments += [f"--{name.replace('_', '-')}", str(value)]
     return arguments
+
+
+def training_device(instance_type: str) -> str:
+    """The training stage's ``device`` for an instance type: ``cuda`` on a GPU instance, where
+    the stage then fails at once if CUDA cannot start instead of training for hours on the CPU,
+    and ``cpu`` elsewhere (the embedded runtime on a machine without a GPU)."""
+    return "cuda" if GPU_INSTANCE_TYPE.match(instance_type) else "cpu"
 
 
 def _tags(run_id: str, stage: str) -> list[dict[str, str]]:
@@ -165,7 +175,9 @@ def build_training_request(
     output_config: dict[str, Any] = {"S3OutputPath": output_uri}
     if settings.kms_key_id:
         output_config["KmsKeyId"] = settings.kms_key_id
-    hyperparameters = {"preset": preset, **settings.train_hyperparameters}
+    # The instance decides the device; extra hyperparameters cannot move a GPU job to the CPU.
+    device = training_device(resources.instance_type)
+    hyperparameters = {"preset": preset, **settings.train_hyperparameters, "device": device}
     return {
         "TrainingJobName": job_name(run_id, "train"),
         "RoleArn": settings.role_arn,
