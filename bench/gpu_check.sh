@@ -22,7 +22,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 carry=.gpucheck
 out="${OUT:-$carry/out}"
-train_seconds="${GPU_CHECK_TRAIN_SECONDS:-180}"
+train_seconds="${GPU_CHECK_TRAIN_SECONDS:-120}"  # fits after a build of ~5 min on 16 cores
 device_python="${GPU_CHECK_PYTHON:-3.12}"
 mode="${1:-run}"
 python="${GPU_CHECK_PYTHON_BIN:-python3}"  # the machine's Python with PyTorch
