@@ -38,10 +38,12 @@ class Settings:
     # --- Scale: the photo's resolution, the extraction resolution and the training resolution differ.
     image_max_size: int = 1600
     """Longest side, in pixels, of the working and undistorted images handed to training."""
-    extraction_max_size: int = 1600
-    """Longest side, in pixels, at which SIFT features are extracted (at most ``image_max_size``)."""
-    max_num_features: int = 8192
-    """SIFT features kept per photo; fewer is faster to match, more registers harder scenes."""
+    extraction_max_size: int = 0
+    """Longest side, in pixels, at which SIFT features are extracted (at most ``image_max_size``);
+    0 chooses for the survey: ``image_max_size`` for a set matched exhaustively, 1024 px past it."""
+    max_num_features: int = 0
+    """SIFT features kept per photo; fewer is faster to match, more registers harder scenes;
+    0 chooses for the survey: 8192 for a set matched exhaustively, 4096 past it."""
 
     # --- Camera model fitted during mapping; undistortion then turns every camera into PINHOLE.
     camera_model: CameraModelName = "SIMPLE_RADIAL"
@@ -73,8 +75,10 @@ class Settings:
     triangulate_all_matches: bool = True
     """Once the poses are final, triangulate every verified match again, two-photo tracks
     included: about twice the points for training to start from, in well under a second."""
+    min_photo_points: int = 15
+    """A placed photo observing fewer 3D points than this is removed from the model (and reported)."""
     min_registered_fraction: float = 0.7
-    """Fail unless at least this fraction of the decoded photos ends up in the model."""
+    """Fail unless at least this fraction of the decoded photos ends up in the model (placed, not removed)."""
     min_registered_photos: int = 3
     """Fail unless at least this many photos end up in the model (and decode in the first place)."""
 
@@ -82,7 +86,15 @@ class Settings:
     georegister: bool = True
     """Align the model to a local east-north-up frame in metres when the photos carry GPS."""
     gps_max_error_m: float = 10.0
-    """GPS positions further than this from the model's cameras count as outliers in the alignment."""
+    """GPS positions further than this from the model's cameras count as outliers in the alignment;
+    a photo this close to its GPS position is never removed as misplaced."""
+    gps_outlier_mads: float = 5.0
+    """A photo further from its GPS position than the survey's median residual plus this many
+    robust deviations (1.4826 median absolute deviations) is removed from the model as misplaced."""
+    max_gps_tilt_deg: float = 5.0
+    """GPS altitudes are used only when a fit to them tilts the model's own up (the cameras' mean
+    gaze of a nadir survey, else the ground plane) by at most this; otherwise the model is levelled
+    on its own up and fitted to the horizontal GPS positions (drifting drone altitudes)."""
 
     # --- Output and machine.
     jpeg_quality: int = 95
