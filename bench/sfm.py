@@ -44,6 +44,7 @@ class Row:
     pipeline: str
     photos: int
     seconds: float
+    cpu_seconds: float
     peak_mib: float
     registered: int = 0
     points: int = 0
@@ -55,9 +56,14 @@ class Row:
 
 @dataclass
 class ChildRun:
-    """A child process's wall time, peak memory and exit; ``timed_out`` when it was killed."""
+    """A child process's wall and CPU time, peak memory and exit; ``timed_out`` when it was killed.
+
+    CPU time (user + system, all threads) moves far less than wall time when other work shares
+    the machine, so it is the figure to compare runs made under different loads by.
+    """
 
     seconds: float
+    cpu_seconds: float
     peak_mib: float
     returncode: int
     timed_out: bool
@@ -73,11 +79,13 @@ def run_child(command: list[str], env: dict[str, str], log: Path, timeout_s: flo
             elapsed = time.monotonic() - started
             if pid:
                 # Linux reports ru_maxrss in KiB.
-                return ChildRun(elapsed, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status), False)
+                cpu = usage.ru_utime + usage.ru_stime
+                return ChildRun(elapsed, cpu, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status), False)
             if timeout_s is not None and elapsed > timeout_s:
                 os.killpg(process.pid, signal.SIGKILL)
                 _, status, usage = os.wait4(process.pid, 0)
-                return ChildRun(time.monotonic() - started, usage.ru_maxrss / 1024, -signal.SIGKILL, True)
+                cpu = usage.ru_utime + usage.ru_stime
+                return ChildRun(time.monotonic() - started, cpu, usage.ru_maxrss / 1024, -signal.SIGKILL, True)
             time.sleep(0.2)
 
 
@@ -93,7 +101,7 @@ def stage_row(dataset: str, photos: list[Path], extraction_size: int | None, thr
         arguments += ["--extraction-max-size", str(extraction_size)]
     command = [sys.executable, "-m", "splatflow.stages.sfm", *arguments]
     child = run_child(command, {**os.environ, "SPLATFLOW_ML_ROOT": str(root)}, work / "stage.log", None)
-    row = Row(dataset, "splatflow stage", len(photos), child.seconds, child.peak_mib)
+    row = Row(dataset, "splatflow stage", len(photos), child.seconds, child.cpu_seconds, child.peak_mib)
     if child.returncode != 0:
         row.note = (root / "output" / "failure").read_text(encoding="utf-8").strip()
         return row
@@ -108,8 +116,8 @@ def stage_row(dataset: str, photos: list[Path], extraction_size: int | None, thr
     row.note = (
         f"{row.extraction_px} px, {report['matching']['method']} matching "
         f"({report['matching']['matched_pairs']} pairs), {report['mapping']['mapper']} mapper, "
-        f"{len(removed)} removed, GPS {geo.get('alignment', '-')} max {_metres(geo.get('max_residual_m'))}, "
-        f"tilt {_degrees(geo.get('tilt_deg'))}"
+        f"{len(removed)} removed, GPS: {geo['reason']}, max residual {_metres(geo.get('max_residual_m'))}, "
+        f"altitude fit's tilt {_degrees(geo.get('gps_altitude_tilt_deg'))}"
     )
     return row
 
@@ -170,7 +178,7 @@ def naive_row(dataset: str, photos: list[Path], size: int, threads: int, work: P
     downscaled_copies(photos, size, work / "images")
     command = [sys.executable, __file__, "--naive-worker", str(work), "--threads", str(threads)]
     child = run_child(command, dict(os.environ), work / "naive.log", timeout_s)
-    row = Row(dataset, "naive chain", len(photos), child.seconds, child.peak_mib)
+    row = Row(dataset, "naive chain", len(photos), child.seconds, child.cpu_seconds, child.peak_mib)
     if child.timed_out:
         row.note = f"timed out after {child.seconds:.0f} s ({_last_line(work / 'naive.log')})"
         return row
@@ -213,7 +221,7 @@ def bench_dataset(folder: Path, counts: list[int | None], args: argparse.Namespa
 
 
 HEADER = (
-    f"{'dataset':<15}{'pipeline':<16}{'photos':>7}{'time s':>8}{'s/photo':>8}{'peak MiB':>9}"
+    f"{'dataset':<15}{'pipeline':<16}{'photos':>7}{'time s':>8}{'s/photo':>8}{'cpu s':>8}{'peak MiB':>9}"
     f"{'placed':>9}{'points':>8}{'reproj px':>10}  steps s / note"
 )
 
@@ -223,7 +231,8 @@ def print_row(row: Row, flush: bool = False) -> None:
     steps = " ".join(f"{name} {seconds:.0f}" for name, seconds in row.steps.items())
     print(
         f"{row.dataset:<15}{row.pipeline:<16}{row.photos:>7}{row.seconds:>8.1f}{row.seconds / row.photos:>8.2f}"
-        f"{row.peak_mib:>9.0f}{placed:>9}{row.points:>8}{row.reprojection_px:>10.3f}  {steps} | {row.note}",
+        f"{row.cpu_seconds:>8.0f}{row.peak_mib:>9.0f}{placed:>9}{row.points:>8}{row.reprojection_px:>10.3f}"
+        f"  {steps} | {row.note}",
         flush=flush,
     )
 
@@ -243,7 +252,8 @@ def print_table(rows: list[Row], threads: int) -> None:
         ours, naive = pair
         timed_out = " (naive timed out: a lower bound)" if "timed out" in naive.note else ""
         print(
-            f"{dataset} {photos} photos: naive/ours time {naive.seconds / ours.seconds:.2f}x{timed_out}, "
+            f"{dataset} {photos} photos: naive/ours time {naive.seconds / ours.seconds:.2f}x, "
+            f"CPU time {naive.cpu_seconds / ours.cpu_seconds:.2f}x{timed_out}, "
             f"placed {ours.registered} vs {naive.registered}"
         )
 
