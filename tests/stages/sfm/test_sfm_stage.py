@@ -99,11 +99,17 @@ def test_brighton_skips_broken_and_non_photo_members_and_registers_the_rest(brig
 
 
 @pytest.mark.slow
-def test_brighton_uses_gps_for_spatial_matching(brighton_run: StageRun) -> None:
-    matching = brighton_run.report()["matching"]
-    assert matching["method"] == "spatial"
-    # 18 photos with 8 neighbours each: far fewer pairs than the 153 of exhaustive matching.
-    assert 18 * 8 // 2 <= matching["matched_pairs"] <= 18 * 8
+def test_brighton_matches_the_photos_whose_footprints_overlap(brighton_run: StageRun) -> None:
+    report = brighton_run.report()
+    matching = report["matching"]
+    assert matching["method"] == "footprint"
+    # The camera height found from the first pairs is the model's own, camera to ground.
+    model = pycolmap.Reconstruction(brighton_run.output / "sparse")
+    cameras = np.mean([image.projection_center()[2] for image in model.images.values()])
+    ground = np.median([point.xyz[2] for point in model.points3D.values()])
+    assert matching["height_above_ground_m"] == pytest.approx(cameras - ground, rel=0.25)
+    # At least the 4 nearest photos each, at most the 8 allowed: fewer pairs than exhaustive's 153.
+    assert 18 * 4 // 2 <= matching["matched_pairs"] <= 18 * 8
 
 
 @pytest.mark.slow

@@ -13,7 +13,7 @@ from typing import Literal
 
 from splatflow.hyperparameters import HyperparameterError
 
-MatchingMethod = Literal["auto", "exhaustive", "spatial", "sequential"]
+MatchingMethod = Literal["auto", "exhaustive", "footprint", "spatial", "sequential"]
 MapperKind = Literal["global", "incremental"]
 CameraModelName = Literal["SIMPLE_PINHOLE", "SIMPLE_RADIAL", "RADIAL", "OPENCV"]
 
@@ -51,12 +51,17 @@ class Settings:
 
     # --- Matching: which photo pairs are compared is chosen by the data unless forced.
     matching: MatchingMethod = "auto"
-    """``auto``: exhaustive up to ``exhaustive_max_photos``, then spatial if every photo has GPS,
-    else sequential (capture order); the last two grow linearly with the number of photos."""
+    """``auto``: exhaustive up to ``exhaustive_max_photos``, then footprint if every photo has GPS,
+    else sequential (capture order); the last three grow linearly with the number of photos.
+    ``footprint`` matches the photos whose ground footprints overlap (GPS, the camera height found
+    from the nearest pairs, the field of view); ``spatial`` the ``spatial_neighbors`` nearest."""
     exhaustive_max_photos: int = 60
     """Largest set matched exhaustively (all pairs) when ``matching`` is ``auto``."""
     spatial_neighbors: int = 20
-    """Spatial matching: how many GPS-nearest photos each photo is matched with."""
+    """Spatial and footprint matching: at most how many GPS-nearest photos each photo is matched with."""
+    min_footprint_overlap: float = 0.33
+    """Footprint matching: photos are matched when their nadir footprints can overlap by at least
+    this share of the footprint's narrow side."""
     spatial_max_distance_m: float = 200.0
     """Spatial matching: photos further apart than this (metres, horizontally) are not compared."""
     sequential_overlap: int = 15
