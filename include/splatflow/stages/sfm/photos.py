@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import logging
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from splatflow.stages.contract import Progress
+from splatflow.stages.sfm.colmap_options import thread_count
 from splatflow.stages.sfm.settings import Settings
 from splatflow.stages.sfm.unpack import SkippedFile
 
@@ -63,22 +65,36 @@ class DecodedPhotos:
 
 
 def decode_photos(source: Path, names: list[str], destination: Path, settings: Settings, stage: str) -> DecodedPhotos:
-    """Decode ``names`` under ``source`` into upright working copies under ``destination``."""
+    """Decode ``names`` under ``source`` into upright working copies under ``destination``.
+
+    One thread per core: Pillow releases the GIL while it decodes, resizes and encodes, so the
+    photos are decoded side by side (results keep the order of ``names``).
+    """
     progress = Progress(stage, "decoding photos", len(names))
     photos: list[Photo] = []
     skipped: list[SkippedFile] = []
-    for name in names:
-        try:
-            photos.append(_decode_one(source, name, destination, settings))
-        except Image.DecompressionBombError as exc:
-            # A file of a few kilobytes can declare a vast image; Pillow refuses it before
-            # allocating (past twice MAX_IMAGE_PIXELS, ~179 MP), far beyond any aerial camera.
-            skipped.append(_skip(name, f"has too many pixels to be decoded safely ({exc})"))
-        except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as exc:
-            # Pillow reports truncated or garbled files as any of these.
-            skipped.append(_skip(name, f"cannot be decoded ({exc})"))
-        progress.advance()
+    with ThreadPoolExecutor(max_workers=thread_count(settings)) as pool:
+        outcomes = pool.map(lambda name: _try_decode(source, name, destination, settings), names)
+        for name, outcome in zip(names, outcomes, strict=True):
+            if isinstance(outcome, Photo):
+                photos.append(outcome)
+            else:
+                skipped.append(_skip(name, outcome))
+            progress.advance()
     return DecodedPhotos(destination, photos, skipped)
+
+
+def _try_decode(source: Path, name: str, destination: Path, settings: Settings) -> Photo | str:
+    """The decoded photo, or why it cannot be used."""
+    try:
+        return _decode_one(source, name, destination, settings)
+    except Image.DecompressionBombError as exc:
+        # A file of a few kilobytes can declare a vast image; Pillow refuses it before
+        # allocating (past twice MAX_IMAGE_PIXELS, ~179 MP), far beyond any aerial camera.
+        return f"has too many pixels to be decoded safely ({exc})"
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as exc:
+        # Pillow reports truncated or garbled files as any of these.
+        return f"cannot be decoded ({exc})"
 
 
 def _skip(name: str, reason: str) -> SkippedFile:
