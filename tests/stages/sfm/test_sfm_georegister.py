@@ -45,6 +45,14 @@ def truth_of(model: pycolmap.Reconstruction) -> dict[str, np.ndarray]:
     return {name: 7.5 * ABOUT_Z @ centre + np.array([10.0, -20.0, 5.0]) for name, centre in centres(model).items()}
 
 
+def with_noise(
+    positions: dict[str, np.ndarray], seed: int, sigma_m: tuple[float, float, float]
+) -> dict[str, np.ndarray]:
+    """GPS as a receiver gives it: each position off by independent normal errors (east, north, up)."""
+    rng = np.random.default_rng(seed)
+    return {name: position + rng.normal(0.0, sigma_m) for name, position in positions.items()}
+
+
 def mean_gaze_from_straight_down(model: pycolmap.Reconstruction) -> float:
     gaze = np.mean([image.viewing_direction().reshape(3) for image in model.images.values()], axis=0)
     return angle_deg(gaze, np.array([0.0, 0.0, -1.0]))
@@ -112,8 +120,7 @@ def test_drifting_altitudes_leave_the_model_upright_and_placed_by_horizontal_gps
 def test_noisy_or_offset_gps_keeps_every_photo(brighton_run: StageRun) -> None:
     model = load_model(brighton_run)
     truth = truth_of(model)
-    rng = np.random.default_rng(7)
-    noisy = {name: position + rng.normal(0.0, [3.0, 3.0, 5.0]) for name, position in truth.items()}
+    noisy = with_noise(truth, seed=7, sigma_m=(3.0, 3.0, 5.0))
     result = georegister(pycolmap.Reconstruction(model), gps_for(noisy), Settings())
     assert result.registered
     assert gps_outliers(result, Settings()) == []
@@ -127,9 +134,7 @@ def test_noisy_or_offset_gps_keeps_every_photo(brighton_run: StageRun) -> None:
 @pytest.mark.slow
 def test_a_photo_far_from_its_gps_is_named_as_an_outlier(brighton_run: StageRun) -> None:
     model = load_model(brighton_run)
-    truth = truth_of(model)
-    rng = np.random.default_rng(3)
-    noisy = {name: position + rng.normal(0.0, [2.0, 2.0, 3.0]) for name, position in truth.items()}
+    noisy = with_noise(truth_of(model), seed=3, sigma_m=(2.0, 2.0, 3.0))
     far = sorted(noisy)[5]
     noisy[far] = noisy[far] + np.array([300.0, 120.0, 0.0])
     result = georegister(model, gps_for(noisy), Settings())

@@ -128,6 +128,7 @@ def _global_options(settings: Settings, seed: int) -> pycolmap.GlobalPipelineOpt
     mapper = options.mapper
     mapper.num_threads = options.num_threads
     mapper.random_seed = seed
+    mapper.track_required_tracks_per_view = settings.mapper_tracks_per_photo
     mapper.rotation_averaging.random_seed = seed
     mapper.global_positioning.random_seed = seed
     mapper.global_positioning.use_gpu = pycolmap.has_cuda

@@ -77,6 +77,11 @@ class Settings:
     photos: whether global mapping collapses on a weakly connected set depends on its random draws."""
     mapper_fallback: bool = True
     """When the chosen mapper's attempts all place too few photos, try the other mapper once before failing."""
+    mapper_tracks_per_photo: int = 500
+    """Global mapping places the cameras with the longest tracks until every photo holds this many
+    (COLMAP's ``track_required_tracks_per_view``), so its cost grows with the photos, not with all
+    their matches; its retriangulation then adds the rest (seneca: same 167 photos and points, half
+    the mapping time)."""
     triangulate_all_matches: bool = True
     """Once the poses are final, triangulate every verified match again, two-photo tracks
     included: about twice the points for training to start from, in well under a second."""
