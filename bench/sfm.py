@@ -89,14 +89,16 @@ def run_child(command: list[str], env: dict[str, str], log: Path, timeout_s: flo
             time.sleep(0.2)
 
 
-def stage_row(dataset: str, photos: list[Path], extraction_size: int | None, threads: int, work: Path) -> Row:
+def stage_row(
+    dataset: str, photos: list[Path], extraction_size: int | None, threads: int, extra: list[str], work: Path
+) -> Row:
     root = work / "ml"
     input_dir = root / "processing" / "input"
     input_dir.mkdir(parents=True)
     with zipfile.ZipFile(input_dir / "photos.zip", "w") as archive:
         for photo in photos:
             archive.write(photo, photo.name)
-    arguments = ["--num-threads", str(threads)]
+    arguments = ["--num-threads", str(threads), *extra]
     if extraction_size is not None:
         arguments += ["--extraction-max-size", str(extraction_size)]
     command = [sys.executable, "-m", "splatflow.stages.sfm", *arguments]
@@ -207,7 +209,8 @@ def bench_dataset(folder: Path, counts: list[int | None], args: argparse.Namespa
             size = args.extraction_size
             if "stage" in args.pipelines:
                 (work / "stage").mkdir()
-                ours = stage_row(folder.name, subset, args.extraction_size, args.threads, work / "stage")
+                extra = args.stage_arguments.split()
+                ours = stage_row(folder.name, subset, args.extraction_size, args.threads, extra, work / "stage")
                 rows.append(ours)
                 size = size or ours.extraction_px
                 print_row(ours, flush=True)
@@ -264,6 +267,7 @@ def main() -> None:
     parser.add_argument("--names", nargs="+", default=["opensfm_lund", "brighton_beach"])
     parser.add_argument("--photos", nargs="+", type=int, default=[0], help="first N photos of each set; 0: all")
     parser.add_argument("--extraction-size", type=int, default=None, help="default: the stage's own choice")
+    parser.add_argument("--stage-arguments", default="", help='more stage settings, e.g. "--matching footprint"')
     parser.add_argument("--pipelines", nargs="+", choices=["stage", "naive"], default=["stage", "naive"])
     parser.add_argument("--naive-timeout", type=float, default=1800.0)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
