@@ -12,7 +12,7 @@ such photos from the model, each naming the photo and the reason:
   well-placed ``opensfm_lund`` photo holds 26 at 640 px) is not held at all;
 - **a GPS outlier**: after the alignment, a photo further from its GPS position than the survey's
   own residuals allow (median plus ``gps_outlier_mads`` robust deviations, and never closer than
-  ``gps_max_error_m``). The bar follows the survey, so GPS that is merely noisy, or offset as a
+  ``gps_outlier_min_m``). The bar follows the survey, so GPS that is merely noisy, or offset as a
   whole (which the alignment absorbs), removes nothing.
 
 The removed photos count against ``min_registered_fraction`` like any photo that was not placed.
@@ -56,7 +56,7 @@ def gps_outliers(georegistration: GeoRegistration, settings: Settings) -> list[S
     distances = np.array([georegistration.distance_m(name) for name in names])
     median = float(np.median(distances))
     spread = MAD_TO_SIGMA * float(np.median(np.abs(distances - median)))
-    limit = max(settings.gps_max_error_m, median + settings.gps_outlier_mads * spread)
+    limit = max(settings.gps_outlier_min_m, median + settings.gps_outlier_mads * spread)
     measure = "3-D" if georegistration.altitude_used else "horizontal"
     return [
         SkippedFile(

@@ -96,8 +96,10 @@ class Settings:
     georegister: bool = True
     """Align the model to a local east-north-up frame in metres when the photos carry GPS."""
     gps_max_error_m: float = 10.0
-    """GPS positions further than this from the model's cameras count as outliers in the alignment;
-    a photo this close to its GPS position is never removed as misplaced."""
+    """GPS positions further than this from the model's cameras count as outliers in the alignment."""
+    gps_outlier_min_m: float = 20.0
+    """A photo this close to its GPS position is never removed as misplaced: twice a drone
+    receiver's error, as a phone's GPS in a street is off by 10 - 15 m (``opensfm_lund``)."""
     gps_outlier_mads: float = 5.0
     """A photo further from its GPS position than the survey's median residual plus this many
     robust deviations (1.4826 median absolute deviations) is removed from the model as misplaced."""
