@@ -32,9 +32,11 @@ from splatflow.formats.ply import Splats, read_ply, write_ply
 from splatflow.formats.sog import read_sog
 from splatflow.render import render_splats
 from splatflow.stages.compress.quality import check_quality, psnr
-from splatflow.stages.compress.synthetic import synthetic_scene
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.append(str(REPO_ROOT / "tests"))  # the synthetic scene the compression tests use too
+from synthetic_scene import synthetic_scene  # noqa: E402
+
 REFERENCE_CLI = REPO_ROOT / ".local" / "node" / "node_modules" / "@playcanvas" / "splat-transform" / "bin" / "cli.mjs"
 
 

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import torch
 
+from splatflow.contract.train_settings import PREVIEW
 from splatflow.render import select_rasterizer
 from splatflow.render.threads import use_cpu_threads
 from splatflow.stages.train.dataset import load_scene
-from splatflow.stages.train.settings import PREVIEW
 from splatflow.stages.train.trainer import Trainer
 
 WIDTH, HEIGHT = 256, 144

@@ -17,6 +17,7 @@ import logging
 import os
 import shutil
 import statistics
+import sys
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -68,7 +69,9 @@ def served(folder: Path) -> Iterator[str]:
 def synthetic_sog(count: int, cache: Path) -> Path:
     from splatflow.formats.sog import write_sog
     from splatflow.stages.compress.encoder import encode_splats
-    from splatflow.stages.compress.synthetic import synthetic_scene
+
+    sys.path.append(str(Path(__file__).resolve().parent.parent / "tests"))  # the tests' synthetic scene
+    from synthetic_scene import synthetic_scene
 
     path = cache / f"synthetic-{count}.sog"
     if not path.is_file():

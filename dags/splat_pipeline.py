@@ -5,32 +5,39 @@ Turns a ZIP of overlapping photos in S3 into a compressed 3D Gaussian Splat and 
 result. Start it from the trigger form, the REST API
 (`POST /api/v2/dags/splat_pipeline/dagRuns` with `conf`), or the `splat_reprocess` DAG.
 
-| step | runs as | what it does |
+| task | runs as | what it does |
 |---|---|---|
-| `validate` | Airflow task | checks the URL form, the bucket allow-list, the email and the steps |
+| `validate` | Airflow task | checks the URL, the bucket allow-list, the email, the steps and the stages' settings |
 | `wait_for_input` | S3 sensor | waits (bounded) for an upload still arriving |
-| `sfm` | SageMaker Processing | photo alignment with COLMAP: cameras and a sparse model |
-| `train` | SageMaker Training (GPU) | 3D Gaussian Splatting, checkpointed, early-stopped |
-| `compress` | SageMaker Processing | SOG compression with a quality check |
-| `publish` | Airflow task | manifest (written last), presigned links |
-| `deliver` | Airflow task | the result email, sent once |
-| `notify_failure` | Airflow task | on any failure: an email naming the stage and the reason |
-| `fail_run` | Airflow task | on any failure: keeps the run marked failed after the email went out |
+| `sfm.gate`, `train.gate`, `compress.gate` | Airflow task | skips the stage when this run does not start it |
+| `sfm.request`, `train.request`, `compress.request` | Airflow task | the stage's SageMaker job request |
+| `sfm.job` | SageMaker Processing | photo alignment with COLMAP: cameras and a sparse model |
+| `train.job` | SageMaker Training (GPU) | 3D Gaussian Splatting, checkpointed, early-stopped |
+| `compress.job` | SageMaker Processing | SOG compression with a quality check |
+| `publish` | Airflow task | manifest (written last), the viewer page |
+| `deliver` | EmailOperator | the result email, its links presigned as it goes out, sent once |
+| `on_failure.send_email` | EmailOperator | after any failure: the failed step and why, in an email sent once |
+| `on_failure.fail_run` | Airflow task | keeps the run marked failed after the failure email went out |
 
 `steps` picks `full`, `train_and_compress` (reuse an SfM output) or `compress_only` (reuse a
-trained model). Deployment settings are `SPLATFLOW_*` environment variables (see the README).
+trained model). A failure anywhere fails every task after it, so `on_failure`, which follows
+the last one, runs after any failure. Deployment settings are `SPLATFLOW_*` environment
+variables (see the README).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pendulum
 from airflow.providers.amazon.aws.sensors.s3 import S3KeySensor
-from airflow.sdk import DAG, Param, TriggerRule, task
+from airflow.sdk import DAG, Param, TaskGroup, TriggerRule, chain, task
 
-from splatflow.pipeline import tasks
+from splatflow.pipeline import ids, tasks
+from splatflow.pipeline.email_operator import FailureEmailOperator, ResultEmailOperator
 from splatflow.pipeline.operators import StageProcessingOperator, StageTrainingOperator
 from splatflow.pipeline.settings import PipelineSettings
 from splatflow.pipeline.submission import MAX_EMAIL_CHARS, MAX_URL_CHARS, PRESETS, STEPS
@@ -43,8 +50,33 @@ def _attempts(max_runtime_seconds: int) -> int:
     return math.ceil(max_runtime_seconds / SETTINGS.check_interval_seconds) + 10
 
 
+def stage(
+    name: str,
+    request: Callable[[], dict[str, Any]],
+    job: type[StageProcessingOperator | StageTrainingOperator],
+    max_runtime_seconds: int,
+    **job_args: Any,
+) -> TaskGroup:
+    """A stage as one task group: its gate, its job request, its SageMaker job."""
+    with TaskGroup(name) as group:
+        # The gate runs after a skipped stage too; a failed one fails it.
+        gate = task(task_id=ids.GATE, trigger_rule=TriggerRule.NONE_FAILED)(tasks.stage_gate)(name)
+        config = task(task_id=ids.REQUEST)(request)()
+        submitted = job(
+            task_id=ids.JOB,
+            config=config,
+            deferrable=True,
+            check_interval=SETTINGS.check_interval_seconds,
+            max_attempts=_attempts(max_runtime_seconds),
+            action_if_job_exists="timestamp",
+            **job_args,
+        )
+        chain(gate, config, submitted)
+    return group
+
+
 with DAG(
-    dag_id="splat_pipeline",
+    dag_id=ids.PIPELINE_DAG_ID,
     description="Drone photos in S3 to a compressed 3D Gaussian Splat, delivered by email",
     doc_md=__doc__,
     schedule=None,
@@ -103,64 +135,38 @@ with DAG(
             description="S3 URI of a model.tar.gz from a training job, or of a 3DGS .ply.",
         ),
     },
-    render_template_as_native_obj=True,
 ) as dag:
-    validate = task(retries=0)(tasks.validate)()
+    plan = task(task_id=ids.VALIDATE, retries=0)(tasks.validate)()
 
     wait_for_input = S3KeySensor(
-        task_id="wait_for_input",
-        bucket_key="{{ ti.xcom_pull(task_ids='validate')['wait_for_uri'] }}",
+        task_id=ids.WAIT_FOR_INPUT,
+        bucket_key=plan["wait_for_uri"],
         mode="reschedule",
         poke_interval=SETTINGS.input_poke_seconds,
         timeout=SETTINGS.input_wait_seconds,
         retries=0,
     )
 
-    sfm_gate = task.short_circuit(ignore_downstream_trigger_rules=False)(tasks.runs_sfm)(validate)
-    sfm_config = task(tasks.sfm_request)(validate)
-    sfm = StageProcessingOperator(
-        task_id="sfm",
-        config=sfm_config,
-        deferrable=True,
-        check_interval=SETTINGS.check_interval_seconds,
-        max_attempts=_attempts(SETTINGS.sfm.max_runtime_seconds),
-        action_if_job_exists="timestamp",
-    )
-
-    train_gate = task.short_circuit(ignore_downstream_trigger_rules=False, trigger_rule=TriggerRule.NONE_FAILED)(
-        tasks.runs_training
-    )(validate)
-    train_config = task(tasks.training_request)(validate)
-    train = StageTrainingOperator(
-        task_id="train",
-        config=train_config,
-        deferrable=True,
+    sfm = stage(ids.SFM, tasks.sfm_request, StageProcessingOperator, SETTINGS.sfm.max_runtime_seconds)
+    train = stage(
+        ids.TRAIN,
+        tasks.training_request,
+        StageTrainingOperator,
+        SETTINGS.train.max_runtime_seconds + SETTINGS.spot_max_wait_seconds,
         print_log=True,
-        check_interval=SETTINGS.check_interval_seconds,
-        max_attempts=_attempts(SETTINGS.train.max_runtime_seconds + SETTINGS.spot_max_wait_seconds),
-        action_if_job_exists="timestamp",
         pool=SETTINGS.gpu_pool,
     )
-
-    compress_config = task(trigger_rule=TriggerRule.NONE_FAILED)(tasks.compress_request)(validate)
-    compress = StageProcessingOperator(
-        task_id="compress",
-        config=compress_config,
-        deferrable=True,
-        check_interval=SETTINGS.check_interval_seconds,
-        max_attempts=_attempts(SETTINGS.compress.max_runtime_seconds),
-        action_if_job_exists="timestamp",
+    compress = stage(
+        ids.COMPRESS, tasks.compress_request, StageProcessingOperator, SETTINGS.compress.max_runtime_seconds
     )
 
-    published = task(tasks.publish)(validate)
-    delivered = task(tasks.deliver)(validate, published)
-    failure_email = task(trigger_rule=TriggerRule.ONE_FAILED)(tasks.notify_failure)()
-    # The failure email succeeds when a stage fails; this watcher keeps the run itself red.
-    run_failed = task(trigger_rule=TriggerRule.ONE_FAILED, retries=0)(tasks.fail_run)()
+    manifest = task(task_id=ids.PUBLISH)(tasks.publish)()
 
-    validate >> wait_for_input >> [sfm_gate, train_gate]
-    sfm_gate >> sfm_config >> sfm >> train_gate
-    train_gate >> train_config >> train >> compress_config >> compress >> published
-    main_line = [validate, wait_for_input, sfm, train, compress_config, compress, published, delivered]
-    main_line >> failure_email
-    main_line >> run_failed
+    deliver = ResultEmailOperator(task_id=ids.DELIVER, manifest=manifest)
+
+    with TaskGroup(ids.ON_FAILURE) as on_failure:
+        failure_email = FailureEmailOperator(task_id=ids.SEND_EMAIL, trigger_rule=TriggerRule.ONE_FAILED)
+        # The failure email succeeds when a step fails; failing here keeps the run itself red.
+        chain(failure_email, task(task_id=ids.FAIL_RUN, retries=0)(tasks.fail_run)())
+
+    chain(plan, wait_for_input, sfm, train, compress, manifest, deliver, on_failure)

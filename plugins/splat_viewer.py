@@ -1,7 +1,7 @@
 """Airflow plugin: the splat viewer on the API server, a "View splat" task link and a run tab.
 
 Loaded by every Airflow component, so it stays light: the viewer app and link live in
-``splatflow.viewer`` and S3 is reached only when a page is requested.
+``splatflow.viewer_plugin`` and S3 is reached only when a page is requested.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from typing import Any
 from airflow.plugins_manager import AirflowPlugin
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-from splatflow.viewer.link import VIEWER_URL_PREFIX, ViewSplatLink
-from splatflow.viewer.service import create_viewer_app
+from splatflow.viewer_plugin.link import VIEWER_URL_PREFIX, ViewSplatLink
+from splatflow.viewer_plugin.service import create_viewer_app
 
 AWS_CONN_ID = "aws_default"
 

@@ -6,9 +6,14 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from splatflow.local.containers.engine import Engine, container_engine
+from splatflow.local.containers.images import BuiltImage, build_stage_images, stage_images
+from splatflow.pipeline.settings import PipelineSettings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,3 +43,19 @@ def datasets_dir() -> Path:
     if not (path / "opensfm_lund" / "images").is_dir():
         raise FileNotFoundError(f"shared datasets not found at {path}; set SPLATFLOW_DATASETS")
     return path
+
+
+@pytest.fixture(scope="session")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """The container engine the image tests run under: Docker if one answers, else Podman serving its API.
+
+    ``make test`` installs Podman (``make engine``), so a missing engine is an error, not a skip.
+    """
+    with container_engine(tmp_path_factory.mktemp("engine")) as found:
+        yield found
+
+
+@pytest.fixture(scope="session")
+def built_stage_images(engine: Engine) -> list[BuiltImage]:
+    """The three stage images, built from their Dockerfiles as ``python -m splatflow.local images`` builds them."""
+    return build_stage_images(engine, REPO_ROOT, stage_images(REPO_ROOT, PipelineSettings()))

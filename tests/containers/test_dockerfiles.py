@@ -1,9 +1,10 @@
-"""The Dockerfiles build what the runner and SageMaker expect, checked without a Docker engine.
+"""The Dockerfiles build what the runner and SageMaker expect, checked statically in a second.
 
-No engine runs in CI here, so a broken image would only show in the ECR workflow or, worse, in
-a failed SageMaker job. These checks catch the usual breakages statically: a COPY of a file that
-moved, a stage module that was renamed, a floating base image, an image running as root, an
-image built for the wrong architecture.
+The images are also built and run under a real engine (``tests/containers/test_stage_images.py``),
+which takes minutes; these checks name the usual breakages at once, line by line: a COPY of a
+file that moved, a stage module that was renamed, a floating base image, a stage image whose
+user cannot write SageMaker's root-owned ``/opt/ml`` folders, an Airflow image running as root,
+an image built for the wrong architecture.
 """
 
 from __future__ import annotations
@@ -53,6 +54,13 @@ class Stage:
     base: Instruction
     alias: str | None
     body: list[Instruction] = field(default_factory=list)
+    build_args: dict[str, str] = field(default_factory=dict)
+    """The global ``ARG name=default`` lines (before the first FROM), which a FROM may use."""
+
+    @property
+    def image(self) -> str:
+        """The base image or earlier stage, with global build arguments at their defaults."""
+        return expand_build_args(self.base.arguments[0] if self.base.arguments else "", self.build_args)
 
     def last(self, keyword: str) -> Instruction | None:
         found = [item for item in self.body if item.keyword == keyword]
@@ -78,10 +86,22 @@ def _instruction(keyword: str, value: str, line: int) -> Instruction:
     return Instruction(keyword, flags, shlex.split(rest), False, line)
 
 
-def parse_stages(text: str) -> list[Stage]:
-    """The Dockerfile's stages, with each instruction's flags and arguments split out."""
+BUILD_ARG_REFERENCE = re.compile(r"\$\{(\w+)\}|\$(\w+)")
+
+
+def expand_build_args(text: str, build_args: dict[str, str]) -> str:
+    """``text`` with ``${NAME}``/``$NAME`` replaced by the build argument's value."""
+    return BUILD_ARG_REFERENCE.sub(lambda m: build_args.get(m.group(1) or m.group(2), m.group(0)), text)
+
+
+def parse_stages(text: str, build_args: dict[str, str] | None = None) -> list[Stage]:
+    """The Dockerfile's stages, with each instruction's flags and arguments split out.
+
+    ``build_args`` overrides global ARG defaults, as ``docker build --build-arg`` does.
+    """
     parser = DockerfileParser(fileobj=io.BytesIO(text.encode()), env_replace=False)
     stages: list[Stage] = []
+    global_args: dict[str, str] = {}
     for entry in parser.structure:
         if entry["instruction"] == "COMMENT":
             continue
@@ -89,15 +109,18 @@ def parse_stages(text: str) -> list[Stage]:
         if item.keyword == "FROM":
             args = item.arguments
             alias = args[2] if len(args) == 3 and args[1].upper() == "AS" else None
-            stages.append(Stage(base=item, alias=alias))
+            stages.append(Stage(base=item, alias=alias, build_args={**global_args, **(build_args or {})}))
         elif stages:
             stages[-1].body.append(item)
+        elif item.keyword == "ARG":
+            name, _, default = item.arguments[0].partition("=")
+            global_args[name] = default
     return stages
 
 
 def _image_problems(stage: Stage, earlier_aliases: set[str]) -> list[str]:
     line = stage.base.line
-    image = stage.base.arguments[0] if stage.base.arguments else ""
+    image = stage.image
     if image in earlier_aliases:
         return []
     name, _, digest = image.partition("@")
@@ -145,7 +168,9 @@ def dockerfile_problems(text: str, repo_root: Path, *, stage_image: bool = True)
     """Every problem found in a Dockerfile's text, each in one line naming where it is.
 
     A stage image (``stage_image``) must also be built for linux/amd64, SageMaker's architecture,
-    and start a splatflow module; the Airflow image keeps its base image's entry point.
+    start a splatflow module, and run as root (SageMaker's agent makes ``/opt/ml`` as root and
+    expects root containers); the Airflow image keeps its base image's entry point and must not
+    run as root.
     """
     stages = parse_stages(text)
     if not stages:
@@ -165,9 +190,16 @@ def dockerfile_problems(text: str, repo_root: Path, *, stage_image: bool = True)
 
     final = stages[-1]
     user = final.last("USER")
-    if user is None:
+    runs_as_root = user is None or user.arguments[0].partition(":")[0] in ROOT_USERS
+    if stage_image and not runs_as_root:
+        assert user is not None
+        problems.append(
+            f"line {user.line}: USER {user.arguments[0]} cannot write the /opt/ml folders SageMaker creates as root"
+        )
+    elif not stage_image and user is None:
         problems.append("the final stage sets no USER, so the container runs as root")
-    elif user.arguments[0].partition(":")[0] in ROOT_USERS:
+    elif not stage_image and runs_as_root:
+        assert user is not None
         problems.append(f"line {user.line}: USER {user.arguments[0]} runs the container as root")
 
     if stage_image:
@@ -208,7 +240,7 @@ FROM ubuntu:latest
 COPY --from=build /opt/venv /opt/venv
 COPY include/no_such_file.py /app/
 ADD https://example.invalid/tool.tar.gz /opt/
-USER root
+USER app
 ENTRYPOINT ["python", "-m", "splatflow.stages.no_such_stage"]
 """
 
@@ -223,7 +255,7 @@ def test_checker_reports_each_problem_of_a_broken_dockerfile() -> None:
         "line 2: FROM is not built for --platform=linux/amd64",
         "line 4: COPY source 'include/no_such_file.py' is not in the repository",
         "line 5: ADD fetches 'https://example.invalid/tool.tar.gz' at build time",
-        "line 6: USER root runs the container as root",
+        "line 6: USER app cannot write the /opt/ml folders SageMaker creates as root",
         "line 7: ENTRYPOINT module 'splatflow.stages.no_such_stage' is not under include/",
     ]
     assert problems == expected
@@ -236,7 +268,7 @@ def test_checker_reports_each_problem_of_a_broken_dockerfile() -> None:
         ("USER 0:0\n", "line 2: USER 0:0 runs the container as root"),
     ],
 )
-def test_checker_requires_a_non_root_user(tail: str, problem: str) -> None:
+def test_checker_requires_a_non_root_user_for_the_airflow_image(tail: str, problem: str) -> None:
     text = "FROM --platform=linux/amd64 python:3.11.14-slim\n" + tail
     assert problem in dockerfile_problems(text, REPO_ROOT, stage_image=False)
 
@@ -250,7 +282,7 @@ def test_checker_requires_a_non_root_user(tail: str, problem: str) -> None:
     ],
 )
 def test_checker_requires_an_exec_form_entrypoint_naming_a_module(entrypoint: str | None, problem: str) -> None:
-    text = "FROM --platform=linux/amd64 python:3.11.14-slim\nUSER app\n"
+    text = "FROM --platform=linux/amd64 python:3.11.14-slim\nUSER root\n"
     if entrypoint is not None:
         text += f"ENTRYPOINT {entrypoint}\n"
     assert any(found.startswith(problem) for found in dockerfile_problems(text, REPO_ROOT))
@@ -262,7 +294,6 @@ def test_checker_accepts_pinned_multi_stage_images_and_known_modules() -> None:
         "COPY pyproject.toml include/ ./\n"
         "FROM --platform=linux/amd64 python:3.11.14-slim@sha256:" + "0" * 64 + "\n"
         "COPY --from=build /opt/venv /opt/venv\n"
-        "USER 10001\n"
         'ENTRYPOINT ["python", "-m", "splatflow.stages.contract"]\n'
     )
     assert dockerfile_problems(text, REPO_ROOT) == []
@@ -305,15 +336,59 @@ def test_airflow_image_passes_the_checks_and_installs_the_local_extra() -> None:
     assert installed_extras(text) == {"${SPLATFLOW_EXTRAS}"}
 
 
-def test_3dgs_image_compiles_gsplat_for_the_t4() -> None:
-    env = {
-        word.partition("=")[0]: word.partition("=")[2]
-        for stage in parse_stages(_read("containers/3dgs/Dockerfile"))
+# --- the 3dgs image: a CUDA variant for SageMaker and a CPU variant, one Dockerfile ----------------
+
+
+def _stages_used(stages: list[Stage]) -> list[Stage]:
+    """The stages a build of the last one runs: its FROM chain and the stages it copies from."""
+    by_alias = {stage.alias: stage for stage in stages if stage.alias}
+    used: list[Stage] = []
+    pending = [stages[-1]]
+    while pending:
+        stage = pending.pop()
+        if stage in used:
+            continue
+        used.append(stage)
+        sources = [stage.image] + [item.flags["from"] for item in stage.body if "from" in item.flags]
+        pending += [by_alias[source] for source in sources if source in by_alias]
+    return used
+
+
+def _environment(stages: list[Stage]) -> dict[str, str]:
+    return {
+        word.partition("=")[0]: word.partition("=")[2].strip('"')
+        for stage in stages
         for item in stage.body
         if item.keyword == "ENV"
         for word in item.arguments
     }
-    assert "7.5" in env["TORCH_CUDA_ARCH_LIST"].replace("+PTX", "").split(";")
+
+
+def _run_lines(stages: list[Stage]) -> str:
+    return "\n".join(item.arguments[0] for stage in stages for item in stage.body if item.keyword == "RUN")
+
+
+def test_3dgs_cuda_variant_is_the_default_and_compiles_gsplat_for_the_t4() -> None:
+    used = _stages_used(parse_stages(_read("containers/3dgs/Dockerfile")))
+    images = {stage.image for stage in used}
+    runs = _run_lines(used)
+
+    assert "nvidia/cuda:13.0.2-base-ubuntu24.04" in images  # where the forward-compat libraries come from
+    assert _environment(used)["TORCH_CUDA_ARCH_LIST"].split(";")[0] in {"7.5", "7.5+PTX"}
+    assert "--no-binary gsplat gsplat==1.5.3" in runs
+    assert "torch.version.cuda == '13.0'" in runs
+    assert _environment(used)["NVIDIA_DRIVER_CAPABILITIES"] == "compute,utility"
+
+
+def test_3dgs_cpu_variant_needs_no_nvidia_image_and_compiles_nothing() -> None:
+    text = _read("containers/3dgs/Dockerfile")
+    used = _stages_used(parse_stages(text, {"ACCELERATOR": "cpu"}))
+    runs = _run_lines(used)
+
+    assert {stage.image.partition(":")[0] for stage in used if ":" in stage.image} == {"python"}
+    assert "gsplat" not in runs and "nvcc" not in runs
+    assert "TORCH_CUDA_ARCH_LIST" not in _environment(used)
+    assert dockerfile_problems(text, REPO_ROOT) == []
 
 
 @pytest.mark.parametrize(
@@ -328,17 +403,103 @@ def test_3dgs_image_compiles_gsplat_for_the_t4() -> None:
 def test_3dgs_entrypoint_drops_the_train_argument_sagemaker_appends(
     tmp_path: Path, arguments: list[str], expected: list[str]
 ) -> None:
-    fake_python = tmp_path / "python"
-    fake_python.write_text('#!/bin/sh\nfor a in "$@"; do echo "$a"; done\n', encoding="utf-8")
-    fake_python.chmod(0o755)
-    script = REPO_ROOT / "containers" / "3dgs" / "entrypoint.sh"
+    result = _run_entrypoint(tmp_path, arguments)
 
-    result = subprocess.run(
+    assert result.stdout.splitlines()[1:] == expected
+
+
+COMPAT_DRIVER = "580.95.05"
+"""The driver version of the compat libraries in NVIDIA's CUDA 13.0.2 image (cuda-compat-13-0)."""
+NO_DRIVER_MESSAGE = (
+    "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. "
+    "Make sure that the latest NVIDIA driver is installed and running."
+)
+
+
+def _fake_command(folder: Path, name: str, script: str) -> None:
+    path = folder / name
+    path.write_text("#!/bin/sh\n" + script, encoding="utf-8")
+    path.chmod(0o755)
+
+
+def _run_entrypoint(
+    tmp_path: Path, arguments: list[str], nvidia_smi: tuple[str, int] | None = None, compat: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """Run the entry point with a fake ``python`` (printing LD_LIBRARY_PATH, then its arguments)
+    and, when given, a fake ``nvidia-smi`` answering the driver query with (output, exit status)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    _fake_command(bin_dir, "python", 'echo "LD_LIBRARY_PATH=${LD_LIBRARY_PATH-}"\nfor a in "$@"; do echo "$a"; done\n')
+    if nvidia_smi is not None:
+        output, status = nvidia_smi
+        _fake_command(
+            bin_dir,
+            "nvidia-smi",
+            'case "$*" in *--query-gpu=driver_version*--format=csv,noheader*) ;; *) exit 2;; esac\n'
+            f"echo '{output}'\nexit {status}\n",
+        )
+    compat_dir = tmp_path / "compat"
+    if compat:
+        compat_dir.mkdir(exist_ok=True)
+        (compat_dir / f"libcuda.so.{COMPAT_DRIVER}").touch()
+        (compat_dir / "libcuda.so.1").unlink(missing_ok=True)
+        (compat_dir / "libcuda.so.1").symlink_to(f"libcuda.so.{COMPAT_DRIVER}")
+    environment = {
+        "PATH": f"{bin_dir}{os.pathsep}/usr/bin{os.pathsep}/bin",
+        "SPLATFLOW_CUDA_COMPAT_DIR": str(compat_dir),
+        "LD_LIBRARY_PATH": "/opt/venv/lib",
+    }
+    script = REPO_ROOT / "containers" / "3dgs" / "entrypoint.sh"
+    return subprocess.run(
         ["sh", str(script), "splatflow.stages.train", *arguments],
-        env={**os.environ, "PATH": f"{tmp_path}{os.pathsep}{os.environ['PATH']}"},
+        env=environment,
         capture_output=True,
         text=True,
         check=True,
     )
 
-    assert result.stdout.splitlines() == expected
+
+@pytest.mark.parametrize(
+    ("driver", "uses_compat"),
+    [
+        ("470.57.02", True),  # SageMaker's documented g4dn inference driver: compat is tried
+        ("535.230.02", True),  # the oldest branch NVIDIA supports CUDA 13 forward compatibility on
+        ("570.172.08", True),
+        ("580.95.05", False),  # the compat libraries' own branch runs CUDA 13.0 natively
+        ("580.105.08", False),  # a newer driver of that branch: the older compat libcuda would break it
+        ("590.44.01", False),
+    ],
+)
+def test_3dgs_entrypoint_uses_cuda_forward_compatibility_only_below_its_driver_branch(
+    tmp_path: Path, driver: str, uses_compat: bool
+) -> None:
+    result = _run_entrypoint(tmp_path, ["train"], nvidia_smi=(driver, 0))
+
+    library_path = result.stdout.splitlines()[0]
+    compat_dir = tmp_path / "compat"
+    if uses_compat:
+        assert library_path == f"LD_LIBRARY_PATH={compat_dir}:/opt/venv/lib"
+        assert f"NVIDIA driver {driver} is older" in result.stderr
+    else:
+        assert library_path == "LD_LIBRARY_PATH=/opt/venv/lib"
+        assert f"NVIDIA driver {driver} runs the image's CUDA natively" in result.stderr
+    assert result.stdout.splitlines()[1:] == ["-m", "splatflow.stages.train"]
+
+
+@pytest.mark.parametrize(
+    ("nvidia_smi", "compat"),
+    [
+        (None, True),  # a CPU instance: no nvidia-smi at all
+        ((NO_DRIVER_MESSAGE, 9), True),  # nvidia-smi present, driver not loaded
+        (("[N/A]", 0), True),  # an answer that is no version
+        (("470.57.02", 0), False),  # the CPU image: no compat libraries to use
+    ],
+    ids=["no-nvidia-smi", "no-driver", "no-version", "no-compat-libraries"],
+)
+def test_3dgs_entrypoint_leaves_the_library_path_alone_without_a_driver_or_compat_libraries(
+    tmp_path: Path, nvidia_smi: tuple[str, int] | None, compat: bool
+) -> None:
+    result = _run_entrypoint(tmp_path, ["train"], nvidia_smi=nvidia_smi, compat=compat)
+
+    assert result.stdout.splitlines()[0] == "LD_LIBRARY_PATH=/opt/venv/lib"
+    assert result.stderr == ""

@@ -32,11 +32,12 @@ from tenacity import before_sleep_log, retry, retry_if_exception, stop_after_att
 from splatflow.local.airflow_env import airflow_environment, prepare_airflow
 from splatflow.local.net import free_port
 from splatflow.local.runtime import EmbeddedRuntime
+from splatflow.pipeline import ids
 
 log = logging.getLogger(__name__)
 
 USER, PASSWORD = "pilot-admin", "a-long-test-password"
-DAG_ID = "splat_pipeline"
+DAG_ID = ids.PIPELINE_DAG_ID
 FINISHED = frozenset({"success", "failed"})
 
 

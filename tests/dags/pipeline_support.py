@@ -18,6 +18,7 @@ import pytest
 
 from splatflow.local.aws_clients import aws_client
 from splatflow.local.config import RunnerSettings
+from splatflow.local.containers.engine import Engine
 from splatflow.local.runtime import EmbeddedRuntime, RuntimeSettings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -43,11 +44,16 @@ def pipeline_environment(
     state: Path,
     injected_job_failures: dict[str, int] | None = None,
     injected_api_faults: dict[str, tuple[str | None, ...]] | None = None,
+    engine: Engine | None = None,
 ) -> Iterator[EmbeddedRuntime]:
-    """A started runtime whose endpoints and test-sized settings are in ``os.environ`` meanwhile."""
+    """A started runtime whose endpoints and test-sized settings are in ``os.environ`` meanwhile.
+
+    Jobs run as processes, or in their stage images under ``engine`` when one is given.
+    """
     runner = RunnerSettings(
         state_dir=state / "sagemaker",
-        backend="subprocess",
+        backend="docker" if engine else "subprocess",
+        docker_host=engine.docker_host if engine else None,
         max_parallel_jobs=2,
         injected_job_failures=injected_job_failures or {},
         injected_api_faults=injected_api_faults or {},

@@ -1,21 +1,39 @@
-"""Every DAG in dags/ imports cleanly, fast, with owner, tags, docs and retries (Astronomer style)."""
+"""Every DAG in dags/ imports cleanly, fast, with owner, tags, docs and retries (Astronomer style), and
+``splat_pipeline`` reads as a table of contents: one line of steps, each stage one group."""
 
 from __future__ import annotations
 
+import itertools
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from airflow.models.dagbag import DagBag
-from airflow.sdk import DAG
+from airflow.providers.smtp.operators.smtp import EmailOperator
+from airflow.providers.standard.operators.branch import BranchMixIn
+from airflow.providers.standard.operators.python import ShortCircuitOperator
+from airflow.sdk import DAG, TriggerRule
+
+from splatflow.pipeline import ids
+from splatflow.pipeline.operators import StageProcessingOperator, StageTrainingOperator
 
 DAGS_FOLDER = Path(__file__).resolve().parents[2] / "dags"
 MAX_PARSE_SECONDS = 2.0
 NO_RETRY_TASKS = {
-    "validate": "bad input does not fix itself; a retry would only delay the failure email",
-    "wait_for_input": "the sensor has its own bounded timeout",
-    "fail_run": "it exists to fail: it marks a run red after its failure email",
+    ids.VALIDATE: "bad input does not fix itself; a retry would only delay the failure email",
+    ids.WAIT_FOR_INPUT: "the sensor has its own bounded timeout",
+    ids.in_group(ids.ON_FAILURE, ids.FAIL_RUN): "it exists to fail: it marks a run red after its failure email",
 }
+PIPELINE_STEPS = [
+    ids.VALIDATE,
+    ids.WAIT_FOR_INPUT,
+    *(ids.in_group(stage, task) for stage in ids.STAGES for task in (ids.GATE, ids.REQUEST, ids.JOB)),
+    ids.PUBLISH,
+    ids.DELIVER,
+    ids.in_group(ids.ON_FAILURE, ids.SEND_EMAIL),
+    ids.in_group(ids.ON_FAILURE, ids.FAIL_RUN),
+]
+"""``splat_pipeline``'s tasks in the order they run."""
 
 
 @pytest.fixture(scope="module")
@@ -56,3 +74,43 @@ def test_every_task_retries_unless_retrying_cannot_help(dag_bag: DagBag) -> None
                 continue
             assert (task.retries or 0) >= 2, f"{dag_id}.{task.task_id} retries {task.retries} times"
             assert task.retry_exponential_backoff, f"{dag_id}.{task.task_id} retries without backoff"
+
+
+def test_every_task_is_in_its_dags_doc_table(dag_bag: DagBag) -> None:
+    for dag_id, dag in _dags(dag_bag).items():
+        assert dag.doc_md is not None
+        rows = [line for line in dag.doc_md.splitlines() if line.startswith("| `")]
+        for task in dag.tasks:
+            assert any(f"`{task.task_id}`" in row for row in rows), f"{dag_id}.{task.task_id} is not in doc_md's table"
+
+
+def test_the_pipeline_is_one_line_of_steps_with_failure_handling_at_its_end(dag_bag: DagBag) -> None:
+    dag = _dags(dag_bag)[ids.PIPELINE_DAG_ID]
+    assert sorted(task.task_id for task in dag.tasks) == sorted(PIPELINE_STEPS)
+    for before, after in itertools.pairwise(PIPELINE_STEPS):
+        assert dag.get_task(after).upstream_task_ids == {before}, f"{after} should follow {before} alone"
+    assert dag.get_task(PIPELINE_STEPS[0]).upstream_task_ids == set()
+    # A failure anywhere fails every task after it, so one edge into the failure email is enough.
+    assert dag.get_task(ids.in_group(ids.ON_FAILURE, ids.SEND_EMAIL)).trigger_rule == TriggerRule.ONE_FAILED
+
+
+def test_each_stage_is_a_group_of_its_gate_request_and_job(dag_bag: DagBag) -> None:
+    dag = _dags(dag_bag)[ids.PIPELINE_DAG_ID]
+    jobs = {ids.SFM: StageProcessingOperator, ids.TRAIN: StageTrainingOperator, ids.COMPRESS: StageProcessingOperator}
+    for stage, operator in jobs.items():
+        group = dag.task_group_dict[stage]
+        assert set(group.children) == {ids.in_group(stage, task) for task in (ids.GATE, ids.REQUEST, ids.JOB)}
+        assert isinstance(dag.get_task(ids.stage_job(stage)), operator)
+        assert dag.get_task(ids.in_group(stage, ids.GATE)).trigger_rule == TriggerRule.NONE_FAILED
+
+
+def test_both_emails_go_out_through_the_email_operator(dag_bag: DagBag) -> None:
+    dag = _dags(dag_bag)[ids.PIPELINE_DAG_ID]
+    for task_id in (ids.DELIVER, ids.in_group(ids.ON_FAILURE, ids.SEND_EMAIL)):
+        assert isinstance(dag.get_task(task_id), EmailOperator)
+
+
+def test_tasks_skip_by_raising_never_by_short_circuit_or_branch(dag_bag: DagBag) -> None:
+    for dag_id, dag in _dags(dag_bag).items():
+        for task in dag.tasks:
+            assert not isinstance(task, ShortCircuitOperator | BranchMixIn), f"{dag_id}.{task.task_id}"

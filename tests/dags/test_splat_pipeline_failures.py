@@ -94,3 +94,17 @@ def test_unusable_sfm_output_fails_3d_training(pipeline_runtime: EmbeddedRuntime
     assert "3D training" in html
     jobs = _sagemaker(pipeline_runtime).list_training_jobs(NameContains=job_name(run.run_id, "train"))
     assert len(jobs["TrainingJobSummaries"]) == 1, "a job that failed on its input must not be retried"
+
+
+def test_a_typo_in_the_training_settings_fails_the_input_check_before_any_job(
+    pipeline_runtime: EmbeddedRuntime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = upload(pipeline_runtime, "typo/photos.zip", zip_photos(sorted(SAMPLE_PHOTOS.glob("*.JPG"))[:3]))
+    monkeypatch.setenv("SPLATFLOW_TRAIN_HYPERPARAMETERS", json.dumps({"preset": "preview", "max_step": "40"}))
+    run = run_pipeline({"s3_url": url, "email": "f.pilot@example.com"})
+    assert run.state == "failed"
+    html = _only_failure_email(pipeline_runtime, "f.pilot@example.com")
+    assert "input check" in html and "SPLATFLOW_TRAIN_HYPERPARAMETERS" in html and "max_step" in html
+    assert "forward this email to the operator" in html.lower()
+    jobs = _sagemaker(pipeline_runtime).list_processing_jobs(NameContains=job_name(run.run_id, "sfm"))
+    assert jobs["ProcessingJobSummaries"] == [], "no job starts before the settings are known to be usable"

@@ -16,13 +16,11 @@ import json
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 import pytest
+from hostile_zips import ZIPS, sample_photos, zip_entries
 from PIL import Image
 from pipeline_support import (
-    SAMPLE_PHOTOS,
     UPLOADS,
     WORK,
     html_of,
@@ -31,7 +29,6 @@ from pipeline_support import (
     run_pipeline,
     s3_of,
     upload,
-    zip_photos,
 )
 
 from splatflow.local.runtime import EmbeddedRuntime
@@ -40,46 +37,6 @@ from splatflow.pipeline.submission import run_prefix
 __all__ = ["pipeline_runtime"]
 
 pytestmark = pytest.mark.slow
-
-
-def _zip(entries: dict[str, bytes], symlink: str | None = None, compression: int = zipfile.ZIP_DEFLATED) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression) as archive:
-        for name, body in entries.items():
-            archive.writestr(name, body)
-        if symlink:
-            info = zipfile.ZipInfo(symlink)
-            info.external_attr = 0o120777 << 16
-            archive.writestr(info, "/etc/passwd")
-    return buffer.getvalue()
-
-
-def _noise_jpegs(count: int) -> dict[str, bytes]:
-    """Unrelated pictures: random noise shares no features with anything."""
-    rng = np.random.default_rng(7)
-    photos = {}
-    for index in range(count):
-        buffer = io.BytesIO()
-        Image.fromarray(rng.integers(0, 256, (240, 320, 3), dtype=np.uint8)).save(buffer, "JPEG")
-        photos[f"noise_{index}.jpg"] = buffer.getvalue()
-    return photos
-
-
-def _sample(count: int) -> list[Any]:
-    return sorted(SAMPLE_PHOTOS.glob("*.JPG"))[:count]
-
-
-ZIPS: dict[str, tuple[Callable[[], bytes], str]] = {
-    "empty file": (lambda: b"", "is not a valid ZIP"),
-    "not a ZIP": (lambda: b"%PDF-1.7 this is a document, not photos", "is not a valid ZIP"),
-    "ZIP without photos": (lambda: _zip({"notes.txt": b"flight log", "data.csv": b"1,2"}), "no photos"),
-    "one photo": (lambda: zip_photos(_sample(1)), "photo"),
-    "zip slip": (lambda: _zip({"../../escape.jpg": b"x"}), "outside its folder"),
-    "symlink member": (lambda: _zip({"a.jpg": b"x"}, symlink="b.jpg"), "symbolic link"),
-    "zip bomb": (lambda: _zip({"bomb.jpg": bytes(64 * 1024 * 1024)}), "compress"),
-    "all photos corrupt": (lambda: _zip({f"p{i}.jpg": b"\xff\xd8\xff\xe0broken" for i in range(5)}), "photo"),
-    "photos that do not overlap": (lambda: _zip(_noise_jpegs(6)), "photo"),
-}
 
 
 def _published(runtime: EmbeddedRuntime, run_id: str) -> list[str]:
@@ -153,7 +110,7 @@ def _rescaled(photo: Path, scale: float) -> bytes:
 
 def _mixed_resolutions() -> dict[str, bytes]:
     """A third of the photos at twice the size, two at half, the rest as taken."""
-    photos = _sample(12)
+    photos = sample_photos(12)
     scales = {0: 2.0, 3: 2.0, 6: 2.0, 9: 2.0, 4: 0.5, 10: 0.5}
     return {f"flight/{p.name}": _rescaled(p, scales.get(i, 1.0)) for i, p in enumerate(photos)}
 
@@ -164,7 +121,7 @@ PIXEL_BOMB = "flight/pixel_bomb.png"
 
 def _oversized_photos() -> dict[str, bytes]:
     """One photo at 50 megapixels (9440 x 5310) and a 24 kB PNG declaring 200 megapixels."""
-    photos = _sample(12)
+    photos = sample_photos(12)
     entries = {f"flight/{p.name}": p.read_bytes() for p in photos[1:]}
     entries[BIG_PHOTO] = _rescaled(photos[0], 14.75)
     bomb = io.BytesIO()
@@ -185,7 +142,7 @@ def test_odd_but_genuine_photo_set_still_makes_a_splat(pipeline_runtime: Embedde
     address = f"genuine.{abs(hash(case)) % 10**8}@example.com"
     zip_name = f"{case.replace(' ', '-')}.zip"
     # Stored, not deflated: the PNG bomb's zeros would otherwise trip the ZIP-bomb ratio check first.
-    url = upload(pipeline_runtime, f"genuine/{zip_name}", _zip(entries, compression=zipfile.ZIP_STORED))
+    url = upload(pipeline_runtime, f"genuine/{zip_name}", zip_entries(entries, compression=zipfile.ZIP_STORED))
 
     run = run_pipeline({"s3_url": url, "email": address, "preset": "preview"})
 

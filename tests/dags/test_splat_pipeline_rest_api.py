@@ -17,12 +17,15 @@ from typing import Any
 import pytest
 from airflow_server import DAG_ID, AirflowServer, ApiError, airflow_server, leaked_secrets, request_json
 from pipeline_support import UPLOADS, WORK, html_of, mail_to, s3_of, upload
+from synthetic_scene import synthetic_scene
 
 from splatflow.formats.ply import write_ply
+from splatflow.pipeline import ids
 from splatflow.pipeline.submission import run_prefix
-from splatflow.stages.compress.synthetic import synthetic_scene
 
 pytestmark = pytest.mark.slow
+
+COMPRESS_JOB = ids.stage_job(ids.COMPRESS)
 
 RUN_TIMEOUT_SECONDS = 300
 
@@ -125,7 +128,7 @@ def test_fields_the_pipeline_does_not_read_fail_the_input_check(server: AirflowS
         assert "input check" in html and "max_steps" in html
         assert "Traceback" not in html
         tasks = server.api(f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances", token=token)["task_instances"]
-        compress_state = {task["task_id"]: task["state"] for task in tasks}["compress"]
+        compress_state = {task["task_id"]: task["state"] for task in tasks}[COMPRESS_JOB]
         assert compress_state == "upstream_failed"
         assert _published_keys(server, run_id) == []
 
@@ -138,8 +141,8 @@ def test_task_logs_hold_no_credentials_or_presigned_urls(server: AirflowServer, 
     for path in server.task_log_files():
         if f"run_id={compress_only_run}" in str(path):
             logs[path.parent.name] = logs.get(path.parent.name, "") + path.read_text()
-    assert "task_id=publish" in logs and "task_id=compress" in logs, sorted(logs)
-    assert "compress: finished" in logs["task_id=compress"], "the job's log was not copied into the task log"
-    assert "published: s3://" in logs["task_id=publish"]
+    assert f"task_id={ids.PUBLISH}" in logs and f"task_id={COMPRESS_JOB}" in logs, sorted(logs)
+    assert "compress: finished" in logs[f"task_id={COMPRESS_JOB}"], "the job's log was not copied into the task log"
+    assert "published: s3://" in logs[f"task_id={ids.PUBLISH}"]
 
     assert leaked_secrets(server) == {}

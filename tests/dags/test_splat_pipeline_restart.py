@@ -47,6 +47,7 @@ from splatflow.local.airflow_env import airflow_environment, prepare_airflow
 from splatflow.local.aws_clients import aws_client
 from splatflow.local.net import free_port
 from splatflow.local.runtime import EmbeddedRuntime
+from splatflow.pipeline import ids
 from splatflow.pipeline.jobs import STAGE_JOB_KINDS
 from splatflow.pipeline.requests import job_name
 from splatflow.pipeline.submission import run_prefix
@@ -56,6 +57,7 @@ log = logging.getLogger(__name__)
 pytestmark = pytest.mark.slow
 
 ADDRESS = "restart@example.com"
+TRAIN_JOB = ids.stage_job(ids.TRAIN)
 COMPONENTS = ("api-server", "scheduler", "triggerer", "dag-processor")
 LONG_TRAINING = json.dumps(
     {"preset": "preview", "max_steps": "1000000", "max_minutes": "1.5", "max_width": "96", "eval_every": "1000000"}
@@ -213,7 +215,7 @@ def _training_job_status(runtime: EmbeddedRuntime, run_id: str) -> str | None:
 
 def _triggerer_of_training(components: AirflowComponents, run_id: str) -> int | None:
     """The id of the triggerer job that holds the deferred training task's trigger, if any."""
-    trigger = components.api(f"{components.run_path(run_id)}/taskInstances/train")["trigger"]
+    trigger = components.api(f"{components.run_path(run_id)}/taskInstances/{TRAIN_JOB}")["trigger"]
     triggerer: int | None = trigger["triggerer_id"] if trigger else None
     return triggerer
 
@@ -226,7 +228,7 @@ TROUBLE = re.compile(r'"level": ?"(warning|error|critical)"|\[(warning|error|cri
 
 def _training_logs(components: AirflowComponents, run_id: str) -> Path:
     logs = Path(components.environment["AIRFLOW_HOME"]) / "logs"
-    return logs / f"dag_id={DAG_ID}" / f"run_id={run_id}" / "task_id=train"
+    return logs / f"dag_id={DAG_ID}" / f"run_id={run_id}" / f"task_id={TRAIN_JOB}"
 
 
 def _second_training_try_took_over(components: AirflowComponents, run_id: str) -> bool:
@@ -247,7 +249,9 @@ def _first_training_try_story(components: AirflowComponents, run_id: str, limit:
     for source in sources:
         with suppress(OSError):
             for line in source.read_text(errors="replace").splitlines():
-                about_training = source.parent == task_logs or "task_id='train'" in line or ".train " in line
+                about_training = (
+                    source.parent == task_logs or f"task_id='{TRAIN_JOB}'" in line or f".{TRAIN_JOB} " in line
+                )
                 if about_training and TROUBLE.search(line):
                     story.append(f"{source.name}: {line[:400]}")
     return "\n".join(story[-limit:]) or "(no warning or error about it in the logs)"
@@ -279,7 +283,7 @@ def restarted_run(airflow_components: tuple[AirflowComponents, EmbeddedRuntime])
     components.wait_until(
         "training deferred to a triggerer while its job runs",
         lambda: (
-            components.task_state(run_id, "train") == "deferred"
+            components.task_state(run_id, TRAIN_JOB) == "deferred"
             and _training_job_status(runtime, run_id) == "InProgress"
             and _triggerer_of_training(components, run_id) is not None
         ),
@@ -304,7 +308,7 @@ def restarted_run(airflow_components: tuple[AirflowComponents, EmbeddedRuntime])
     components.start("triggerer")
 
     state = components.wait_for_run(run_id)
-    tries = components.api(f"{components.run_path(run_id)}/taskInstances/train")["try_number"]
+    tries = components.api(f"{components.run_path(run_id)}/taskInstances/{TRAIN_JOB}")["try_number"]
     retried = tries != 1
     story = _first_training_try_story(components, run_id) if retried else ""
     took_over = retried and _second_training_try_took_over(components, run_id)
@@ -332,7 +336,7 @@ def test_run_survives_restarted_and_killed_triggerer_and_scheduler_with_one_job_
 
 @pytest.mark.parametrize(
     "task_ids",
-    [["publish", "deliver"], None],
+    [[ids.PUBLISH, ids.DELIVER], None],
     ids=["publish and deliver cleared", "every task cleared"],
 )
 def test_clearing_the_finished_run_sends_nothing_and_rewrites_nothing(

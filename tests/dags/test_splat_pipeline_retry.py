@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 from pipeline_support import mail_to, pipeline_environment, run_pipeline, upload
+from synthetic_scene import synthetic_scene
 
 from splatflow.formats.ply import write_ply
 from splatflow.local.aws_clients import aws_client
 from splatflow.local.runtime import EmbeddedRuntime
 from splatflow.pipeline.requests import job_name
-from splatflow.stages.compress.synthetic import synthetic_scene
 
 pytestmark = pytest.mark.slow
 

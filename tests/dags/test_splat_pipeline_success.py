@@ -1,8 +1,16 @@
-"""``splat_pipeline`` end to end on the embedded runtime with the real stages (test-sized settings)."""
+"""``splat_pipeline`` end to end on the embedded runtime with the real stages (test-sized settings).
+
+The same submission runs twice: with every job as a process of this virtualenv, and with every
+job in its own stage image under a real container engine, as SageMaker runs them (root-owned
+mounts, read-only inputs, no network, the images' own entry points). Both must succeed and make
+the same outputs: a stage that only works in the development virtualenv fails here.
+"""
 
 from __future__ import annotations
 
 import json
+import re
+from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
 
@@ -13,6 +21,7 @@ from pipeline_support import (
     WORK,
     html_of,
     mail_to,
+    pipeline_environment,
     pipeline_runtime,
     run_pipeline,
     s3_of,
@@ -20,6 +29,8 @@ from pipeline_support import (
     zip_photos,
 )
 
+from splatflow.local.containers.engine import Engine
+from splatflow.local.containers.images import BuiltImage
 from splatflow.local.runtime import EmbeddedRuntime
 from splatflow.pipeline.submission import run_prefix
 
@@ -89,3 +100,80 @@ def test_email_carries_figures_links_and_the_inline_preview(
     for still in ("preview.png", "orbit_1.png", "orbit_2.png", "orbit_3.png"):
         assert attachments[still]["Content-ID"] == f"<{still}>"
         assert f'src="cid:{still}"' in html
+
+
+# --- the same run with every job in its stage image -------------------------------------------------
+
+IMAGES_ADDRESS = "images@example.com"
+
+
+@dataclass(frozen=True)
+class RunOutputs:
+    state: str
+    manifest: dict[str, Any]
+    sfm_report: dict[str, Any]
+    objects: set[str]
+    """Every object the run wrote under its prefix, relative to it, job names as ``<job>``."""
+    messages: list[EmailMessage]
+    job_logs: str
+
+
+def _outputs(runtime: EmbeddedRuntime, run: Any, address: str) -> RunOutputs:
+    s3 = s3_of(runtime)
+    prefix = run_prefix(WORK, run.run_id).key
+
+    def read(key: str) -> dict[str, Any]:
+        document: dict[str, Any] = json.loads(s3.get_object(Bucket=WORK, Key=prefix + key)["Body"].read())
+        return document
+
+    keys = [item["Key"].removeprefix(prefix) for item in s3.list_objects_v2(Bucket=WORK, Prefix=prefix)["Contents"]]
+    workspaces = runtime.settings.state_dir / "sagemaker" / "workspaces"
+    return RunOutputs(
+        state=str(run.state),
+        manifest=read("manifest.json"),
+        sfm_report=read("sfm/report.json"),
+        objects={re.sub(r"/splat-[^/]+-train/", "/<job>/", key) for key in keys},
+        messages=mail_to(runtime, address),
+        job_logs="\n".join(log.read_text(encoding="utf-8") for log in sorted(workspaces.glob("*/job.log"))),
+    )
+
+
+@pytest.fixture(scope="module")
+def in_images(
+    finished_run: tuple[Any, dict[str, Any], list[EmailMessage]],
+    engine: Engine,
+    built_stage_images: list[BuiltImage],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> RunOutputs:
+    with pipeline_environment(tmp_path_factory.mktemp("in-images"), engine=engine) as runtime:
+        url = upload(runtime, "site-9/flight.zip", zip_photos(sorted(SAMPLE_PHOTOS.glob("*.JPG"))))
+        run = run_pipeline({"s3_url": url, "email": IMAGES_ADDRESS, "preset": "preview"})
+        return _outputs(runtime, run, IMAGES_ADDRESS)
+
+
+@pytest.mark.timeout(1800)
+def test_in_images_the_run_succeeds_with_one_result_email(in_images: RunOutputs) -> None:
+    assert in_images.state == "success", in_images.job_logs[-3000:]
+    assert in_images.manifest["status"] == "succeeded"
+    assert [message["Subject"] for message in in_images.messages] == ["Your 3D splat of flight.zip is ready"]
+
+
+def test_in_images_every_job_ran_in_its_image(in_images: RunOutputs) -> None:
+    # Each stage logs its ML root as it starts: /opt/ml in a container, a workspace folder in a process.
+    assert in_images.job_logs.count("starting (ml root /opt/ml)") == 3, in_images.job_logs[-3000:]
+
+
+def test_images_make_the_same_outputs_as_processes(
+    pipeline_runtime: EmbeddedRuntime,
+    finished_run: tuple[Any, dict[str, Any], list[EmailMessage]],
+    in_images: RunOutputs,
+) -> None:
+    in_processes = _outputs(pipeline_runtime, finished_run[0], ADDRESS)
+    assert in_images.objects == in_processes.objects
+    assert set(in_images.manifest["outputs"]) == set(in_processes.manifest["outputs"])
+    assert in_images.sfm_report["photos"] == in_processes.sfm_report["photos"]
+    assert in_images.sfm_report["points"] == pytest.approx(in_processes.sfm_report["points"], rel=0.02)
+    images_quality, processes_quality = in_images.manifest["quality"], in_processes.manifest["quality"]
+    assert images_quality["photos_registered"] == processes_quality["photos_registered"] == 18
+    assert images_quality["gaussians"] == pytest.approx(processes_quality["gaussians"], rel=0.05)
+    assert images_quality["psnr_db"] == pytest.approx(processes_quality["psnr_db"], abs=1.0)

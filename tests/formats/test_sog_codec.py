@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from sog_error_bounds import QUAT_COMPONENT_ERROR, canonical_quats, means_error_bound
 
 from splatflow.formats.sog_codec import (
-    QUAT_COMPONENT_ERROR,
-    canonical_quats,
     decode_means,
     decode_opacities,
     decode_quats,
     encode_means,
     encode_opacities,
     encode_quats,
-    means_error_bound,
     quantise,
     texture_size,
 )

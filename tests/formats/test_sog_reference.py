@@ -14,11 +14,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from synthetic_scene import synthetic_scene
 
 from splatflow.formats.ply import read_ply, write_ply
 from splatflow.formats.sog import read_sog, write_sog
 from splatflow.stages.compress.encoder import encode_splats
-from splatflow.stages.compress.synthetic import synthetic_scene
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = "@playcanvas/splat-transform"

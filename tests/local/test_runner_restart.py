@@ -8,12 +8,15 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from runner_support import BUCKET, processing_request, sagemaker_client, unique, wait_for
+from runner_support import BUCKET, processing_request, runner_settings, sagemaker_client, unique, wait_for
 
 from splatflow.local.runtime import EmbeddedRuntime
+from splatflow.local.sagemaker.jobs import PROCESSING
+from splatflow.local.sagemaker.runner import JobRunner
 from splatflow.local.sagemaker.service import RUNNER_RESTART_REASON
 
 
@@ -74,3 +77,24 @@ def _job_pid(state: Path, name: str) -> int | None:
         return None
     pid = json.loads(record.read_text())["pid"]
     return int(pid) if pid else None
+
+
+def test_a_runner_that_is_stopped_stops_its_running_jobs_first(tmp_path: Path, runtime: EmbeddedRuntime) -> None:
+    # Ctrl-C on `make up`: no stage process may outlive the runner, and no job stays InProgress.
+    runner = JobRunner(replace(runner_settings(tmp_path / "runner"), aws_endpoint=runtime.aws_url))
+    runner.start()
+    client = sagemaker_client(runner.url)
+    name = unique("outlived")
+    client.create_processing_job(**processing_request(name, ["--mode", "sleep", "--seconds", "120"], None, "s3://x/y"))
+    deadline = time.monotonic() + 30
+    while (pid := runner.executor.store.get(PROCESSING, name).pid) is None:  # type: ignore[union-attr]
+        assert time.monotonic() < deadline, "the job never started"
+        time.sleep(0.05)
+
+    started = time.monotonic()
+    runner.stop()
+
+    assert time.monotonic() - started < 15
+    assert not _alive(pid), "the stage process outlived the runner"
+    record = runner.executor.store.get(PROCESSING, name)
+    assert record is not None and record.status == "Stopped"

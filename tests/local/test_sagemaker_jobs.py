@@ -52,22 +52,54 @@ def test_single_object_input_lands_under_its_own_name(sagemaker: Any, s3: Any) -
 def test_failing_stage_reports_its_reason_and_publishes_nothing(sagemaker: Any, s3: Any) -> None:
     name = unique("fail")
     uri = _put(s3, f"{name}/in/a.txt", b"a")
-    arguments = ["--mode", "fail", "--reason", "3 of 40 photos could be matched; the photos may not overlap"]
+    arguments = [
+        "--mode",
+        "fail",
+        "--code",
+        "NO_OVERLAP",
+        "--reason",
+        "3 of 40 photos could be matched; the photos may not overlap",
+    ]
     sagemaker.create_processing_job(**processing_request(name, arguments, uri, f"s3://{BUCKET}/{name}/out"))
 
     job = wait_for(lambda: sagemaker.describe_processing_job(ProcessingJobName=name))
 
+    # As SageMaker reports a Processing job: a fixed FailureReason, the container's words as ExitMessage.
     assert job["ProcessingJobStatus"] == "Failed"
-    assert job["FailureReason"] == "scripted: 3 of 40 photos could be matched; the photos may not overlap"
+    assert job["FailureReason"] == "AlgorithmError: See job logs for more information"
+    assert job["ExitMessage"] == "scripted: NO_OVERLAP: 3 of 40 photos could be matched; the photos may not overlap\n"
     assert _keys(s3, f"{name}/out/") == []
 
 
-def test_crash_without_a_reason_names_the_exit_code(sagemaker: Any, s3: Any) -> None:
+def test_a_failing_training_job_reports_its_containers_failure_file(sagemaker: Any, s3: Any) -> None:
+    name = unique("trainfail")
+    channel = _put(s3, f"{name}/sfm/a.txt", b"a")
+    hyperparameters = {"mode": "fail", "code": "DIVERGED", "reason": "the loss became NaN at step 40"}
+    sagemaker.create_training_job(**training_request(name, hyperparameters, channel, f"s3://{BUCKET}/{name}/out"))
+
+    job = wait_for(lambda: sagemaker.describe_training_job(TrainingJobName=name))
+
+    assert job["TrainingJobStatus"] == "Failed"
+    assert job["FailureReason"] == "scripted: DIVERGED: the loss became NaN at step 40"
+    assert "ExitMessage" not in job
+
+
+def test_crash_without_a_reason_leaves_no_exit_message(sagemaker: Any, s3: Any) -> None:
     name = unique("crash")
     uri = _put(s3, f"{name}/in/a.txt", b"a")
     sagemaker.create_processing_job(**processing_request(name, ["--mode", "crash"], uri, f"s3://{BUCKET}/{name}/o"))
     job = wait_for(lambda: sagemaker.describe_processing_job(ProcessingJobName=name))
     assert job["ProcessingJobStatus"] == "Failed"
+    assert job["FailureReason"] == "AlgorithmError: See job logs for more information"
+    assert "ExitMessage" not in job
+
+
+def test_a_training_crash_without_a_reason_names_the_exit_code(sagemaker: Any, s3: Any) -> None:
+    name = unique("traincrash")
+    channel = _put(s3, f"{name}/sfm/a.txt", b"a")
+    sagemaker.create_training_job(**training_request(name, {"mode": "crash"}, channel, f"s3://{BUCKET}/{name}/out"))
+    job = wait_for(lambda: sagemaker.describe_training_job(TrainingJobName=name))
+    assert job["TrainingJobStatus"] == "Failed"
     assert "exited with code 3" in job["FailureReason"]
 
 
@@ -77,7 +109,7 @@ def test_invalid_stage_settings_fail_with_the_contracts_reason(sagemaker: Any, s
     sagemaker.create_processing_job(**processing_request(name, ["--mode", "dance"], uri, f"s3://{BUCKET}/{name}/o"))
     job = wait_for(lambda: sagemaker.describe_processing_job(ProcessingJobName=name))
     assert job["ProcessingJobStatus"] == "Failed"
-    assert "invalid arguments: mode='dance' is not one of" in job["FailureReason"]
+    assert "invalid arguments: mode='dance' is not one of" in job["ExitMessage"]
 
 
 def test_missing_input_fails_the_job_with_a_client_error(sagemaker: Any) -> None:

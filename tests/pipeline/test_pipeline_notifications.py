@@ -11,6 +11,7 @@ from typing import Any
 import markupsafe
 import pytest
 
+from splatflow.contract.failures import FailureCode
 from splatflow.pipeline.manifest import FailureRecord, QualityMetrics, StageRecord, build_manifest
 from splatflow.pipeline.notifications import (
     MAX_REASON_CHARS,
@@ -190,12 +191,14 @@ def test_link_expiry_needs_a_timezone() -> None:
 # --- failure -------------------------------------------------------------------------------------------
 
 
-def failure(stage: str, reason: str, source_name: str | None = "coast.zip") -> RenderedEmail:
-    return render_failure_email(stage=stage, reason=reason, run_id="manual__run-1", source_name=source_name)
+def failure(
+    step: str, reason: str, source_name: str | None = "coast.zip", code: FailureCode = FailureCode.NO_OVERLAP
+) -> RenderedEmail:
+    return render_failure_email(step=step, code=code, reason=reason, run_id="manual__run-1", source_name=source_name)
 
 
 @pytest.mark.parametrize(
-    ("stage", "label"),
+    ("step", "label"),
     [
         ("validate", "input check"),
         ("wait_for_input", "upload check"),
@@ -206,90 +209,67 @@ def failure(stage: str, reason: str, source_name: str | None = "coast.zip") -> R
         ("something_new", "processing"),
     ],
 )
-def test_the_failure_email_names_the_stage(stage: str, label: str) -> None:
-    email = failure(stage, "it broke")
+def test_the_failure_email_names_the_step(step: str, label: str) -> None:
+    email = failure(step, "it broke")
     assert f"stopped at the {label} step" in email.text
     assert f"<strong>{html.escape(label)}</strong>" in email.html
     assert "manual__run-1" in email.text and "manual__run-1" in email.html
 
 
-# Reasons as the stages, the runner and SageMaker write them, each with words its advice must hold.
-KNOWN_REASONS = [
-    (
-        "sfm",
-        "AlgorithmError: sfm: only 3 of 40 photos could be placed in the 3D model (at least 20 needed); "
-        "the photos may not overlap enough",
-        "overlap",
-    ),
-    ("sfm", "sfm: no two of the 12 photos share enough matching features; the photos may not overlap", "overlap"),
-    ("sfm", "sfm: no 3D model could be built from the matches; the photos may not overlap enough", "overlap"),
-    ("sfm", "sfm: photos.zip is not a valid ZIP archive", "ZIP"),
-    ("sfm", "sfm: photos.zip is damaged: Bad CRC-32 for file 'a.jpg'", "ZIP"),
-    (
-        "sfm",
-        "sfm: refusing the ZIP: member 'huge.jpg' expands 5000 times (limit 200); this looks like a zip bomb",
-        "fresh ZIP",
-    ),
-    ("sfm", "sfm: refusing the ZIP: member '../../etc/passwd' points outside its folder", "fresh ZIP"),
-    ("sfm", "sfm: the ZIP holds no photos (.jpg, .jpeg or .png)", ".jpg"),
-    (
-        "sfm",
-        "sfm: the ZIP holds 4 photo(s), 4 could not be decoded; at least 3 overlapping photos are needed",
-        "more photos",
-    ),
-    ("sfm", "sfm: the ZIP holds 1 photo(s); at least 3 overlapping photos are needed", "more photos"),
-    ("sfm", "sfm: the ZIP holds 9000 photos, more than the 2000 limit; split the survey", "Split"),
-    ("train", "train: the GPU ran out of memory at step 900 with 3000000 Gaussians; lower max_gaussians", "preset"),
-    ("sfm", "sfm: out of memory; use a larger instance or smaller settings", "preset"),
-    ("train", "train: the hyperparameters demand a CUDA GPU (device=cuda) but none is available", "operator"),
-    ("train", "train: training diverged at step 300 (loss is nan); try a lower-resolution preset", "preview preset"),
-    ("compress", "compress: compression lost 2.10 dB of PSNR on the held-out photos (limit 1 dB)", "high preset"),
-    ("train", "The job exceeded its MaxRuntimeInSeconds (3600 s) and was stopped", "time limit"),
-    ("train", "MaxRuntimeExceeded: Training job runtime exceeded MaxRuntimeInSeconds", "time limit"),
-    (
-        "train",
-        "InternalServerError: the local job runner stopped while this job was running, and the job's "
-        "process was lost; retry the task to start a new job",
-        "submit it again",
-    ),
-    ("sfm", "CapacityError: Unable to provision requested ML compute capacity", "submit it again"),
-    ("sfm", "ClientError: no S3 objects found under S3 URL s3://drone-uploads/photos.zip", "upload has finished"),
-    ("wait_for_input", "s3://drone-uploads/photos.zip did not appear within 1 hour", "upload has finished"),
-    ("compress", "compress: the input is empty; expected the training job's model.tar.gz or a .ply", "upload"),
-    ("validate", "the bucket 'other' is not allowed for submissions; upload to one of: drone-uploads", "bucket"),
-    ("validate", "no S3 bucket is allowed for submissions yet; the operator must list the buckets", "bucket"),
-    ("validate", "preset is 'ultra'; choose one of: preview, standard, high", "Correct it"),
-    ("sfm", "sfm: internal error: KeyError: 'camera_id'", "forward this email"),
-]
+# Words each code's advice must hold: the advice follows the code, whatever the reason says.
+ADVICE = {
+    FailureCode.INVALID_SUBMISSION: "Correct it",
+    FailureCode.BUCKET_NOT_ALLOWED: "bucket",
+    FailureCode.INPUT_MISSING: "upload has finished",
+    FailureCode.NOT_AN_ARCHIVE: "ZIP",
+    FailureCode.UNSAFE_ARCHIVE: "fresh ZIP",
+    FailureCode.NO_PHOTOS: ".jpg",
+    FailureCode.TOO_FEW_PHOTOS: "more photos",
+    FailureCode.TOO_LARGE: "Split",
+    FailureCode.NO_OVERLAP: "overlap",
+    FailureCode.BAD_SFM_OUTPUT: "sfm/ folder",
+    FailureCode.BAD_MODEL: "model.tar.gz",
+    FailureCode.DIVERGED: "preview preset",
+    FailureCode.QUALITY_CHECK: "high preset",
+    FailureCode.INVALID_SETTINGS: "operator",
+    FailureCode.NO_GPU: "operator",
+    FailureCode.OUT_OF_MEMORY: "preset",
+    FailureCode.TIME_LIMIT: "time limit",
+    FailureCode.SERVICE_INTERRUPTED: "submit it again",
+    FailureCode.INTERNAL: "forward this email",
+}
 
 
-@pytest.mark.parametrize(("stage", "reason", "advice"), KNOWN_REASONS)
-def test_known_failure_reasons_get_advice(stage: str, reason: str, advice: str) -> None:
-    email = failure(stage, reason)
-    diagnosis = diagnose(stage, plain_reason(reason))
-    assert advice in diagnosis.action + diagnosis.problem
+@pytest.mark.parametrize("code", list(FailureCode))
+def test_each_failure_code_gets_its_advice(code: FailureCode) -> None:
+    email = failure("sfm", "the step's own words", code=code)
+    diagnosis = diagnose(code)
+    assert ADVICE[code] in diagnosis.action + diagnosis.problem
     assert diagnosis.action in email.text
     assert str(markupsafe.escape(diagnosis.action)) in email.html
-    assert "AlgorithmError" not in email.text and "exit code" not in email.text
 
 
-def test_each_known_reason_in_the_table_is_distinct_from_the_general_advice() -> None:
-    general = diagnose("sfm", "something nobody expected")
-    matched = {diagnose(stage, plain_reason(reason)) for stage, reason, _ in KNOWN_REASONS if stage != "validate"}
-    assert general.action.startswith("Submit again a little later")
-    assert len(matched) >= 12
+def test_codes_that_mean_different_things_give_different_advice() -> None:
+    assert len({diagnose(code) for code in FailureCode}) == len(FailureCode)
+    assert diagnose(FailureCode.INTERNAL).action.startswith("Submit again a little later")
+
+
+def test_the_advice_follows_the_code_not_the_words() -> None:
+    email = failure("sfm", "the photos may not overlap", code=FailureCode.TOO_LARGE)
+    assert diagnose(FailureCode.TOO_LARGE).action in email.text
+    assert diagnose(FailureCode.NO_OVERLAP).action not in email.text
 
 
 def test_the_reason_is_shown_in_plain_words() -> None:
     email = failure(
         "sfm",
-        "AlgorithmError: sfm: only 3 of 40 photos could be placed in the 3D model; "
-        "the photos may not overlap, exit code: 1",
+        "AlgorithmError: only 3 of 40 photos could be placed in the 3D model; the photos may not overlap, exit code: 1",
     )
     assert "Only 3 of 40 photos could be placed in the 3D model; the photos may not overlap." in email.text
+    assert "AlgorithmError" not in email.text and "exit code" not in email.text
 
 
-TRACEBACK_REASON = """AlgorithmError: train: internal error: RuntimeError: boom
+TRACEBACK_REASON = """AlgorithmError: RuntimeError: boom
 Traceback (most recent call last):
   File "/opt/app/splatflow/stages/train/trainer.py", line 205, in train_step
     loss.backward()
@@ -299,12 +279,18 @@ RuntimeError: CUDA error: an illegal memory access was encountered
 """
 
 
-def test_a_stack_trace_never_reaches_the_user() -> None:
-    email = failure("train", TRACEBACK_REASON)
+@pytest.mark.parametrize("code", [FailureCode.INTERNAL, FailureCode.SERVICE_INTERRUPTED])
+def test_a_stack_trace_never_reaches_the_user(code: FailureCode) -> None:
+    email = failure("train", TRACEBACK_REASON, code=code)
     for part in (email.text, email.html):
         assert "Traceback" not in part
         assert 'File "' not in part and "File &#34;" not in part
         assert "/opt/app" not in part and "loss.backward" not in part
+
+
+def test_an_internal_failure_shows_no_exception_only_that_it_was_internal() -> None:
+    email = failure("sfm", "KeyError: 'camera_id'", code=FailureCode.INTERNAL)
+    assert "camera_id" not in email.text and "KeyError" not in email.text
     assert "internal error" in email.text
 
 
@@ -318,7 +304,7 @@ def test_a_chained_trace_is_dropped_but_the_message_around_it_is_kept() -> None:
 
 
 def test_a_long_reason_is_bounded() -> None:
-    cleaned = plain_reason("sfm: " + "the photos are odd; " * 200)
+    cleaned = plain_reason("the photos are odd; " * 200)
     assert len(cleaned) <= MAX_REASON_CHARS
     assert cleaned.endswith("…")
 
@@ -340,8 +326,9 @@ def test_an_empty_reason_still_reads_as_a_sentence(reason: str) -> None:
 def test_reasons_and_names_from_the_zip_are_escaped_and_cannot_fold_the_subject() -> None:
     email = failure(
         "sfm",
-        "sfm: refusing the ZIP: member '<img src=x onerror=alert(1)>' is a symbolic link",
+        "refusing the ZIP: member '<img src=x onerror=alert(1)>' is a symbolic link",
         HOSTILE_NAME + "\r\nBcc: x@y",
+        code=FailureCode.UNSAFE_ARCHIVE,
     )
     assert "<img" not in email.html and "&lt;img src=x onerror=alert(1)&gt;" in email.html
     assert not [tag for tag, _ in parsed(email.html).tags if tag in {"b", "img"}]
@@ -350,7 +337,9 @@ def test_reasons_and_names_from_the_zip_are_escaped_and_cannot_fold_the_subject(
 
 
 def test_a_failure_without_a_known_source_still_reads_well() -> None:
-    email = failure("validate", "s3_url has a query string ('?...')", source_name=None)
+    email = failure(
+        "validate", "s3_url has a query string ('?...')", source_name=None, code=FailureCode.INVALID_SUBMISSION
+    )
     assert email.subject == "Your 3D splat could not be made"
     assert "Processing stopped at the input check step." in email.text
 

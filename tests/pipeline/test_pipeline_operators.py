@@ -1,4 +1,4 @@
-"""The stage operators: no retry after an input failure, a retry takes over its run's job, the
+"""The stage operators: no retry when the code says it cannot help, a retry takes over its run's job, the
 job's log copied to the task log, a killed task stops its job, and a delivered run's stages stay
 as they are."""
 
@@ -15,7 +15,7 @@ from typing import Any
 import boto3
 import pytest
 from airflow.providers.amazon.aws.triggers.sagemaker import SageMakerTrigger
-from airflow.sdk.exceptions import AirflowSkipException, TaskDeferred
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException, TaskDeferred
 from moto import mock_aws
 
 from splatflow.local.aws_clients import aws_client
@@ -26,8 +26,8 @@ from splatflow.pipeline.operators import (
     StageProcessingOperator,
     StageTrainingOperator,
     StoppingSageMakerTrigger,
-    is_input_failure,
     job_log_lines,
+    retry_cannot_help,
     run_layout_of,
     skip_if_delivered,
 )
@@ -39,18 +39,20 @@ NOW_MS = int(time.time() * 1000)
 @pytest.mark.parametrize(
     ("reason", "permanent"),
     [
-        ("sfm: 3 of 40 photos could be matched; the photos may not overlap", True),
-        ("train: the SfM output has only 5 3D points; nothing to start from", True),
-        ("compress: splat.ply is missing 3DGS properties: opacity", True),
-        ("train: internal error: RuntimeError: CUDA error: an illegal memory access", False),
+        ("sfm: NO_OVERLAP: 3 of 40 photos could be matched; the photos may not overlap", True),
+        ("AlgorithmError: train: NO_OVERLAP: the SfM output has only 5 3D points, exit code: 1", True),
+        ("compress: BAD_MODEL: splat.ply is missing 3DGS properties: opacity", True),
+        ("train: OUT_OF_MEMORY: the GPU ran out of memory at step 900", True),
+        ("train: INTERNAL: RuntimeError: CUDA error: an illegal memory access", False),
+        ("sfm: the photos may not overlap", False),
         ("InternalServerError: an internal error occurred", False),
         ("CapacityError: Unable to provision requested ML compute capacity", False),
         ("", False),
         (None, False),
     ],
 )
-def test_only_a_stages_own_input_verdict_stops_retries(reason: str | None, permanent: bool) -> None:
-    assert is_input_failure(reason) is permanent
+def test_only_a_stages_code_that_a_retry_cannot_help_stops_retries(reason: str | None, permanent: bool) -> None:
+    assert retry_cannot_help(reason) is permanent
 
 
 @mock_aws
@@ -302,6 +304,25 @@ def test_a_retry_after_a_job_that_failed_or_stopped_starts_a_new_one(killable_ru
     assert len(newest) == 3, "a stopped job is not taken over"
     assert deferred.value.trigger.job_name == newest[2]
     sagemaker.stop_processing_job(ProcessingJobName=newest[2])
+
+
+@pytest.mark.parametrize(("code", "retried"), [("NO_OVERLAP", False), ("INTERNAL", True)])
+def test_a_retry_after_a_failed_job_follows_its_failure_code(
+    killable_runtime: EmbeddedRuntime, code: str, retried: bool
+) -> None:
+    name = f"splat-takeover-{code.lower().replace('_', '')}"
+    sagemaker = _first_try(killable_runtime, name, ["--mode", "fail", "--code", code])
+    assert _status(sagemaker, name) == "Failed"
+
+    retry = _stage_operator(killable_runtime, name, SLEEPING)
+    if retried:
+        with pytest.raises(TaskDeferred) as deferred:
+            retry.execute(_try_context(2))
+        sagemaker.stop_processing_job(ProcessingJobName=deferred.value.trigger.job_name)
+    else:
+        with pytest.raises(AirflowFailException, match=f"not retrying: .*{code}"):
+            retry.execute(_try_context(2))
+    assert len(_job_names(killable_runtime, name)) == (2 if retried else 1)
 
 
 def test_a_cleared_run_starts_its_stage_again_as_a_new_generation(killable_runtime: EmbeddedRuntime) -> None:

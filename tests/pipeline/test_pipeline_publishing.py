@@ -12,8 +12,9 @@ import pytest
 from moto import mock_aws
 
 from splatflow.pipeline.layout import RunLayout
-from splatflow.pipeline.preparation import PreparedRun
-from splatflow.pipeline.publishing import publish_run, read_json, stage_job_names
+from splatflow.pipeline.plan import PreparedRun
+from splatflow.pipeline.publishing import publish_run, stage_job_names
+from splatflow.pipeline.records import read_json
 from splatflow.pipeline.settings import PipelineSettings
 from splatflow.pipeline.submission import S3Location, Submission
 

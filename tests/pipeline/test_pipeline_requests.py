@@ -8,7 +8,10 @@ from typing import Any
 import botocore.session
 import pytest
 
-from splatflow.hyperparameters import from_container_arguments, from_hyperparameters
+from splatflow.contract.compress_settings import Settings as CompressSettings
+from splatflow.contract.hyperparameters import from_container_arguments, from_hyperparameters
+from splatflow.contract.sfm_settings import Settings as SfmSettings
+from splatflow.contract.train_settings import Settings as TrainSettings
 from splatflow.local.sagemaker.validation import validation_problems
 from splatflow.pipeline.requests import (
     JOB_NAME_BASE_MAX,
@@ -17,10 +20,7 @@ from splatflow.pipeline.requests import (
     build_training_request,
     job_name,
 )
-from splatflow.pipeline.settings import PipelineSettings
-from splatflow.stages.compress.settings import Settings as CompressSettings
-from splatflow.stages.sfm.settings import Settings as SfmSettings
-from splatflow.stages.train.settings import Settings as TrainSettings
+from splatflow.pipeline.settings import PipelineSettings, SettingsError
 
 MODEL = botocore.session.get_session().get_service_model("sagemaker")
 RUN_ID = "manual__2026-11-22T10:49:22.123456+00:00"
@@ -37,15 +37,19 @@ HARDENED = replace(
 
 def _sfm(settings: PipelineSettings) -> dict[str, Any]:
     return build_sfm_request(
-        settings, run_id=RUN_ID, zip_uri="s3://uploads/site 1/photos.zip", output_uri="s3://work/runs/r/sfm/"
+        settings,
+        settings.sfm_settings(),
+        run_id=RUN_ID,
+        zip_uri="s3://uploads/site 1/photos.zip",
+        output_uri="s3://work/runs/r/sfm/",
     )
 
 
 def _train(settings: PipelineSettings) -> dict[str, Any]:
     return build_training_request(
         settings,
+        settings.train_settings("high"),
         run_id=RUN_ID,
-        preset="high",
         sfm_uri="s3://work/runs/r/sfm/",
         output_uri="s3://work/runs/r/train/",
         checkpoint_uri="s3://work/runs/r/checkpoints/",
@@ -54,7 +58,11 @@ def _train(settings: PipelineSettings) -> dict[str, Any]:
 
 def _compress(settings: PipelineSettings) -> dict[str, Any]:
     return build_compress_request(
-        settings, run_id=RUN_ID, model_uri="s3://work/runs/r/train/job/output/model.tar.gz", output_uri="s3://w/c/"
+        settings,
+        settings.compress_settings(),
+        run_id=RUN_ID,
+        model_uri="s3://work/runs/r/train/job/output/model.tar.gz",
+        output_uri="s3://w/c/",
     )
 
 
@@ -75,6 +83,42 @@ def test_stage_settings_parse_what_the_requests_carry() -> None:
     assert (train.preset, train.max_steps, train.max_minutes) == ("high", 7000, 20.0)
     compress = from_container_arguments(CompressSettings, _compress(HARDENED)["AppSpecification"]["ContainerArguments"])
     assert compress.max_psnr_loss_db == 0.5
+
+
+def test_requests_carry_every_stage_setting_so_a_jobs_record_says_what_it_ran_with() -> None:
+    sfm = from_container_arguments(SfmSettings, _sfm(PLAIN)["AppSpecification"]["ContainerArguments"])
+    assert sfm == SfmSettings()
+    assert from_hyperparameters(TrainSettings, _train(PLAIN)["HyperParameters"]) == TrainSettings(preset="high")
+    compress = from_container_arguments(CompressSettings, _compress(PLAIN)["AppSpecification"]["ContainerArguments"])
+    assert compress == CompressSettings()
+
+
+@pytest.mark.parametrize(
+    ("variable", "settings", "build"),
+    [
+        ("SFM_ARGUMENTS", replace(PLAIN, sfm_arguments={"image_max_sise": "1200"}), PipelineSettings.sfm_settings),
+        (
+            "TRAIN_HYPERPARAMETERS",
+            replace(PLAIN, train_hyperparameters={"max_step": "7000"}),
+            lambda s: s.train_settings("standard"),
+        ),
+        (
+            "TRAIN_HYPERPARAMETERS",
+            replace(PLAIN, train_hyperparameters={"max_steps": "many"}),
+            lambda s: s.train_settings("standard"),
+        ),
+        (
+            "COMPRESS_ARGUMENTS",
+            replace(PLAIN, compress_arguments={"texel_order": "hilbert"}),
+            PipelineSettings.compress_settings,
+        ),
+    ],
+)
+def test_a_stage_setting_the_stage_cannot_read_is_refused_naming_the_variable(
+    variable: str, settings: PipelineSettings, build: Any
+) -> None:
+    with pytest.raises(SettingsError, match=f"^SPLATFLOW_{variable}: "):
+        build(settings)
 
 
 def test_training_resumes_from_run_scoped_checkpoints_on_spot() -> None:

@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from moto import mock_aws
 
 from splatflow.pipeline.submission import run_prefix
-from splatflow.viewer.link import ViewSplatLink, viewer_path
+from splatflow.viewer_plugin.link import ViewSplatLink, viewer_path
 
 RUN_ID = "manual__2026-11-22T10:00:00+00:00"
 WORK_BUCKET = "splatflow-viewer-test"
@@ -104,11 +104,11 @@ def test_other_dags_runs_are_not_served(api: TestClient, signed_in: dict[str, st
 def test_view_splat_link_is_offered_only_on_the_pipelines_published_runs() -> None:
     link = ViewSplatLink()
     published = mock.Mock(dag_id="splat_pipeline", run_id=RUN_ID)
-    with mock.patch("splatflow.viewer.link.run_has_published", return_value=True) as has_published:
+    with mock.patch("splatflow.viewer_plugin.link.run_has_published", return_value=True) as has_published:
         assert link.get_link(None, ti_key=published) == viewer_url()
         assert link.get_link(None, ti_key=mock.Mock(dag_id="another_dag", run_id=RUN_ID)) == ""
     has_published.assert_called_once_with("splat_pipeline", RUN_ID)
-    with mock.patch("splatflow.viewer.link.run_has_published", return_value=False):
+    with mock.patch("splatflow.viewer_plugin.link.run_has_published", return_value=False):
         assert link.get_link(None, ti_key=published) == ""
 
 

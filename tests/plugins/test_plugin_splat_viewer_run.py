@@ -17,12 +17,13 @@ import pytest
 from airflow.models.taskinstancekey import TaskInstanceKey
 from fastapi.testclient import TestClient
 from pipeline_support import WORK, run_pipeline, s3_of, upload
+from synthetic_scene import synthetic_scene
 
 from splatflow.formats.ply import write_ply
 from splatflow.local.runtime import EmbeddedRuntime
+from splatflow.pipeline import ids
 from splatflow.pipeline.submission import run_prefix
-from splatflow.stages.compress.synthetic import synthetic_scene
-from splatflow.viewer.link import ViewSplatLink, viewer_path
+from splatflow.viewer_plugin.link import ViewSplatLink, viewer_path
 
 pytestmark = pytest.mark.slow
 
@@ -43,7 +44,9 @@ def finished_run(pipeline_runtime: EmbeddedRuntime) -> Any:
 
 
 def test_view_splat_link_points_at_the_finished_runs_viewer(finished_run: Any) -> None:
-    key = TaskInstanceKey("splat_pipeline", "compress", finished_run.run_id, try_number=1, map_index=-1)
+    key = TaskInstanceKey(
+        ids.PIPELINE_DAG_ID, ids.stage_job(ids.COMPRESS), finished_run.run_id, try_number=1, map_index=-1
+    )
 
     assert ViewSplatLink().get_link(None, ti_key=key) == viewer_path("splat_pipeline", finished_run.run_id)
     assert ViewSplatLink().get_link(None, ti_key=key._replace(run_id="manual__not-a-run")) == ""
@@ -67,7 +70,7 @@ def test_api_server_links_and_serves_the_finished_runs_viewer_to_signed_in_users
         page = api.get(page_url, headers=signed_in)
         served_sog = api.get(page_url + "scene.sog", headers=signed_in)
         run_path = f"/api/v2/dags/splat_pipeline/dagRuns/{quote(finished_run.run_id, safe='')}"
-        links = api.get(f"{run_path}/taskInstances/compress/links", headers=signed_in)
+        links = api.get(f"{run_path}/taskInstances/{ids.stage_job(ids.COMPRESS)}/links", headers=signed_in)
 
     assert links.status_code == 200
     assert links.json()["extra_links"]["View splat"] == page_url  # what the task's page in the UI shows

@@ -1,4 +1,4 @@
-"""The container contract: failure file, exit codes, atomic outputs and progress lines."""
+"""The container contract on the stage's side: failure file, exit codes, atomic outputs and progress lines."""
 
 from __future__ import annotations
 
@@ -10,29 +10,29 @@ from pathlib import Path
 
 import pytest
 
+from splatflow.contract.failures import FailureCode, parse_failure_reason
 from splatflow.stages.contract import (
     EXIT_INTERNAL_ERROR,
     EXIT_OK,
     EXIT_STAGE_FAILED,
-    FAILURE_REASON_MAX_CHARS,
-    MlPaths,
     Progress,
-    one_line,
     staged_output,
 )
 
 STAGE = textwrap.dedent(
     """
     import sys
-    from splatflow.stages.contract import StageError, run_stage
+    from splatflow.stages.contract import FailureCode, StageError, run_stage
 
     def main(paths):
         mode = sys.argv[1]
         (paths.output / "marker").parent.mkdir(parents=True, exist_ok=True)
         if mode == "fail":
-            raise StageError("2 of 40 photos\\ncould be matched")
+            raise StageError(FailureCode.NO_OVERLAP, "2 of 40 photos\\ncould be matched")
         if mode == "crash":
             raise KeyError("cameras")
+        if mode == "memory":
+            raise MemoryError()
 
     run_stage("demo", main)
     """
@@ -60,28 +60,28 @@ def test_success_exits_zero_and_clears_an_old_failure_file(tmp_path: Path) -> No
     assert not failure.exists()
 
 
-def test_stage_error_becomes_a_one_line_reason_and_exit_one(tmp_path: Path) -> None:
+def test_stage_error_becomes_a_one_line_reason_with_its_code_and_exit_one(tmp_path: Path) -> None:
     result = _run(tmp_path, "fail")
     assert result.returncode == EXIT_STAGE_FAILED
-    assert (tmp_path / "ml" / "output" / "failure").read_text() == "demo: 2 of 40 photos could be matched\n"
+    reason = (tmp_path / "ml" / "output" / "failure").read_text()
+    assert reason == "demo: NO_OVERLAP: 2 of 40 photos could be matched\n"
+    failure = parse_failure_reason(reason)
+    assert failure is not None and failure.code is FailureCode.NO_OVERLAP
 
 
 def test_a_crash_names_the_exception_and_keeps_the_trace_on_stderr(tmp_path: Path) -> None:
     result = _run(tmp_path, "crash")
     assert result.returncode == EXIT_INTERNAL_ERROR
     reason = (tmp_path / "ml" / "output" / "failure").read_text()
-    assert reason == "demo: internal error: KeyError: 'cameras'\n"
+    assert reason == "demo: INTERNAL: KeyError: 'cameras'\n"
     assert "Traceback" in result.stderr
 
 
-def test_paths_follow_sagemaker_layout(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("SPLATFLOW_ML_ROOT", str(tmp_path))
-    paths = MlPaths.from_environment()
-    assert paths.channel("sfm") == tmp_path / "input" / "data" / "sfm"
-    assert paths.hyperparameters_file == tmp_path / "input" / "config" / "hyperparameters.json"
-    assert paths.processing_output == tmp_path / "processing" / "output"
-    monkeypatch.delenv("SPLATFLOW_ML_ROOT")
-    assert MlPaths.from_environment().root == Path("/opt/ml")
+def test_running_out_of_memory_has_its_own_code(tmp_path: Path) -> None:
+    result = _run(tmp_path, "memory")
+    assert result.returncode == EXIT_INTERNAL_ERROR
+    failure = parse_failure_reason((tmp_path / "ml" / "output" / "failure").read_text())
+    assert failure is not None and (failure.step, failure.code) == ("demo", FailureCode.OUT_OF_MEMORY)
 
 
 def test_staged_output_publishes_only_on_success(tmp_path: Path) -> None:
@@ -98,11 +98,6 @@ def test_staged_output_publishes_only_on_success(tmp_path: Path) -> None:
     assert (final / "splat.ply").read_text() == "whole"
 
 
-def test_one_line_flattens_and_bounds_the_reason() -> None:
-    assert one_line("a\n  b\tc") == "a b c"
-    assert len(one_line("x" * 5000)) == FAILURE_REASON_MAX_CHARS
-
-
 def test_progress_lines_report_count_eta_and_fields(caplog: pytest.LogCaptureFixture) -> None:
     progress = Progress("sfm", "extract", total=4, every_seconds=3600)
     with caplog.at_level(logging.INFO, logger="splatflow.stages"):
@@ -113,3 +108,25 @@ def test_progress_lines_report_count_eta_and_fields(caplog: pytest.LogCaptureFix
     assert len(lines) == 2, "rate-limited: the first line and the last"
     assert lines[0].startswith("[sfm] extract 1/4 eta=")
     assert lines[1].startswith("[sfm] extract 4/4 elapsed=") and lines[1].endswith("photo=IMG_1.JPG")
+
+
+def test_a_stage_whose_library_is_missing_fails_with_the_reason_in_the_failure_file(tmp_path: Path) -> None:
+    # What an image built without one of its stage's libraries does: the import fails inside the
+    # contract, so the job's FailureReason names the missing module.
+    (tmp_path / "needs_a_library.py").write_text("import no_such_library\n\ndef main(paths):\n    pass\n")
+    script = tmp_path / "entry.py"
+    script.write_text(
+        'from splatflow.stages.contract import run_stage_module\nrun_stage_module("demo", "needs_a_library")\n'
+    )
+
+    result = subprocess.run(
+        [sys.executable, str(script)],
+        env={"SPLATFLOW_ML_ROOT": str(tmp_path / "ml"), "PATH": "/usr/bin:/bin", "PYTHONPATH": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert result.returncode == EXIT_INTERNAL_ERROR
+    failure = (tmp_path / "ml" / "output" / "failure").read_text()
+    assert failure == "demo: INTERNAL: ModuleNotFoundError: No module named 'no_such_library'\n"

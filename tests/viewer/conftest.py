@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 from botocore.config import Config
 from moto.server import ThreadedMotoServer
+from synthetic_scene import synthetic_scene
 
 from splatflow.formats.sog import write_sog
 from splatflow.local.net import free_port
 from splatflow.stages.compress.encoder import encode_splats
-from splatflow.stages.compress.synthetic import synthetic_scene
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = [

@@ -124,12 +124,6 @@ def decode_means(means_q: UInt16, lo: Float64, hi: Float64) -> Float32:
     return inverse_log_transform(logged).astype(np.float32)
 
 
-def means_error_bound(means: Float32, lo: Float64, hi: Float64) -> Float64:
-    """Largest possible |decoded - original| per value: half a 16-bit step, through exp."""
-    half_step = (hi - lo) / 65535.0 / 2.0
-    return (np.abs(np.asarray(means, np.float64)) + 1.0) * np.expm1(half_step) + 1e-6
-
-
 def unit_quats(quats: Float32) -> Float64:
     """(N, 4) unit quaternions; a zero-length one has no rotation to keep and becomes the identity."""
     q = np.asarray(quats, dtype=np.float64)
@@ -165,18 +159,6 @@ def decode_quats(packed: UInt8) -> Float32:
     np.put_along_axis(q, dropped[:, None], largest[:, None], axis=1)
     q[~valid] = (1.0, 0.0, 0.0, 0.0)
     return q.astype(np.float32)
-
-
-QUAT_COMPONENT_ERROR = (0.5 / 255.0) * 2.0 / _SQRT2
-"""Largest error of a stored component (half a byte step, unscaled)."""
-
-
-def canonical_quats(quats: Float32) -> Float32:
-    """Unit quaternions with the largest component positive: what a decoder gives back."""
-    q = np.asarray(quats, dtype=np.float64)
-    q = q / np.linalg.norm(q, axis=1, keepdims=True)
-    largest = q[np.arange(len(q)), np.argmax(np.abs(q), axis=1)]
-    return (q * np.where(largest < 0, -1.0, 1.0)[:, None]).astype(np.float32)
 
 
 def quantise(values: Float32, codebook: Float32) -> UInt8:

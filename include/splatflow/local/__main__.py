@@ -9,11 +9,14 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from splatflow.local.airflow_env import airflow_environment, prepare_airflow
+from splatflow.local.airflow_env import REPO_ROOT, airflow_environment, prepare_airflow
 from splatflow.local.config import RunnerSettings
+from splatflow.local.containers.engine import container_engine
+from splatflow.local.containers.images import STAGE_REPOSITORIES, BuiltImage, build_stage_images, stage_images
 from splatflow.local.runtime import EmbeddedRuntime, RuntimeSettings
 
 log = logging.getLogger("splatflow.local")
@@ -29,9 +32,10 @@ def _add_runtime_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--region", default=defaults.region)
     parser.add_argument(
         "--backend",
-        choices=["auto", "subprocess", "docker"],
-        default="auto",
-        help="run job images with docker, or their entry points as processes (auto: docker if an engine answers)",
+        choices=["subprocess", "docker"],
+        default="subprocess",
+        help="subprocess: run each stage's entry point with this Python (fast); docker: build the stage images "
+        "and run every job in its image as SageMaker does (Docker, or Podman serving Docker's API)",
     )
     parser.add_argument(
         "--max-parallel-jobs",
@@ -41,11 +45,14 @@ def _add_runtime_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _runtime_settings(args: argparse.Namespace) -> RuntimeSettings:
+def _runtime_settings(args: argparse.Namespace, docker_host: str | None = None) -> RuntimeSettings:
     # Absolute, so the paths written into the env file and handed to jobs hold from anywhere.
     state_dir = args.state_dir.resolve()
     runner = RunnerSettings(
-        state_dir=state_dir / "sagemaker", backend=args.backend, max_parallel_jobs=args.max_parallel_jobs
+        state_dir=state_dir / "sagemaker",
+        backend=args.backend,
+        docker_host=docker_host,
+        max_parallel_jobs=args.max_parallel_jobs,
     )
     return RuntimeSettings(
         state_dir=state_dir,
@@ -58,8 +65,27 @@ def _runtime_settings(args: argparse.Namespace) -> RuntimeSettings:
     )
 
 
-def _runtime(args: argparse.Namespace) -> EmbeddedRuntime:
-    return EmbeddedRuntime(_runtime_settings(args))
+@contextmanager
+def _job_engine(args: argparse.Namespace) -> Iterator[str | None]:
+    """With ``--backend docker``: a container engine for as long as the runtime runs, the images built.
+
+    Yields the ``DOCKER_HOST`` the runner's ``docker`` commands need (None: the client's default).
+    The images are rebuilt every time (a warm build redoes only the changed layers), so jobs
+    never run yesterday's code.
+    """
+    if args.backend != "docker":
+        yield None
+        return
+    with container_engine(args.state_dir.resolve()) as engine:
+        _print_builds(build_stage_images(engine, REPO_ROOT, stage_images(REPO_ROOT)))
+        yield engine.docker_host
+
+
+def _print_builds(built: list[BuiltImage]) -> None:
+    print(f"{'image':<72} {'seconds':>8} {'MB':>7}  bases")  # noqa: T201 - a table for the person who asked
+    for item in built:
+        bases = ", ".join(f"{name} ({how})" for name, how in item.bases.items())
+        print(f"{item.image.reference:<72} {item.seconds:>8.1f} {item.size_bytes / 1e6:>7.0f}  {bases}")  # noqa: T201
 
 
 def _until_signalled(runtime: EmbeddedRuntime, body: Callable[[], None]) -> None:
@@ -73,8 +99,11 @@ def _until_signalled(runtime: EmbeddedRuntime, body: Callable[[], None]) -> None
 
 def serve(args: argparse.Namespace) -> None:
     """The runtime alone, until Ctrl-C; point any Airflow at it with ``source <state>/env``."""
-    runtime = _runtime(args)
+    with _job_engine(args) as docker_host:
+        _serve(EmbeddedRuntime(_runtime_settings(args, docker_host)))
 
+
+def _serve(runtime: EmbeddedRuntime) -> None:
     def wait() -> None:
         assert runtime.runner is not None
         log.info(
@@ -96,10 +125,13 @@ def serve(args: argparse.Namespace) -> None:
 
 def up(args: argparse.Namespace) -> None:
     """The runtime plus ``airflow standalone`` (UI and REST API on localhost:8080)."""
-    runtime = _runtime(args)
+    with _job_engine(args) as docker_host:
+        _up(EmbeddedRuntime(_runtime_settings(args, docker_host)), args.state_dir)
 
+
+def _up(runtime: EmbeddedRuntime, state_dir: Path) -> None:
     def run_airflow() -> None:
-        environment = {**os.environ, **runtime.environment(), **airflow_environment(args.state_dir)}
+        environment = {**os.environ, **runtime.environment(), **airflow_environment(state_dir)}
         prepare_airflow(environment)
         airflow = str(Path(sys.executable).with_name("airflow"))
         log.info("starting Airflow: UI and REST API on http://localhost:8080 (the admin password is printed below)")
@@ -117,7 +149,16 @@ def demo(args: argparse.Namespace) -> None:
     """The real DAG on the bundled sample, start to finish, then a summary of what it made."""
     from splatflow.local.demo import run_demo
 
-    raise SystemExit(run_demo(_runtime_settings(args)))
+    with _job_engine(args) as docker_host:
+        status = run_demo(_runtime_settings(args, docker_host))
+    raise SystemExit(status)
+
+
+def images(args: argparse.Namespace) -> None:
+    """Build the three stage images (base images pulled, or stood in from Debian's packages)."""
+    wanted = tuple(args.only) if args.only else STAGE_REPOSITORIES
+    with container_engine(args.state_dir.resolve()) as engine:
+        _print_builds(build_stage_images(engine, REPO_ROOT, stage_images(REPO_ROOT, repositories=wanted)))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -135,6 +176,10 @@ def main(argv: list[str] | None = None) -> None:
         sub = commands.add_parser(name, help=summary, description=summary)
         _add_runtime_options(sub)
         sub.set_defaults(handler=handler)
+    build = commands.add_parser("images", help=images.__doc__, description=images.__doc__)
+    build.add_argument("--state-dir", type=Path, default=RuntimeSettings().state_dir, help="where Podman's socket goes")
+    build.add_argument("--only", nargs="+", choices=STAGE_REPOSITORIES, help="build only these images")
+    build.set_defaults(handler=images)
     args = parser.parse_args(argv)
     args.handler(args)
 

@@ -18,7 +18,7 @@ DEFAULT_STAGE_MODULES: dict[str, str] = {
 }
 """Image repository name (the last path part, without tag) -> the stage's entry-point module."""
 
-Backend = Literal["auto", "subprocess", "docker"]
+Backend = Literal["subprocess", "docker"]
 
 
 @dataclass(frozen=True)
@@ -33,12 +33,15 @@ class RunnerSettings:
     stage_modules: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_STAGE_MODULES))
     extra_python_path: tuple[Path, ...] = ()
     """Folders put on the stage processes' ``PYTHONPATH`` (tests add their own stages)."""
-    backend: Backend = "auto"
-    """``docker`` runs the image, ``subprocess`` runs the module; ``auto`` picks docker if an engine answers."""
+    backend: Backend = "subprocess"
+    """``docker`` runs each job in its stage's image as SageMaker does (the proof); ``subprocess`` runs
+    the stage's module with this Python (fast, for iteration)."""
+    docker_host: str | None = None
+    """``DOCKER_HOST`` for the docker backend (Podman's socket); None keeps the client's default."""
     max_parallel_jobs: int = max(1, (os.cpu_count() or 2) // 2)
     """Jobs beyond this wait InProgress/Starting, as on a busy account; protects a small machine."""
-    stop_grace_seconds: float = 10.0
-    """How long a stopped job gets after SIGTERM before SIGKILL (SageMaker gives 120 s)."""
+    stop_grace_seconds: float = 120.0
+    """How long a stopped job gets after its stop signal before SIGKILL: SageMaker's ``docker stop -t 120``."""
     poll_seconds: float = 0.2
     checkpoint_sync_seconds: float = 2.0
     """How often a training job's checkpoint folder is copied to S3 while it runs."""

@@ -1,112 +1,122 @@
-"""Send the result or failure email through the ``smtp_default`` connection, exactly once.
+"""What the result and the failure email say, to whom, with which pictures, under which record.
 
-The success email carries the preview and the orbit thumbnails inline (attachments whose
-Content-IDs are their file names); a record in the run's prefix marks each email sent, so
-clearing or re-running the task never emails the user twice.
+Each ``compose_*`` function returns an :class:`OutgoingEmail` for the email operators
+(``email_operator``), which compose when they send: they fetch the pictures from S3, send through
+the ``smtp_default`` connection and keep the run's delivery record, so each email goes out once.
 """
 
 from __future__ import annotations
 
 import logging
-import tempfile
 from collections.abc import Mapping
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-from airflow.providers.smtp.hooks.smtp import SmtpHook
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from splatflow.pipeline.failures import Failure
 from splatflow.pipeline.layout import RunLayout
-from splatflow.pipeline.notifications import (
-    RenderedEmail,
-    render_failure_email,
-    render_success_email,
-    still_names,
-)
-from splatflow.pipeline.publishing import presigned_links, put_json, read_json, record_failure
+from splatflow.pipeline.notifications import ResultLinks, inline_stills, render_failure_email, render_success_email
+from splatflow.pipeline.plan import PreparedRun
+from splatflow.pipeline.publishing import record_failure
+from splatflow.pipeline.records import RESULT_ENTRY, email_sent, failure_entry
 from splatflow.pipeline.settings import PipelineSettings
 from splatflow.pipeline.submission import SubmissionError, validate_email
-
-if TYPE_CHECKING:
-    # Annotations only: preparation asks this module whether a run was delivered.
-    from splatflow.pipeline.preparation import PreparedRun
+from splatflow.viewer import viewer_link
 
 log = logging.getLogger(__name__)
 
 
-def _send(smtp_conn_id: str, to: str, email: RenderedEmail, files: list[str]) -> None:
-    with SmtpHook(smtp_conn_id=smtp_conn_id) as hook:
-        hook.send_email_smtp(to=to, subject=email.subject, html_content=email.html, files=files)
+@dataclass(frozen=True)
+class DeliveryRecord:
+    """Where a run notes its sent emails, and the entry for this one (``records.RESULT_ENTRY``…)."""
+
+    bucket: str
+    prefix: str
+    entry: str
+
+    @property
+    def layout(self) -> RunLayout:
+        return RunLayout(self.bucket, self.prefix)
+
+    @classmethod
+    def of(cls, layout: RunLayout, entry: str) -> DeliveryRecord:
+        return cls(layout.bucket, layout.prefix, entry)
 
 
-def _already_sent(s3: Any, layout: RunLayout, kind: str) -> bool:
-    record = read_json(s3, layout.bucket, layout.delivery_key)
-    return record is not None and kind in record
+@dataclass(frozen=True)
+class OutgoingEmail:
+    """An email for the email operator, in its parameters' names."""
+
+    to: str | None
+    """None when the submission gave no usable address: nothing is sent."""
+    subject: str
+    html_content: str
+    files: list[str]
+    """S3 URIs of the pictures, attached under their file names (the Content-IDs the HTML uses)."""
+    delivery_record: DeliveryRecord | None
+    """None for a run refused before it had a prefix: there is no record to keep."""
 
 
-def result_delivered(s3: Any, layout: RunLayout) -> bool:
-    """True once the run's result email went out: from then on its outputs are what the user has."""
-    return _already_sent(s3, layout, "success")
+def presigned_links(manifest: Mapping[str, Any], settings: PipelineSettings, s3: Any) -> ResultLinks:
+    """Download and viewer links that work from the email alone, valid for the configured time."""
+
+    def presign(uri: str) -> str:
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        url: str = s3.generate_presigned_url(
+            "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=settings.presign_expiry_seconds
+        )
+        return url
+
+    outputs = manifest["outputs"]
+    sog = presign(outputs["sog"])
+    expires_at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=settings.presign_expiry_seconds)
+    return ResultLinks(
+        sog=sog, ply=presign(outputs["ply"]), viewer=viewer_link(presign(outputs["viewer"]), sog), expires_at=expires_at
+    )
 
 
-def _mark_sent(s3: Any, layout: RunLayout, kind: str, to: str, settings: PipelineSettings) -> None:
-    record = read_json(s3, layout.bucket, layout.delivery_key) or {}
-    record[kind] = {"to": to, "sent_at": datetime.now(UTC).isoformat()}
-    put_json(s3, layout.bucket, layout.delivery_key, record, settings.kms_key_id)
-
-
-def deliver_success(
-    prepared: PreparedRun, manifest: Mapping[str, Any], s3: Any, smtp_conn_id: str, settings: PipelineSettings
-) -> bool:
-    """Email the result; False when it had already been sent for this run."""
-    layout = prepared.layout
-    if result_delivered(s3, layout):
-        log.info("the result email of run %s was already sent; not sending it again", prepared.run_id)
-        return False
+def compose_result_email(
+    prepared: PreparedRun, manifest: Mapping[str, Any], settings: PipelineSettings, s3: Any
+) -> OutgoingEmail:
+    """The result email of a published run: figures, presigned links and the stills inline."""
     email = render_success_email(manifest, presigned_links(manifest, settings, s3))
-    with tempfile.TemporaryDirectory() as folder:
-        files = []
-        for name in still_names(manifest["outputs"]):
-            # Attached under "<output name>.png": the Content-ID the email's cid: references use.
-            path = Path(folder) / f"{name}.png"
-            bucket, _, key = manifest["outputs"][name].removeprefix("s3://").partition("/")
-            s3.download_file(bucket, key, str(path))
-            files.append(str(path))
-        _send(smtp_conn_id, prepared.submission.email, email, files)
-    _mark_sent(s3, layout, "success", prepared.submission.email, settings)
-    log.info("result email of run %s sent", prepared.run_id)
-    return True
+    return OutgoingEmail(
+        to=prepared.submission.email,
+        subject=email.subject,
+        html_content=email.html,
+        files=list(inline_stills(manifest["outputs"]).values()),
+        delivery_record=DeliveryRecord.of(prepared.layout, RESULT_ENTRY),
+    )
 
 
-def deliver_failure(
+def compose_failure_email(
     params: Mapping[str, Any],
     run_id: str,
     prepared: PreparedRun | None,
     failure: Failure,
-    s3: Any,
-    smtp_conn_id: str,
     settings: PipelineSettings,
-) -> bool:
-    """Email why the run failed and record a failed manifest; False when no email could be sent."""
+    s3: Any,
+) -> OutgoingEmail:
+    """The email saying why the run failed, after recording a failed manifest for batch reprocessing.
+
+    A run refused before it had a plan is told at the address its params give, if that address is
+    usable; a failure already emailed about is not recorded again.
+    """
     if prepared is not None:
-        address = prepared.submission.email
-        source = prepared.submission.source.name
+        address: str | None = prepared.submission.email
+        source: str | None = prepared.submission.source.name
+        record: DeliveryRecord | None = DeliveryRecord.of(prepared.layout, failure_entry(failure.step))
     else:
         try:
             address = validate_email(str(params.get("email", "")))
         except SubmissionError:
-            log.warning("run failed at %s, and its email address is not usable; no email sent", failure.stage)
-            return False
-        source = None
-    email = render_failure_email(stage=failure.stage, reason=failure.reason, run_id=run_id, source_name=source)
-    if prepared is not None:
-        if _already_sent(s3, prepared.layout, f"failure:{failure.stage}"):
-            log.info("the failure email for this stage was already sent; not sending it again")
-            return False
-        record_failure(prepared, settings, s3, failure.stage, failure.reason)
-    _send(smtp_conn_id, address, email, [])
-    if prepared is not None:
-        _mark_sent(s3, prepared.layout, f"failure:{failure.stage}", address, settings)
-    log.info("failure email sent: %s failed: %s", failure.stage, failure.reason)
-    return True
+            log.warning("run failed at %s, and its email address is not usable; no email will be sent", failure.step)
+            address = None
+        source, record = None, None
+    if prepared is not None and record is not None and not email_sent(s3, record.layout, record.entry):
+        record_failure(prepared, settings, s3, failure.step, failure.reason)
+    email = render_failure_email(
+        step=failure.step, code=failure.code, reason=failure.reason, run_id=run_id, source_name=source
+    )
+    log.info("%s failed (%s): %s", failure.step, failure.code, failure.reason)
+    return OutgoingEmail(to=address, subject=email.subject, html_content=email.html, files=[], delivery_record=record)

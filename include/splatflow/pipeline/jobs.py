@@ -11,12 +11,26 @@ may take over, from those of an earlier one, which a user asked to redo.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any, Literal
 
 JobKind = Literal["processing", "training"]
 
 STAGE_JOB_KINDS: dict[str, JobKind] = {"sfm": "processing", "train": "training", "compress": "processing"}
-"""The pipeline's SageMaker stages (also their task ids) and the kind of job each runs."""
+"""The pipeline's SageMaker stages (``ids.STAGES``) and the kind of job each runs."""
+
+
+def container_reason(description: Mapping[str, Any]) -> str:
+    """The failure line a job's container left, from its Describe response.
+
+    A Training job reports ``/opt/ml/output/failure`` as its ``FailureReason``. A Processing job
+    reports ``/opt/ml/output/message`` as its ``ExitMessage`` and only a fixed line
+    (``AlgorithmError: See job logs for more information``) as its ``FailureReason``, so the stage's
+    words are read there; a job that failed before its container ran has only a ``FailureReason``.
+    """
+    if "ProcessingJobName" in description and description.get("ExitMessage"):
+        return str(description["ExitMessage"]).strip()
+    return str(description.get("FailureReason") or "")
 
 
 MAX_GENERATION = 9999

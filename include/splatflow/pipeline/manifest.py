@@ -21,6 +21,7 @@ from typing import Any, Literal
 from packaging.version import InvalidVersion, Version
 
 from splatflow import __version__
+from splatflow.pipeline.jobs import container_reason
 from splatflow.pipeline.pricing import PRICE_REGION, estimate_cost, spot_savings
 from splatflow.pipeline.submission import S3Location, Submission
 
@@ -89,7 +90,7 @@ class StageRecord:
             seconds=max(seconds, 0.0),
             billable_seconds=max(seconds, 0.0),
             status=description["ProcessingJobStatus"],
-            failure_reason=description.get("FailureReason"),
+            failure_reason=container_reason(description) or None,
         )
 
     def to_dict(self) -> dict[str, Any]:

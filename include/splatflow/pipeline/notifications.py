@@ -2,9 +2,9 @@
 
 Both are rendered from Jinja templates (``templates/``) with autoescaping on: file names, keys and
 failure reasons come from the user or their ZIP and must never become markup in the HTML part.
-A failure reason is cleaned before it is shown (no stack traces, no presigned query strings,
-bounded length) and matched against a table of known causes, so the email says in plain words
-what happened and what the user can do about it.
+The failure email's advice follows the failure's code (``contract.failures.FailureCode``); its
+reason, in the step's own words, is cleaned before it is shown (no stack traces, no presigned
+query strings, bounded length).
 """
 
 from __future__ import annotations
@@ -21,32 +21,33 @@ from urllib.parse import urlsplit
 import jinja2
 
 from splatflow import __version__
+from splatflow.contract.failures import FailureCode
+from splatflow.contract.outputs import PREVIEW, STILLS
+from splatflow.pipeline import ids
 from splatflow.pipeline.manifest import QualityMetrics
 from splatflow.pipeline.submission import Submission, invisible_character
 
-PREVIEW_CID = "preview.png"
-ORBIT_OUTPUT_PREFIX = "orbit_"
-"""Manifest outputs named ``orbit_<n>`` are orbit thumbnails, attached as ``orbit_<n>.png``."""
+PREVIEW_CID = PREVIEW
+"""The preview's Content-ID: an inline still is attached under its file name, which is its Content-ID."""
 
 
-def still_names(outputs: Mapping[str, Any]) -> list[str]:
-    """The manifest outputs the email shows inline: the preview, then the orbit thumbnails."""
-    orbits = sorted(name for name in outputs if name.startswith(ORBIT_OUTPUT_PREFIX))
-    return (["preview"] if "preview" in outputs else []) + orbits
+def inline_stills(outputs: Mapping[str, str]) -> dict[str, str]:
+    """The stills a manifest's outputs hold, by the Content-ID the email shows them with (their
+    file name), in the order shown: the preview, then the orbit thumbnails."""
+    return {file_name: outputs[name] for name, file_name in STILLS.items() if name in outputs}
 
 
-"""The Content-ID the caller gives the attached preview image; the HTML shows it inline."""
 MAX_REASON_CHARS = 300
 MAX_SUBJECT_NAME_CHARS = 60
 MISSING = "—"
 
-STAGE_LABELS = {
-    "validate": "input check",
-    "wait_for_input": "upload check",
+STEP_LABELS = {
+    ids.VALIDATE: "input check",
+    ids.WAIT_FOR_INPUT: "upload check",
     "sfm": "photo alignment (SfM)",
     "train": "3D training",
     "compress": "compression",
-    "publish": "publishing the results",
+    ids.PUBLISH: "publishing the results",
 }
 
 
@@ -77,138 +78,99 @@ class ResultLinks:
             raise ValueError("expires_at must carry a timezone")
 
 
-# --- known failure causes ---------------------------------------------------------------------------
+# --- advice by failure code ------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Diagnosis:
-    """A known cause of failure: how to recognise its reason, and what to tell the user."""
+    """What a kind of failure means for the user, and what they can do about it."""
 
-    patterns: tuple[str, ...]
     problem: str
     action: str
 
-    def matches(self, reason: str) -> bool:
-        return any(re.search(pattern, reason, re.IGNORECASE) for pattern in self.patterns)
-
 
 OPERATOR = "If it happens again, forward this email to the operator of the service."
-DIAGNOSES = (
-    Diagnosis(
-        (r"not allowed for submissions", r"no S3 bucket is allowed", r"AccessDenied"),
+SERVICE_SIDE = "This is a set-up problem on the service's side, not a problem with your photos."
+FORWARD = "Forward this email to the operator of the service."
+MISSING_FILE = Diagnosis(
+    "The file to process could not be found.",
+    "Check that the link points at the uploaded file and that the upload has finished, then submit again.",
+)
+UNKNOWN = Diagnosis("Processing stopped with an error we did not expect.", f"Submit again a little later. {OPERATOR}")
+
+DIAGNOSES: dict[FailureCode, Diagnosis] = {
+    FailureCode.INVALID_SUBMISSION: Diagnosis(
+        "The submission was refused before any processing started.",
+        "Correct it as the message says and submit again.",
+    ),
+    FailureCode.BUCKET_NOT_ALLOWED: Diagnosis(
         "The service may not read the bucket the files are in.",
         "Upload the files to a bucket the service accepts (the operator can tell you which) and submit again.",
     ),
-    Diagnosis(
-        (
-            r"no S3 objects? found",
-            r"does not exist",
-            r"NoSuchKey",
-            r"NoSuchBucket",
-            r"\bnot found\b",
-            r"did not (appear|arrive)",
-            r"input channel is empty",
-            r"the input is empty",
-            r"no input at",
-        ),
-        "The file to process could not be found.",
-        "Check that the link points at the uploaded file and that the upload has finished, then submit again.",
+    FailureCode.INPUT_MISSING: MISSING_FILE,
+    FailureCode.NOT_AN_ARCHIVE: Diagnosis(
+        "The file could not be opened as a ZIP archive.",
+        "Check that the upload finished and that the file is a .zip of your photos, then submit again.",
     ),
-    Diagnosis(
-        (r"zip bomb", r"points outside its folder", r"symbolic link", r"unsafe member", r"expands to"),
+    FailureCode.UNSAFE_ARCHIVE: Diagnosis(
         "The ZIP was refused for safety: it holds links, paths outside the archive or files far larger than photos.",
         "Make a fresh ZIP of just the photo files (for example with your computer's Compress command) "
         "and submit it again.",
     ),
-    Diagnosis(
-        (r"not a valid ZIP", r"is damaged", r"no ZIP file found", r"expected one ZIP", r"not a readable tar"),
-        "The file could not be opened as a ZIP archive.",
-        "Check that the upload finished and that the file is a .zip of your photos, then submit again.",
-    ),
-    Diagnosis(
-        (r"at least \d+ overlapping photos are needed",),
-        "The ZIP holds too few usable photos to build a 3D model (photos that cannot be opened are skipped).",
-        "Submit a ZIP with more photos: dozens of overlapping photos taken from all around the scene.",
-    ),
-    Diagnosis(
-        (r"holds no (photos|splats)", r"could not be decoded", r"no photos"),
+    FailureCode.NO_PHOTOS: Diagnosis(
         "No usable photos were found in the ZIP.",
         "Put the photos themselves (.jpg, .jpeg or .png) in the ZIP and submit again.",
     ),
-    Diagnosis(
-        (r"more than the .{0,40}limit", r"split the survey"),
-        "The survey is larger than one submission may be.",
-        "Split the survey into several smaller submissions.",
+    FailureCode.TOO_FEW_PHOTOS: Diagnosis(
+        "The ZIP holds too few usable photos to build a 3D model (photos that cannot be opened are skipped).",
+        "Submit a ZIP with more photos: dozens of overlapping photos taken from all around the scene.",
     ),
-    Diagnosis(
-        (
-            r"may not overlap",
-            r"share enough matching features",
-            r"could be placed",
-            r"no 3D model could be built",
-            r"overlapping photos are needed",
-            r"posed photos",
-            r"3D points",
-        ),
+    FailureCode.TOO_LARGE: Diagnosis(
+        "The survey is larger than one submission may be.", "Split the survey into several smaller submissions."
+    ),
+    FailureCode.NO_OVERLAP: Diagnosis(
         "Too few photos could be placed in 3D; the photos probably do not overlap enough.",
         "Take photos so that every spot appears in several of them (about 70 to 80% overlap between "
         "neighbouring photos), avoid water, sky and plain surfaces, and submit the whole set again.",
     ),
-    Diagnosis(
-        (r"out of memory", r"OutOfMemory", r"MemoryError"),
+    FailureCode.BAD_SFM_OUTPUT: Diagnosis(
+        "The photo alignment to train from is incomplete, or was not made by this service.",
+        "Give the sfm/ folder of an earlier run that succeeded, or submit the photos themselves (steps 'full').",
+    ),
+    FailureCode.BAD_MODEL: Diagnosis(
+        "The model to compress is not a usable 3D Gaussian splat.",
+        "Give the model.tar.gz of a finished training job, or a 3D Gaussian Splatting .ply, and submit again.",
+    ),
+    FailureCode.DIVERGED: Diagnosis(
+        "Training became unstable and stopped.",
+        f"Submit again with the preview preset, and check that the photos are sharp and evenly exposed. {OPERATOR}",
+    ),
+    FailureCode.QUALITY_CHECK: Diagnosis(
+        "The compressed splat did not meet the quality bar, so it was not delivered.",
+        f"Submit again with the high preset. {OPERATOR}",
+    ),
+    FailureCode.INVALID_SETTINGS: Diagnosis(f"The service's settings for this step are wrong. {SERVICE_SIDE}", FORWARD),
+    FailureCode.NO_GPU: Diagnosis(f"The training machine had no usable GPU. {SERVICE_SIDE}", FORWARD),
+    FailureCode.OUT_OF_MEMORY: Diagnosis(
         "The job ran out of memory.",
         "Submit again with the preview or standard preset, or with fewer photos. The operator can also "
         "choose a larger instance.",
     ),
-    Diagnosis(
-        (r"CUDA GPU", r"no CUDA", r"CUDA driver", r"needs a CUDA"),
-        "The training machine had no usable GPU. This is a set-up problem on the service's side, not "
-        "a problem with your photos.",
-        "Forward this email to the operator of the service.",
-    ),
-    Diagnosis(
-        (r"diverged", r"\bNaN\b", r"non-finite", r"infinite values"),
-        "Training became unstable and stopped.",
-        f"Submit again with the preview preset, and check that the photos are sharp and evenly exposed. {OPERATOR}",
-    ),
-    Diagnosis(
-        (r"compression lost", r"renders at .{0,40}PSNR", r"quality check"),
-        "The compressed splat did not meet the quality bar, so it was not delivered.",
-        f"Submit again with the high preset. {OPERATOR}",
-    ),
-    Diagnosis(
-        (r"MaxRuntimeExceeded", r"MaxRuntimeInSeconds", r"MaxWaitTimeInSeconds", r"timed out", r"time limit"),
+    FailureCode.TIME_LIMIT: Diagnosis(
         "Processing took longer than it is allowed to.",
         "Submit again with the preview preset or with fewer photos. The operator can also raise the time limit.",
     ),
-    Diagnosis(
-        (
-            r"job runner stopped",
-            r"process was lost",
-            r"InternalServerError",
-            r"CapacityError",
-            r"InsufficientInstanceCapacity",
-            r"ThrottlingException",
-            r"ServiceUnavailable",
-        ),
+    FailureCode.SERVICE_INTERRUPTED: Diagnosis(
         "A temporary problem on the service's side interrupted processing.",
         "Nothing is wrong with your submission: submit it again a little later.",
     ),
-)
-INPUT_CHECK = Diagnosis(
-    (), "The submission was refused before any processing started.", "Correct it as the message says and submit again."
-)
-UNKNOWN = Diagnosis(
-    (), "Processing stopped with an error we did not expect.", f"Submit again a little later. {OPERATOR}"
-)
+    FailureCode.INTERNAL: UNKNOWN,
+}
 
 
-def diagnose(stage: str, reason: str) -> Diagnosis:
-    """The first known cause whose pattern the reason matches; otherwise a general one for the stage."""
-    for diagnosis in DIAGNOSES:
-        if diagnosis.matches(reason):
-            return diagnosis
-    return INPUT_CHECK if stage == "validate" else UNKNOWN
+def diagnose(code: FailureCode) -> Diagnosis:
+    """What the failure email tells the user about a failure of this kind."""
+    return DIAGNOSES[code]
 
 
 # --- cleaning a failure reason ------------------------------------------------------------------------
@@ -216,21 +178,20 @@ def diagnose(stage: str, reason: str) -> Diagnosis:
 _TRACEBACK_START = "Traceback (most recent call last)"
 _CHAINED = ("During handling of the above exception", "The above exception was the direct cause")
 _FRAME_LINE = re.compile(r'^\s*File ".*", line \d+')
-_ERROR_CODE = re.compile(r"^(AlgorithmError|ClientError|InternalServerError|ValidationException)\s*:\s*")
-_STAGE_PREFIX = re.compile(r"^(sfm|train|compress)\s*:\s*")
+_ERROR_TYPE = re.compile(r"^[A-Za-z]+(Error|Exception)\s*:\s*")
 _EXIT_CODE = re.compile(r",?\s*exit code:\s*\d+\.?$", re.IGNORECASE)
-_INTERNAL = re.compile(r"^internal error\b", re.IGNORECASE)
 _URL_QUERY = re.compile(r"(https?://[^\s?#]+)[?#]\S*")
+INTERNAL_REASON = "an internal error stopped processing (the details are in the job's log)"
+"""What an ``INTERNAL`` failure shows instead of its words, which name exceptions and files."""
 
 
 def plain_reason(reason: str) -> str:
-    """A job's FailureReason as the user should read it: one bounded line, no trace, no internals."""
+    """A failure's words as the user should read them: one bounded line, no trace, no SageMaker
+    error type or exit code around them, no presigned query string."""
     lines = [line for line in _without_tracebacks(reason.splitlines()) if not _FRAME_LINE.match(line)]
     text = " ".join(_visible(" ".join(lines)).split())
     text = _URL_QUERY.sub(r"\1", text)  # a presigned URL's signature is nobody's business
-    text = _EXIT_CODE.sub("", _STAGE_PREFIX.sub("", _ERROR_CODE.sub("", text))).strip()
-    if _INTERNAL.match(text):
-        return "an internal error stopped the job (the details are in the job's log)"
+    text = _EXIT_CODE.sub("", _ERROR_TYPE.sub("", text)).strip()
     if not text:
         return "the job gave no reason"
     return text if len(text) <= MAX_REASON_CHARS else text[: MAX_REASON_CHARS - 1].rstrip() + "…"
@@ -371,7 +332,7 @@ def render_success_email(manifest: Mapping[str, Any], links: ResultLinks, now: d
         {
             "source_name": name,
             "preview_cid": PREVIEW_CID,
-            "orbit_cids": [f"{name}.png" for name in still_names(manifest["outputs"]) if name != "preview"],
+            "orbit_cids": [cid for cid in inline_stills(manifest["outputs"]) if cid != PREVIEW_CID],
             "links": links,
             "quality": quality,
             "figures": _figures(quality, manifest),
@@ -383,19 +344,21 @@ def render_success_email(manifest: Mapping[str, Any], links: ResultLinks, now: d
     )
 
 
-def render_failure_email(*, stage: str, reason: str, run_id: str, source_name: str | None = None) -> RenderedEmail:
+def render_failure_email(
+    *, step: str, code: FailureCode, reason: str, run_id: str, source_name: str | None = None
+) -> RenderedEmail:
     """The failure email: which step stopped, the reason in plain words, and what the user can do."""
-    cleaned = plain_reason(reason)
-    diagnosis = diagnose(stage, cleaned)
+    diagnosis = diagnose(code)
+    shown = INTERNAL_REASON if code is FailureCode.INTERNAL else plain_reason(reason)
     about = f" for {_subject_safe(source_name)}" if source_name else ""
     return _render(
         "failure",
         f"Your 3D splat{about} could not be made",
         {
             "source_name": source_name,
-            "stage_label": STAGE_LABELS.get(stage, "processing"),
+            "stage_label": STEP_LABELS.get(step, "processing"),
             "problem": diagnosis.problem,
-            "reason": _sentence(cleaned),
+            "reason": _sentence(shown),
             "action": diagnosis.action,
             "run_id": run_id,
         },

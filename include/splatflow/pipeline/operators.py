@@ -8,10 +8,10 @@ task log, where a user looks first.
 
 Retries exist for transient faults (throttling, capacity, a lost instance). A job that failed
 because the photos do not overlap will fail the same way every time; starting it again costs
-a SageMaker job and delays the failure email by the retry backoff. The stages mark such
-failures (``<stage>: <reason>``, exit 1, per the container contract) apart from internal errors
-(``<stage>: internal error: …``), so on a retry these operators look at the previous job of the
-task first and, if it failed on its input, fail at once instead of starting another.
+a SageMaker job and delays the failure email by the retry backoff. The stages report every
+failure with a code (``sfm: NO_OVERLAP: …``, ``contract.failures``), so on a retry these
+operators look at the previous job of the task first and, when its code says a retry cannot
+help, fail at once instead of starting another.
 
 Taking over: a task can fail while its job goes on or even succeeds. Airflow 3.3's scheduler
 fails a deferred task whose trigger fired before it had recorded the deferral (the stale
@@ -23,8 +23,8 @@ in progress is waited for, and only a failed or stopped one (or none) leads to a
 cleared run is a new generation, so what a user clears is done again.
 
 A delivered run is final: clearing one stage task of it (the UI clears downstream by default)
-would start a new job and overwrite outputs the email links to, so a stage whose run holds
-``delivered.json`` skips instead (``validate`` does the same for a whole cleared run).
+would start a new job and overwrite outputs the email links to, so a stage whose run holds the
+result email's delivery record skips instead (``validate`` does the same for a whole cleared run).
 
 Killing: the provider's operators leave the SageMaker job running when a user marks the task
 failed or clears it, so a GPU job would bill on until its MaxRuntime. Here the worker stops
@@ -35,7 +35,6 @@ the job in ``on_kill``, and while the task is deferred its trigger stops it in `
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any, Literal, NoReturn, cast
@@ -51,21 +50,21 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from airflow.triggers.base import BaseTrigger
 from botocore.exceptions import ClientError
 
-from splatflow.pipeline.delivery import result_delivered
-from splatflow.pipeline.jobs import JobKind, generation_name, newest_job
+from splatflow.contract.failures import parse_failure_reason
+from splatflow.pipeline.jobs import JobKind, container_reason, generation_name, newest_job
 from splatflow.pipeline.layout import RunLayout
+from splatflow.pipeline.records import result_delivered
 
 MAX_LOG_LINES = 5000
 """A runaway job's log is cut here; the rest stays in CloudWatch Logs."""
 
 log = logging.getLogger(__name__)
 
-INPUT_FAILURE = re.compile(r"^(sfm|train|compress): (?!internal error:)")
 
-
-def is_input_failure(reason: str | None) -> bool:
-    """True when a FailureReason says the job's input, not the system, is at fault."""
-    return bool(reason) and INPUT_FAILURE.match(reason or "") is not None
+def retry_cannot_help(reason: str | None) -> bool:
+    """True when a job's failure line carries a stage's code that another try would meet again."""
+    reported = parse_failure_reason(reason)
+    return reported is not None and not reported.code.retry_may_help
 
 
 def run_layout_of(stage_output_uri: str) -> RunLayout:
@@ -77,7 +76,7 @@ def run_layout_of(stage_output_uri: str) -> RunLayout:
 def skip_if_delivered(aws_conn_id: str | None, stage_output_uri: str) -> None:
     """Skip the task (no job) when the run's result went out: its outputs are what the user has.
 
-    Asked the way ``validate`` asks (``delivery.result_delivered``): a run whose failure email went
+    Asked the way ``validate`` asks (``records.result_delivered``): a run whose failure email went
     out is not final, and clearing its failed stage must start the job again.
     """
     if result_delivered(S3Hook(aws_conn_id=aws_conn_id).get_conn(), run_layout_of(stage_output_uri)):
@@ -167,8 +166,8 @@ class _StageJob:
             return self._take_over_completed(context, previous_name)
         if status == "InProgress":
             self._wait_for(previous_name)
-        if status == "Failed" and is_input_failure(reason := previous.get("FailureReason")):
-            raise AirflowFailException(f"not retrying: the previous job failed on its input: {reason}")
+        if status == "Failed" and retry_cannot_help(reason := container_reason(previous)):
+            raise AirflowFailException(f"not retrying: another try would fail the same way: {reason}")
         result: dict[str, Any] = cast(Any, super()).execute(context)
         return result
 

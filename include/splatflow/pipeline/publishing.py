@@ -10,12 +10,12 @@ manifest that describes them is written again.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import Any
 
+from splatflow.contract.outputs import COMPRESSION_OUTPUTS, COMPRESSION_REPORT, SFM_REPORT, TRAINING_METRICS
 from splatflow.encryption import encryption_args
 from splatflow.pipeline.jobs import STAGE_JOB_KINDS
 from splatflow.pipeline.layout import RunLayout
@@ -25,48 +25,13 @@ from splatflow.pipeline.manifest import (
     StageRecord,
     build_manifest,
 )
-from splatflow.pipeline.notifications import ResultLinks
+from splatflow.pipeline.plan import PreparedRun
+from splatflow.pipeline.records import put_json, read_json
 from splatflow.pipeline.settings import PipelineSettings
 from splatflow.pipeline.submission import S3Location
-from splatflow.viewer import VIEWER_CONTENT_TYPE, VIEWER_FILE_NAME, viewer_link, viewer_page
-
-if TYPE_CHECKING:
-    # Annotations only: preparation imports delivery, which imports this module.
-    from splatflow.pipeline.preparation import PreparedRun
+from splatflow.viewer import VIEWER_CONTENT_TYPE, VIEWER_FILE_NAME, viewer_page
 
 log = logging.getLogger(__name__)
-
-OUTPUT_FILES = {
-    "sog": "scene.sog",
-    "ply": "splat.ply",
-    "preview": "preview.png",
-    "orbit_1": "orbit_1.png",
-    "orbit_2": "orbit_2.png",
-    "orbit_3": "orbit_3.png",
-    "compression_report": "report.json",
-    "training_metrics": "metrics.json",
-}
-"""Outputs of the compression job (it carries the training metrics and a preview along)."""
-
-
-def read_json(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
-    """A JSON object from S3, or None when it does not exist."""
-    try:
-        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    except s3.exceptions.NoSuchKey:
-        return None
-    value = json.loads(body)
-    return value if isinstance(value, dict) else None
-
-
-def put_json(s3: Any, bucket: str, key: str, payload: Mapping[str, Any], kms_key_id: str | None) -> None:
-    s3.put_object(
-        Bucket=bucket,
-        Key=key,
-        Body=json.dumps(payload, indent=1).encode(),
-        ContentType="application/json",
-        **encryption_args(kms_key_id),
-    )
 
 
 def put_viewer_page(
@@ -118,10 +83,11 @@ def _stage_records(descriptions: Mapping[str, Any]) -> list[StageRecord]:
 
 def _sfm_report(prepared: PreparedRun, s3: Any) -> dict[str, Any] | None:
     if prepared.runs_sfm:
-        return read_json(s3, prepared.layout.bucket, prepared.layout.key("sfm", "report.json"))
+        return read_json(s3, prepared.layout.bucket, prepared.layout.key("sfm", SFM_REPORT))
     source = prepared.submission.sfm_output
     if source is not None:
-        return read_json(s3, source.bucket, source.key.rstrip("/") + "/report.json")
+        report = source.joinpath(SFM_REPORT)
+        return read_json(s3, report.bucket, report.key)
     return None
 
 
@@ -130,7 +96,7 @@ def _outputs(prepared: PreparedRun, s3: Any, descriptions: Mapping[str, Any]) ->
     listing = s3.list_objects_v2(Bucket=layout.bucket, Prefix=layout.key("compress") + "/")
     present = {item["Key"] for item in listing.get("Contents", [])}
     outputs: dict[str, S3Location] = {}
-    for name, file_name in OUTPUT_FILES.items():
+    for name, file_name in COMPRESSION_OUTPUTS.items():
         key = layout.key("compress", file_name)
         if key in present:
             outputs[name] = S3Location(layout.bucket, key)
@@ -171,8 +137,8 @@ def publish_run(
         raise RuntimeError(f"the compression job left no {' or '.join(missing)} under {layout.compress_output}")
     quality = QualityMetrics.from_reports(
         sfm_report=_sfm_report(prepared, s3),
-        training_metrics=read_json(s3, layout.bucket, layout.key("compress", OUTPUT_FILES["training_metrics"])),
-        compression_report=read_json(s3, layout.bucket, layout.key("compress", OUTPUT_FILES["compression_report"])),
+        training_metrics=read_json(s3, layout.bucket, layout.key("compress", TRAINING_METRICS)),
+        compression_report=read_json(s3, layout.bucket, layout.key("compress", COMPRESSION_REPORT)),
     )
     outputs["viewer"] = put_viewer_page(s3, layout, quality, prepared.run_id, settings.kms_key_id)
     manifest = build_manifest(
@@ -206,21 +172,3 @@ def record_failure(
     )
     put_json(s3, layout.bucket, layout.manifest_key, manifest, settings.kms_key_id)
     return manifest
-
-
-def presigned_links(manifest: Mapping[str, Any], settings: PipelineSettings, s3: Any) -> ResultLinks:
-    """Download and viewer links that work from the email alone, valid for the configured time."""
-
-    def presign(uri: str) -> str:
-        bucket, _, key = uri.removeprefix("s3://").partition("/")
-        url: str = s3.generate_presigned_url(
-            "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=settings.presign_expiry_seconds
-        )
-        return url
-
-    outputs = manifest["outputs"]
-    sog = presign(outputs["sog"])
-    expires_at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=settings.presign_expiry_seconds)
-    return ResultLinks(
-        sog=sog, ply=presign(outputs["ply"]), viewer=viewer_link(presign(outputs["viewer"]), sog), expires_at=expires_at
-    )

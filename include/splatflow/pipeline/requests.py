@@ -3,19 +3,22 @@
 They return the boto3-shaped dicts the provider operators pass to ``CreateProcessingJob`` and
 ``CreateTrainingJob``; tests validate every one against botocore's SageMaker model (the old
 pipeline's requests were rejected in the cloud for a missing field). No AWS call happens here.
+Each request carries its stage's typed settings (``splatflow.contract``) whole, in the string
+form the stage parses back: what a job ran with is on its record.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
 from typing import Any
 
+from splatflow.contract.compress_settings import Settings as CompressSettings
+from splatflow.contract.hyperparameters import to_container_arguments, to_hyperparameters
+from splatflow.contract.paths import CONTAINER, SFM_CHANNEL
+from splatflow.contract.sfm_settings import Settings as SfmSettings
+from splatflow.contract.train_settings import Settings as TrainSettings
 from splatflow.pipeline.settings import PipelineSettings, StageResources
-
-PROCESSING_INPUT = "/opt/ml/processing/input"
-PROCESSING_OUTPUT = "/opt/ml/processing/output"
 
 JOB_NAME_BASE_MAX = 46
 """SageMaker allows 63 characters; the operators append ``-c<clear number>`` (up to 6 characters)
@@ -37,13 +40,6 @@ def job_name(run_id: str, stage: str) -> str:
     suffix = f"-{digest}-{stage}"
     stem = f"splat-{readable}"[: JOB_NAME_BASE_MAX - len(suffix)].rstrip("-")
     return f"{stem}{suffix}"
-
-
-def _arguments(values: Mapping[str, str]) -> list[str]:
-    arguments: list[str] = []
-    for name, value in values.items():
-        arguments += [f"--{name.replace('_', '-')}", str(value)]
-    return arguments
 
 
 def _tags(run_id: str, stage: str) -> list[dict[str, str]]:
@@ -75,16 +71,18 @@ def _processing_request(
     input_uri: str,
     input_folder: str,
     output_uri: str,
-    arguments: Mapping[str, str],
+    arguments: list[str],
 ) -> dict[str, Any]:
-    app: dict[str, Any] = {"ImageUri": settings.image_uri(repository)}
-    if arguments:
-        app["ContainerArguments"] = _arguments(arguments)
+    app: dict[str, Any] = {"ImageUri": settings.image_uri(repository), "ContainerArguments": arguments}
     output_config: dict[str, Any] = {
         "Outputs": [
             {
                 "OutputName": stage,
-                "S3Output": {"S3Uri": output_uri, "LocalPath": PROCESSING_OUTPUT, "S3UploadMode": "EndOfJob"},
+                "S3Output": {
+                    "S3Uri": output_uri,
+                    "LocalPath": str(CONTAINER.processing_output),
+                    "S3UploadMode": "EndOfJob",
+                },
             }
         ]
     }
@@ -101,7 +99,7 @@ def _processing_request(
                 "InputName": "input",
                 "S3Input": {
                     "S3Uri": input_uri,
-                    "LocalPath": f"{PROCESSING_INPUT}/{input_folder}",
+                    "LocalPath": str(CONTAINER.processing_input / input_folder),
                     "S3DataType": "S3Prefix",
                     "S3InputMode": "File",
                     "S3DataDistributionType": "FullyReplicated",
@@ -114,7 +112,9 @@ def _processing_request(
     }
 
 
-def build_sfm_request(settings: PipelineSettings, *, run_id: str, zip_uri: str, output_uri: str) -> dict[str, Any]:
+def build_sfm_request(
+    settings: PipelineSettings, sfm: SfmSettings, *, run_id: str, zip_uri: str, output_uri: str
+) -> dict[str, Any]:
     """SfM as a Processing job: the submission's ZIP in, the COLMAP model and images out."""
     return _processing_request(
         settings,
@@ -126,12 +126,12 @@ def build_sfm_request(settings: PipelineSettings, *, run_id: str, zip_uri: str, 
         input_uri=zip_uri,
         input_folder="photos",
         output_uri=output_uri,
-        arguments=settings.sfm_arguments,
+        arguments=to_container_arguments(sfm),
     )
 
 
 def build_compress_request(
-    settings: PipelineSettings, *, run_id: str, model_uri: str, output_uri: str
+    settings: PipelineSettings, compress: CompressSettings, *, run_id: str, model_uri: str, output_uri: str
 ) -> dict[str, Any]:
     """Compression as a Processing job: ``model.tar.gz`` (or a ``.ply``) in, ``scene.sog`` out."""
     return _processing_request(
@@ -144,15 +144,15 @@ def build_compress_request(
         input_uri=model_uri,
         input_folder="model",
         output_uri=output_uri,
-        arguments=settings.compress_arguments,
+        arguments=to_container_arguments(compress),
     )
 
 
 def build_training_request(
     settings: PipelineSettings,
+    train: TrainSettings,
     *,
     run_id: str,
-    preset: str,
     sfm_uri: str,
     output_uri: str,
     checkpoint_uri: str,
@@ -165,7 +165,6 @@ def build_training_request(
     output_config: dict[str, Any] = {"S3OutputPath": output_uri}
     if settings.kms_key_id:
         output_config["KmsKeyId"] = settings.kms_key_id
-    hyperparameters = {"preset": preset, **settings.train_hyperparameters}
     return {
         "TrainingJobName": job_name(run_id, "train"),
         "RoleArn": settings.role_arn,
@@ -173,10 +172,10 @@ def build_training_request(
             "TrainingImage": settings.image_uri(TRAIN_REPOSITORY),
             "TrainingInputMode": "File",
         },
-        "HyperParameters": hyperparameters,
+        "HyperParameters": to_hyperparameters(train),
         "InputDataConfig": [
             {
-                "ChannelName": "sfm",
+                "ChannelName": SFM_CHANNEL,
                 "DataSource": {
                     "S3DataSource": {
                         "S3DataType": "S3Prefix",
@@ -190,7 +189,7 @@ def build_training_request(
         "OutputDataConfig": output_config,
         "ResourceConfig": _cluster(resources, settings.kms_key_id),
         "StoppingCondition": stopping,
-        "CheckpointConfig": {"S3Uri": checkpoint_uri, "LocalPath": "/opt/ml/checkpoints"},
+        "CheckpointConfig": {"S3Uri": checkpoint_uri, "LocalPath": str(CONTAINER.checkpoints)},
         "EnableManagedSpotTraining": settings.spot_training,
         "EnableNetworkIsolation": settings.network_isolation,
         "Tags": _tags(run_id, "train"),

@@ -12,6 +12,13 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
+
+from splatflow.contract.compress_settings import Settings as CompressSettings
+from splatflow.contract.hyperparameters import HyperparameterError, from_hyperparameters
+from splatflow.contract.sfm_settings import Settings as SfmSettings
+from splatflow.contract.train_settings import Preset
+from splatflow.contract.train_settings import Settings as TrainSettings
 
 ENV_PREFIX = "SPLATFLOW_"
 
@@ -74,6 +81,23 @@ class PipelineSettings:
     def image_uri(self, repository: str) -> str:
         return f"{self.image_registry.rstrip('/')}/{repository}:{self.image_tag}"
 
+    # The stage settings are checked when a run asks for them (its ``validate`` task), not when
+    # the DAG is parsed: a typo then fails the runs that need the stage, each with an email
+    # naming the variable, before any job starts.
+
+    def sfm_settings(self) -> SfmSettings:
+        """The SfM stage's settings: its defaults with ``SPLATFLOW_SFM_ARGUMENTS`` applied."""
+        return _stage_settings(SfmSettings, "SFM_ARGUMENTS", self.sfm_arguments)
+
+    def train_settings(self, preset: Preset) -> TrainSettings:
+        """The training settings for a submission's preset, with ``SPLATFLOW_TRAIN_HYPERPARAMETERS``
+        applied (a ``preset`` there wins over the submission's)."""
+        return _stage_settings(TrainSettings, "TRAIN_HYPERPARAMETERS", {"preset": preset, **self.train_hyperparameters})
+
+    def compress_settings(self) -> CompressSettings:
+        """The compression stage's settings: its defaults with ``SPLATFLOW_COMPRESS_ARGUMENTS`` applied."""
+        return _stage_settings(CompressSettings, "COMPRESS_ARGUMENTS", self.compress_arguments)
+
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> PipelineSettings:
         env = os.environ if environ is None else environ
@@ -103,6 +127,16 @@ class PipelineSettings:
             train_hyperparameters=reader.mapping("TRAIN_HYPERPARAMETERS"),
             compress_arguments=reader.mapping("COMPRESS_ARGUMENTS"),
         )
+
+
+_Settings = TypeVar("_Settings")
+
+
+def _stage_settings(settings_type: type[_Settings], variable: str, values: Mapping[str, str]) -> _Settings:
+    try:
+        return from_hyperparameters(settings_type, values)
+    except HyperparameterError as exc:
+        raise SettingsError(f"{ENV_PREFIX}{variable}: {exc}") from None
 
 
 MAX_PRESIGN_SECONDS = 7 * 24 * 3600

@@ -19,8 +19,10 @@ from urllib.parse import quote, unquote, unquote_plus, urlsplit
 
 import email_validator
 
+from splatflow.contract.failures import FailureCode
+from splatflow.contract.train_settings import Preset
+
 Steps = Literal["full", "train_and_compress", "compress_only"]
-Preset = Literal["preview", "standard", "high"]
 STEPS: tuple[Steps, ...] = get_args(Steps)
 PRESETS: tuple[Preset, ...] = get_args(Preset)
 DEFAULT_STEPS: Steps = "full"
@@ -52,7 +54,12 @@ _UNSAFE_RUN_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 class SubmissionError(ValueError):
-    """A submission we refuse; the message is for the user and says what to do instead."""
+    """A submission we refuse; the message is for the user and says what to do instead, the code
+    says what kind of refusal it is (the failure email's advice follows it)."""
+
+    def __init__(self, message: str, code: FailureCode = FailureCode.INVALID_SUBMISSION) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass(frozen=True)
@@ -294,13 +301,15 @@ def check_allowed_buckets(locations: Collection[S3Location], allowed_buckets: Co
     if not allowed_buckets:
         raise SubmissionError(
             "no S3 bucket is allowed for submissions yet; the operator must list the buckets in the "
-            f"{ALLOWED_BUCKETS_SETTING} setting (comma-separated bucket names)"
+            f"{ALLOWED_BUCKETS_SETTING} setting (comma-separated bucket names)",
+            FailureCode.BUCKET_NOT_ALLOWED,
         )
     for location in locations:
         if location.bucket not in allowed_buckets:
             raise SubmissionError(
                 f"the bucket '{location.bucket}' is not allowed for submissions; upload to one of: "
-                f"{', '.join(sorted(allowed_buckets))}"
+                f"{', '.join(sorted(allowed_buckets))}",
+                FailureCode.BUCKET_NOT_ALLOWED,
             )
 
 

@@ -1,13 +1,16 @@
-"""The container contract every stage entry point follows (DESIGN section 4).
+"""The container contract every stage entry point follows (DESIGN section 4), on the stage's side.
 
-A stage reads only SageMaker's paths under ``/opt/ml`` (re-rooted by ``SPLATFLOW_ML_ROOT`` for
-local runs), writes a one-line reason to ``/opt/ml/output/failure`` and exits non-zero when it
-fails, and never leaves a half-written output a later stage could mistake for success. The old
-pipeline's containers failed silently; this module is the one place that makes failing loud.
+A stage reads only SageMaker's paths under ``/opt/ml`` (``splatflow.contract.paths``, re-rooted by
+``SPLATFLOW_ML_ROOT`` for local runs), writes a one-line reason to ``/opt/ml/output/failure`` and
+exits non-zero when it fails, and never leaves a half-written output a later stage could mistake
+for success. The reason carries a failure code (``splatflow.contract.failures``) the pipeline
+branches on: a stage fails with ``StageError(code, words)``. The old pipeline's containers failed
+silently; this module is the one place that makes failing loud.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import shutil
@@ -16,18 +19,30 @@ import time
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn, TypeVar
 
-from splatflow.hyperparameters import (
+from splatflow.contract.failures import FailureCode, format_failure_reason
+from splatflow.contract.hyperparameters import (
     HyperparameterError,
     from_container_arguments,
     read_hyperparameters_file,
 )
+from splatflow.contract.paths import MlPaths
 
-ML_ROOT_ENV = "SPLATFLOW_ML_ROOT"
-DEFAULT_ML_ROOT = Path("/opt/ml")
+__all__ = [
+    "EXIT_INTERNAL_ERROR",
+    "EXIT_OK",
+    "EXIT_STAGE_FAILED",
+    "FailureCode",
+    "MlPaths",
+    "Progress",
+    "StageError",
+    "read_arguments",
+    "read_settings",
+    "run_stage",
+    "staged_output",
+]
 
 EXIT_OK = 0
 EXIT_STAGE_FAILED = 1
@@ -35,58 +50,17 @@ EXIT_STAGE_FAILED = 1
 EXIT_INTERNAL_ERROR = 2
 """A bug or an environment problem; the failure file names the exception, stderr has the trace."""
 
-FAILURE_REASON_MAX_CHARS = 1024
-"""SageMaker truncates FailureReason at 1024 characters; keep ours whole."""
-
 T = TypeVar("T")
 log = logging.getLogger("splatflow.stages")
 
 
 class StageError(Exception):
-    """A failure the user can act on; its message becomes the job's FailureReason verbatim."""
+    """A failure the user can act on: its code and its words become the job's FailureReason."""
 
-
-@dataclass(frozen=True)
-class MlPaths:
-    """SageMaker's container paths, under one root."""
-
-    root: Path
-
-    @classmethod
-    def from_environment(cls) -> MlPaths:
-        return cls(Path(os.environ.get(ML_ROOT_ENV) or DEFAULT_ML_ROOT))
-
-    @property
-    def processing_input(self) -> Path:
-        return self.root / "processing" / "input"
-
-    @property
-    def processing_output(self) -> Path:
-        return self.root / "processing" / "output"
-
-    def channel(self, name: str) -> Path:
-        """A training job's input channel: ``/opt/ml/input/data/<name>``."""
-        return self.root / "input" / "data" / name
-
-    @property
-    def hyperparameters_file(self) -> Path:
-        return self.root / "input" / "config" / "hyperparameters.json"
-
-    @property
-    def model(self) -> Path:
-        return self.root / "model"
-
-    @property
-    def checkpoints(self) -> Path:
-        return self.root / "checkpoints"
-
-    @property
-    def output(self) -> Path:
-        return self.root / "output"
-
-    @property
-    def failure_file(self) -> Path:
-        return self.output / "failure"
+    def __init__(self, code: FailureCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
 
 
 def read_settings(settings_type: type[T], paths: MlPaths) -> T:
@@ -94,20 +68,16 @@ def read_settings(settings_type: type[T], paths: MlPaths) -> T:
     try:
         return read_hyperparameters_file(settings_type, paths.hyperparameters_file)
     except HyperparameterError as exc:
-        raise StageError(f"invalid hyperparameters: {exc}") from None
+        raise StageError(FailureCode.INVALID_SETTINGS, f"invalid hyperparameters: {exc}") from None
 
 
-def one_line(text: str) -> str:
-    """Collapse a message to one line of at most ``FAILURE_REASON_MAX_CHARS`` characters."""
-    flat = " ".join(text.split())
-    if len(flat) > FAILURE_REASON_MAX_CHARS:
-        flat = flat[: FAILURE_REASON_MAX_CHARS - 1] + "…"
-    return flat
-
-
-def write_failure(paths: MlPaths, reason: str) -> None:
+def write_failure(paths: MlPaths, name: str, code: FailureCode, message: str) -> None:
+    """The failure line, where both kinds of job report it: ``failure`` for Training, ``message``
+    for Processing (docs/sagemaker-containers.md)."""
     paths.output.mkdir(parents=True, exist_ok=True)
-    paths.failure_file.write_text(one_line(reason) + "\n", encoding="utf-8")
+    line = format_failure_reason(name, code, message) + "\n"
+    for report in (paths.failure_file, paths.message_file):
+        report.write_text(line, encoding="utf-8")
 
 
 @contextmanager
@@ -149,32 +119,49 @@ def configure_logging() -> None:
 def run_stage(name: str, main: Callable[[MlPaths], None]) -> NoReturn:
     """Run a stage's ``main`` under the contract and exit with its status.
 
-    ``StageError`` becomes the failure file verbatim (exit 1). Anything else is a bug or an
-    environment fault: the failure file names it in one line and the full trace goes to stderr
-    (exit 2). Success clears a failure file a previous attempt may have left.
+    ``StageError`` becomes the failure file with its code and words (exit 1). Running out of
+    memory is ``OUT_OF_MEMORY``; anything else is a bug or an environment fault, ``INTERNAL``: the
+    failure file names the exception in one line and the full trace goes to stderr (exit 2).
+    Success clears a failure file a previous attempt may have left.
     """
     configure_logging()
     paths = MlPaths.from_environment()
     started = time.monotonic()
     log.info("%s: starting (ml root %s)", name, paths.root)
     try:
-        if paths.failure_file.exists():
-            paths.failure_file.unlink()
+        for report in (paths.failure_file, paths.message_file):
+            report.unlink(missing_ok=True)
         main(paths)
     except StageError as exc:
-        write_failure(paths, f"{name}: {exc}")
+        write_failure(paths, name, exc.code, exc.message)
         log.error("%s failed: %s", name, exc)
         sys.exit(EXIT_STAGE_FAILED)
     except MemoryError:
-        write_failure(paths, f"{name}: out of memory; use a larger instance or smaller settings")
+        write_failure(
+            paths, name, FailureCode.OUT_OF_MEMORY, "out of memory; use a larger instance or smaller settings"
+        )
         log.error("%s ran out of memory", name)
         sys.exit(EXIT_INTERNAL_ERROR)
     except Exception as exc:  # noqa: BLE001 - the contract must turn every crash into a reason
         traceback.print_exc(file=sys.stderr)
-        write_failure(paths, f"{name}: internal error: {type(exc).__name__}: {exc}")
+        write_failure(paths, name, FailureCode.INTERNAL, f"{type(exc).__name__}: {exc}")
         sys.exit(EXIT_INTERNAL_ERROR)
     log.info("%s: finished in %.1f s", name, time.monotonic() - started)
     sys.exit(EXIT_OK)
+
+
+def run_stage_module(name: str, module: str) -> NoReturn:
+    """Run ``<module>.main`` under the contract, imported inside it.
+
+    An image that lacks one of the stage's libraries then fails with the reason in the failure
+    file (``INTERNAL: ModuleNotFoundError: …``), where the job's FailureReason shows it,
+    not only as a trace in the log.
+    """
+
+    def main(paths: MlPaths) -> None:
+        importlib.import_module(module).main(paths)
+
+    run_stage(name, main)
 
 
 class Progress:
@@ -227,4 +214,4 @@ def read_arguments(settings_type: type[T], arguments: list[str]) -> T:
     try:
         return from_container_arguments(settings_type, arguments)
     except HyperparameterError as exc:
-        raise StageError(f"invalid arguments: {exc}") from None
+        raise StageError(FailureCode.INVALID_SETTINGS, f"invalid arguments: {exc}") from None

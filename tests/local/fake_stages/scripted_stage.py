@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from splatflow.stages.contract import MlPaths, StageError, read_arguments, read_settings, run_stage
+from splatflow.stages.contract import FailureCode, MlPaths, StageError, read_arguments, read_settings, run_stage
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,8 @@ class ScriptedSettings:
     mode: Literal["copy", "fail", "crash", "sleep", "checkpoint"] = "copy"
     seconds: float = 0.0
     reason: str = "scripted failure"
+    code: str = "INTERNAL"
+    """The failure code ``fail`` reports (a ``FailureCode`` name)."""
     steps: int = 5
 
 
@@ -58,7 +60,7 @@ def main(paths: MlPaths) -> None:
         source, target = paths.processing_input, paths.processing_output
     print(f"scripted stage: mode={settings.mode} greeting={os.environ.get('GREETING', '')}", flush=True)
     if settings.mode == "fail":
-        raise StageError(settings.reason)
+        raise StageError(FailureCode(settings.code), settings.reason)
     if settings.mode == "crash":
         sys.stdout.flush()
         os._exit(3)

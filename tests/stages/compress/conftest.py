@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from synthetic_scene import synthetic_scene
 
 from splatflow.formats.ply import Splats, sh_rest_count
 from splatflow.stages.compress.orientation import rotation_matrices
-from splatflow.stages.compress.synthetic import synthetic_scene
 
 
 def random_splats(count: int, degree: int, seed: int = 0) -> Splats:

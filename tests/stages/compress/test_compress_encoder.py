@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from sog_error_bounds import QUAT_COMPONENT_ERROR, canonical_quats, means_error_bound
+from synthetic_scene import synthetic_scene
 
 from splatflow.formats.sog import read_sog, write_sog
-from splatflow.formats.sog_codec import QUAT_COMPONENT_ERROR, canonical_quats, decode, means_error_bound
+from splatflow.formats.sog_codec import decode
 from splatflow.stages.compress.encoder import (
     EncoderOptions,
     default_palette_size,
@@ -14,7 +16,6 @@ from splatflow.stages.compress.encoder import (
     reference_palette_size,
     reordered,
 )
-from splatflow.stages.compress.synthetic import synthetic_scene
 
 
 def nearest_entry_error(values: np.ndarray, codebook: np.ndarray) -> np.ndarray:

@@ -13,12 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from synthetic_scene import synthetic_scene
 
 from splatflow.formats.cameras import camera_from_matrices, write_cameras
 from splatflow.formats.ply import write_ply
 from splatflow.formats.sog import read_sog
 from splatflow.render import render_splats
-from splatflow.stages.compress.synthetic import synthetic_scene
 
 TOP_DOWN = camera_from_matrices(
     "view_0",
@@ -111,18 +111,31 @@ def test_ply_missing_properties_fails_with_a_reason(tmp_path):
     ply.parent.mkdir(parents=True)
     ply.write_bytes(b"ply\nformat ascii 1.0\nelement vertex 1\nproperty float x\nproperty float y\nend_header\n1 2\n")
     reason = failure_of(tmp_path, run_compress(tmp_path))
-    assert reason.startswith("compress: splat.ply is missing 3DGS properties: z, f_dc_0")
+    assert reason.startswith("compress: BAD_MODEL: splat.ply is missing 3DGS properties: z, f_dc_0")
 
 
-def test_archive_escaping_the_workspace_is_refused(tmp_path):
+@pytest.mark.parametrize("name", ["../../escaped.ply", "/etc/escaped.ply"])
+def test_archive_escaping_the_workspace_is_refused(tmp_path, name):
     inputs = tmp_path / "processing" / "input"
     inputs.mkdir(parents=True)
     with tarfile.open(inputs / "model.tar.gz", "w:gz") as archive:
-        member = tarfile.TarInfo("../../escaped.ply")
+        member = tarfile.TarInfo(name)
         member.size = 3
         archive.addfile(member, io.BytesIO(b"ply"))
     reason = failure_of(tmp_path, run_compress(tmp_path))
-    assert "unsafe member" in reason
+    assert "unsafe member" in reason and name in reason
+
+
+def test_a_link_in_the_archive_is_never_followed(tmp_path):
+    inputs = tmp_path / "processing" / "input"
+    inputs.mkdir(parents=True)
+    with tarfile.open(inputs / "model.tar.gz", "w:gz") as archive:
+        link = tarfile.TarInfo("splat.ply")
+        link.type = tarfile.SYMTYPE
+        link.linkname = "/etc/passwd"
+        archive.addfile(link)
+    reason = failure_of(tmp_path, run_compress(tmp_path))
+    assert reason.startswith("compress: model.tar.gz must hold exactly one splat .ply (found: none)")
 
 
 def test_all_splats_invalid_fails_with_a_reason(tmp_path):

@@ -13,10 +13,10 @@ import pycolmap
 import pytest
 from sfm_stage_runner import StageRun
 
+from splatflow.contract.sfm_settings import Settings
 from splatflow.stages.sfm.georegister import georegister
 from splatflow.stages.sfm.photos import GpsPosition
 from splatflow.stages.sfm.placement import gps_outliers
-from splatflow.stages.sfm.settings import Settings
 from splatflow.stages.sfm.upright import angle_deg, data_up
 
 ORIGIN = GpsPosition(46.0, 7.0, 500.0)

@@ -3,10 +3,10 @@ the extraction size and feature count follow the method."""
 
 from __future__ import annotations
 
+from splatflow.contract.sfm_settings import Settings
 from splatflow.stages.sfm.features import ExtractionPlan, plan_extraction
 from splatflow.stages.sfm.matching import choose_matching
 from splatflow.stages.sfm.photos import GpsPosition, Photo
-from splatflow.stages.sfm.settings import Settings
 
 
 def photos(count: int, with_gps: int) -> list[Photo]:

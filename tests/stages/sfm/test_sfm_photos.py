@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from PIL import ExifTags, Image
 
+from splatflow.contract.sfm_settings import Settings
 from splatflow.stages.sfm.photos import GpsPosition, decode_photos, focal_prior, gps_position
-from splatflow.stages.sfm.settings import Settings
 
 EXIF_ORIENTATION_ROTATE_90_CW = 6
 

@@ -7,8 +7,8 @@ import pycolmap
 import pytest
 from sfm_stage_runner import StageRun
 
+from splatflow.contract.sfm_settings import Settings
 from splatflow.stages.sfm.placement import poorly_observed, remove_photos
-from splatflow.stages.sfm.settings import Settings
 
 
 @pytest.mark.slow

@@ -15,7 +15,7 @@ import pycolmap
 import pytest
 from sfm_stage_runner import run_sfm_stage, zip_of
 
-from splatflow.stages.sfm.settings import Settings
+from splatflow.contract.sfm_settings import Settings
 
 FIRST, LAST = 470, 499
 

@@ -11,6 +11,8 @@ import pytest
 from PIL import Image
 from sfm_stage_runner import StageRun, noise_jpeg, run_sfm_stage, zip_of
 
+from splatflow.contract.failures import FailureCode, parse_failure_reason
+
 REQUIRED_REPORT_FIELDS = {
     "photos",
     "skipped",
@@ -134,6 +136,8 @@ def assert_failed_cleanly(run: StageRun, *reason_words: str) -> str:
     assert run.returncode == 1, run.log
     assert run.failure is not None
     assert run.failure.startswith("sfm: ")
+    reported = parse_failure_reason(run.failure)
+    assert reported is not None and reported.code is not FailureCode.INTERNAL, run.failure
     for word in reason_words:
         assert word in run.failure
     assert not run.output.exists() or not any(run.output.iterdir())

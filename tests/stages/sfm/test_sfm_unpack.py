@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from sfm_stage_runner import zip_of
 
+from splatflow.contract.sfm_settings import Settings
 from splatflow.stages.contract import StageError
-from splatflow.stages.sfm.settings import Settings
 from splatflow.stages.sfm.unpack import find_input_zip, unpack_photos
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
+from splatflow.contract.train_settings import PREVIEW, Settings
 from splatflow.stages.train.dataset import load_scene
-from splatflow.stages.train.settings import PREVIEW, Settings
 from splatflow.stages.train.trainer import Trainer
 
 SMALL = Settings(

@@ -80,7 +80,7 @@ def test_empty_sfm_input_fails_with_a_reason_and_writes_no_model(tmp_path):
 
     assert completed.returncode == 1
     reason = (tmp_path / "output" / "failure").read_text()
-    assert reason.startswith("train: the 'sfm' input channel is empty")
+    assert reason.startswith("train: INPUT_MISSING: the 'sfm' input channel is empty")
     assert not any((tmp_path / "model").glob("*")) if (tmp_path / "model").exists() else True
 
 

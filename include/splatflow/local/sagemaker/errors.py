@@ -28,11 +28,6 @@ class ResourceInUseError(SageMakerApiError):
     status = 400
 
 
-class ResourceLimitExceededError(SageMakerApiError):
-    code = "ResourceLimitExceeded"
-    status = 400
-
-
 class ThrottlingError(SageMakerApiError):
     code = "ThrottlingException"
     status = 400

@@ -20,21 +20,27 @@ from typing import IO, Any
 from splatflow.encryption import encryption_args
 from splatflow.local.config import RunnerSettings
 from splatflow.local.sagemaker import s3io
-from splatflow.local.sagemaker.backends import (
-    BackendError,
-    Command,
-    docker_command,
-    docker_engine_available,
-    image_repository_name,
-    subprocess_command,
-)
+from splatflow.local.sagemaker.backends import BackendError, Command, image_repository_name, subprocess_command
 from splatflow.local.sagemaker.cloudwatch import LogStreamWriter, stream_name
+from splatflow.local.sagemaker.container import (
+    container_command,
+    host_has_nvidia_gpus,
+    remove_container,
+    require_image,
+)
 from splatflow.local.sagemaker.jobs import TRAINING, JobRecord
 from splatflow.local.sagemaker.plans import JobPlan, model_artifacts_uri, plan_for, prepare_workspace
 from splatflow.local.sagemaker.store import JobStore
-from splatflow.local.sagemaker.workspace import Workspace, WorkspacePathError
+from splatflow.local.sagemaker.workspace import ExitMessageError, Workspace, WorkspacePathError
 
 log = logging.getLogger(__name__)
+
+
+PROCESSING_FAILURE_REASON = "AlgorithmError: See job logs for more information"
+"""A failed Processing job's ``FailureReason``; the container's own words are its ``ExitMessage``."""
+
+SHUTDOWN_GRACE_SECONDS = 5.0
+"""How long a job gets after its stop signal when the whole runtime is stopping."""
 
 
 class JobExecutor:
@@ -44,13 +50,35 @@ class JobExecutor:
         self.s3 = s3
         self.logs = logs
         self._slots = threading.Semaphore(settings.max_parallel_jobs)
-        self.use_docker = settings.backend == "docker" or (settings.backend == "auto" and docker_engine_available())
+        self.use_docker = settings.backend == "docker"
+        self.host_gpus = self.use_docker and host_has_nvidia_gpus()
         self._injected_failures = dict(settings.injected_job_failures)
         self._injected_lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self._shutting_down = False
 
     def submit(self, record: JobRecord) -> None:
         thread = threading.Thread(target=self._run, args=(record,), name=f"job-{record.name}", daemon=True)
+        with self.store.lock:
+            self._threads = [alive for alive in self._threads if alive.is_alive()] + [thread]
         thread.start()
+
+    def stop_all(self, wait_seconds: float) -> None:
+        """Stop every job still running, as a Stop call would, and wait for them to end.
+
+        A runtime that stops (Ctrl-C on ``make up``) leaves no stage process or container
+        behind and no job InProgress. Jobs get ``SHUTDOWN_GRACE_SECONDS`` after their stop
+        signal instead of SageMaker's two minutes, so the whole stop stays within seconds.
+        """
+        with self.store.lock:
+            self._shutting_down = True
+            threads = [thread for thread in self._threads if thread.is_alive()]
+            for record in self.store.all():
+                if record.is_active:
+                    record.stop_requested = True
+        deadline = time.monotonic() + wait_seconds
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     def _update(self, record: JobRecord, **changes: Any) -> None:
         with self.store.lock:
@@ -113,7 +141,17 @@ class JobExecutor:
             self._finish(record, "Failed", str(exc))
             return
         self._phase(record, "Training", "Running the container")
-        outcome = self._run_process(record, command, workspace, plan)
+        try:
+            outcome = self._run_process(record, command, workspace, plan)
+        finally:
+            if command.container_name:
+                remove_container(command.container_name, command.environment)
+        if not plan.is_training:
+            try:
+                self._update(record, exit_message=workspace.exit_message())
+            except ExitMessageError as exc:
+                self._finish(record, "Failed", f"ClientError: {exc}")
+                return
         if outcome == "stopped":
             self._finish(record, "Stopped", "Stopped by request")
             return
@@ -127,11 +165,7 @@ class JobExecutor:
                 self._finish(record, "Failed", reason)
             return
         if outcome != 0:
-            reason = workspace.failure_reason() or (
-                f"AlgorithmError: the container exited with code {outcome} without writing "
-                "/opt/ml/output/failure; see the job's log"
-            )
-            self._finish(record, "Failed", reason)
+            self._finish(record, "Failed", self._failure_reason(plan, workspace, outcome))
             return
         self._phase(record, "Uploading", "Uploading generated output")
         try:
@@ -143,10 +177,32 @@ class JobExecutor:
             self._update(record, model_artifacts=model_artifacts_uri(record))
         self._finish(record, "Completed")
 
+    @staticmethod
+    def _failure_reason(plan: JobPlan, workspace: Workspace, exit_code: int | str) -> str:
+        """What SageMaker reports as a failed job's ``FailureReason``.
+
+        Training: the first 1024 characters of ``/opt/ml/output/failure``. Processing: a fixed
+        line whatever the container wrote; its words are the ``ExitMessage`` (AWS's own Spark
+        container tests assert exactly this pair, docs/sagemaker-containers.md).
+        """
+        if not plan.is_training:
+            return PROCESSING_FAILURE_REASON
+        return workspace.failure_reason() or (
+            f"AlgorithmError: the container exited with code {exit_code} without writing "
+            "/opt/ml/output/failure; see the job's log"
+        )
+
     def _command(self, plan: JobPlan, workspace: Workspace, record: JobRecord) -> Command:
-        if self.use_docker:
-            return docker_command(plan, workspace, record.name, is_training=record.kind is TRAINING)
-        return subprocess_command(plan, workspace, self.settings)
+        if not self.use_docker:
+            return subprocess_command(plan, workspace, self.settings)
+        environment = dict(os.environ)
+        if self.settings.docker_host:
+            environment["DOCKER_HOST"] = self.settings.docker_host
+        require_image(plan.image, environment)
+        command = container_command(plan, workspace, record.name, environment, gpus=self.host_gpus)
+        assert command.container_name is not None
+        remove_container(command.container_name, environment)
+        return command
 
     def _restore_checkpoints(self, checkpoint: tuple[str, str], workspace: Workspace) -> None:
         """A retried or resumed job starts with the checkpoints its predecessor synced."""
@@ -209,7 +265,7 @@ class JobExecutor:
                 elif deadline is not None and time.monotonic() > deadline:
                     outcome = "timeout"
                 if outcome:
-                    self._terminate(process, command)
+                    self._terminate(process, command, plan.is_training)
                     break
             reader.join(timeout=10)
             writer.flush()
@@ -217,19 +273,31 @@ class JobExecutor:
                 syncer.sync()
         return outcome if outcome else process.returncode
 
-    def _terminate(self, process: subprocess.Popen[str], command: Command) -> None:
-        """SIGTERM, a grace period, then SIGKILL: the container gets a chance to checkpoint."""
+    def _terminate(self, process: subprocess.Popen[str], command: Command, is_training: bool) -> None:
+        """Stop the job as SageMaker does: a signal, a grace period, then SIGKILL.
+
+        Training gets ``docker stop -t 120`` (SIGTERM first); Processing gets SIGINT first, the
+        signal AWS documents for stopping processing containers. The container gets its chance
+        to checkpoint or clean up either way.
+        """
+        grace = (
+            min(self.settings.stop_grace_seconds, SHUTDOWN_GRACE_SECONDS)
+            if self._shutting_down
+            else (self.settings.stop_grace_seconds)
+        )
+        first = signal.SIGTERM if is_training else signal.SIGINT
         if command.container_name:
-            subprocess.run(
-                ["docker", "stop", "-t", str(int(self.settings.stop_grace_seconds)), command.container_name],
-                capture_output=True,
-                check=False,
-            )
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
+            docker = ["docker", "kill", "--signal", first.name, command.container_name]
+            subprocess.run(docker, capture_output=True, check=False, env=command.environment)
+        else:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, first)
         try:
-            process.wait(timeout=self.settings.stop_grace_seconds)
+            process.wait(timeout=grace)
         except subprocess.TimeoutExpired:
+            if command.container_name:
+                docker = ["docker", "kill", "--signal", "SIGKILL", command.container_name]
+                subprocess.run(docker, capture_output=True, check=False, env=command.environment)
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait()

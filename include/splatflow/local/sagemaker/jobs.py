@@ -13,7 +13,6 @@ from typing import Any, Literal
 ACCOUNT_ID = "000000000000"
 """The account id moto and this runner answer with (no real account is involved locally)."""
 
-TERMINAL_STATES = frozenset({"Completed", "Failed", "Stopped"})
 ACTIVE_STATES = frozenset({"InProgress", "Stopping"})
 
 

@@ -14,6 +14,8 @@ from splatflow.local.sagemaker.jobs import TRAINING, JobRecord
 from splatflow.local.sagemaker.workspace import Workspace
 
 DEFAULT_CHECKPOINT_PATH = "/opt/ml/checkpoints"
+HOST = "algo-1"
+"""The one host of a single-instance job, as SageMaker names it in resourceconfig.json and log streams."""
 
 
 @dataclass(frozen=True)
@@ -36,8 +38,15 @@ class JobPlan:
     image: str
     arguments: list[str]
     environment: dict[str, str]
+    """The request's ``Environment`` plus what SageMaker itself sets (``TRAINING_JOB_NAME``…)."""
     downloads: list[Download]
     uploads: list[Upload]
+    read_only_paths: list[str]
+    """Container folders the job only reads: its config files and every input channel."""
+    writable_paths: list[str]
+    """Container folders the job writes: outputs, model, checkpoints, ``/opt/ml/output``."""
+    instance_type: str
+    is_training: bool
     config_files: dict[str, Any] = field(default_factory=dict)
     """Container path -> JSON payload written before the job starts."""
     checkpoint: tuple[str, str] | None = None
@@ -72,7 +81,14 @@ def _processing_plan(record: JobRecord) -> JobPlan:
         environment=dict(request.get("Environment", {})),
         downloads=downloads,
         uploads=uploads,
-        config_files={"/opt/ml/config/processingjobconfig.json": request},
+        read_only_paths=["/opt/ml/config", *(download.container_path for download in downloads)],
+        writable_paths=["/opt/ml/output", *(upload.container_path for upload in uploads)],
+        instance_type=request["ProcessingResources"]["ClusterConfig"]["InstanceType"],
+        is_training=False,
+        config_files={
+            "/opt/ml/config/processingjobconfig.json": request,
+            "/opt/ml/config/resourceconfig.json": {"current_host": HOST, "hosts": [HOST]},
+        },
         entrypoint=app.get("ContainerEntrypoint"),
         network_isolation=bool(network.get("EnableNetworkIsolation")),
         kms_key_id=output_config.get("KmsKeyId"),
@@ -100,33 +116,62 @@ def _training_plan(record: JobRecord) -> JobPlan:
             checkpoint_config["S3Uri"],
             checkpoint_config.get("LocalPath") or DEFAULT_CHECKPOINT_PATH,
         )
-    input_data_config = {
-        channel["ChannelName"]: {
-            key: channel[key] for key in ("ContentType", "TrainingInputMode", "CompressionType") if key in channel
-        }
-        for channel in channels
-    }
+    algorithm = request["AlgorithmSpecification"]
+    input_data_config = {channel["ChannelName"]: _channel_description(channel, algorithm) for channel in channels}
     resources = request["ResourceConfig"]
+    groups = resources.get("InstanceGroups") or [{}]
+    instance_type = resources.get("InstanceType") or groups[0].get("InstanceType", "")
     return JobPlan(
-        image=request["AlgorithmSpecification"]["TrainingImage"],
-        arguments=[],
-        environment=dict(request.get("Environment", {})),
+        image=algorithm["TrainingImage"],
+        arguments=list(algorithm.get("ContainerArguments", [])),
+        environment={
+            **request.get("Environment", {}),
+            "TRAINING_JOB_NAME": record.name,
+            "TRAINING_JOB_ARN": record.arn,
+        },
         downloads=downloads,
         uploads=uploads,
+        read_only_paths=["/opt/ml/input/config", *(download.container_path for download in downloads)],
+        writable_paths=["/opt/ml/model", "/opt/ml/output", *([checkpoint[1]] if checkpoint else [])],
+        instance_type=instance_type,
+        is_training=True,
         config_files={
             "/opt/ml/input/config/hyperparameters.json": request.get("HyperParameters", {}),
             "/opt/ml/input/config/inputdataconfig.json": input_data_config,
             "/opt/ml/input/config/resourceconfig.json": {
-                "current_host": "algo-1",
-                "hosts": ["algo-1"],
-                "instance_type": resources.get("InstanceType"),
+                "current_host": HOST,
+                "hosts": [HOST],
+                "network_interface_name": "eth0",
+                "current_instance_type": instance_type,
+                "current_group_name": "homogeneousCluster",
+                "instance_groups": [
+                    {
+                        "instance_group_name": "homogeneousCluster",
+                        "instance_type": instance_type,
+                        "hosts": [HOST],
+                    }
+                ],
             },
         },
         checkpoint=checkpoint,
-        entrypoint=request["AlgorithmSpecification"].get("ContainerEntrypoint"),
+        entrypoint=algorithm.get("ContainerEntrypoint"),
         network_isolation=bool(request.get("EnableNetworkIsolation")),
         kms_key_id=request["OutputDataConfig"].get("KmsKeyId"),
     )
+
+
+def _channel_description(channel: dict[str, Any], algorithm: dict[str, Any]) -> dict[str, str]:
+    """One channel's entry in ``inputdataconfig.json``, shaped as AWS's documented example."""
+    source = channel.get("DataSource", {}).get("S3DataSource", {})
+    description = {
+        "TrainingInputMode": channel.get("InputMode") or algorithm.get("TrainingInputMode", "File"),
+        "S3DistributionType": source.get("S3DataDistributionType", "FullyReplicated"),
+        "RecordWrapperType": channel.get("RecordWrapperType", "None"),
+    }
+    for key in ("ContentType", "CompressionType"):
+        if key in channel:
+            description[key] = channel[key]
+    return description
 
 
 def model_artifacts_uri(record: JobRecord) -> str:

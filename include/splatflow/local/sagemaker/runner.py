@@ -6,7 +6,7 @@ import logging
 
 from splatflow.local.aws_clients import aws_client
 from splatflow.local.config import RunnerSettings
-from splatflow.local.sagemaker.executor import JobExecutor
+from splatflow.local.sagemaker.executor import SHUTDOWN_GRACE_SECONDS, JobExecutor
 from splatflow.local.sagemaker.faults import FaultPlan
 from splatflow.local.sagemaker.protocol import SageMakerServer
 from splatflow.local.sagemaker.service import SageMakerService
@@ -35,8 +35,14 @@ class JobRunner:
 
     def start(self) -> None:
         self.server.start()
-        backend = "docker" if self.executor.use_docker else "subprocess"
-        log.info("SageMaker job runner on %s (jobs run as %s)", self.url, backend)
+        if self.executor.use_docker:
+            engine = self.settings.docker_host or "the docker client's default engine"
+            how = f"in their stage images, as SageMaker runs them (engine: {engine})"
+        else:
+            how = "as processes of this Python (--backend docker runs them in their images)"
+        log.info("SageMaker job runner on %s: jobs run %s", self.url, how)
 
     def stop(self) -> None:
+        """Stop serving, then stop every job still running (their records end Stopped)."""
         self.server.stop()
+        self.executor.stop_all(wait_seconds=SHUTDOWN_GRACE_SECONDS + 10)

@@ -11,6 +11,14 @@ from typing import Any
 CONTAINER_ML_ROOT = PurePosixPath("/opt/ml")
 
 
+EXIT_MESSAGE_MAX_BYTES = 1024
+"""SageMaker reports the first KB of a Processing job's message file as its ``ExitMessage``."""
+
+
+class ExitMessageError(ValueError):
+    """The message file is not UTF-8, which SageMaker fails a Processing job for (``ClientError``)."""
+
+
 class WorkspacePathError(ValueError):
     """A request names a container path outside ``/opt/ml`` or one that climbs out of it."""
 
@@ -49,6 +57,20 @@ class Workspace:
         target = self.host_path(container_path)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(json.dumps(payload, indent=1, default=str), encoding="utf-8")
+
+    def exit_message(self) -> str | None:
+        """A Processing container's ``/opt/ml/output/message``: its first KB, which must be UTF-8."""
+        message = self.root / "output" / "message"
+        if not message.is_file():
+            return None
+        with message.open("rb") as source:
+            head = source.read(EXIT_MESSAGE_MAX_BYTES)
+        try:
+            return head.decode("utf-8") or None
+        except UnicodeDecodeError as exc:
+            if exc.start < len(head) - 3:
+                raise ExitMessageError("/opt/ml/output/message is not UTF-8 text") from None
+            return head[: exc.start].decode("utf-8") or None
 
     def failure_reason(self) -> str | None:
         """The container's own one-line reason, if it wrote one."""

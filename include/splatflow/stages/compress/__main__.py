@@ -1,7 +1,6 @@
 """Entry point of the compressor container: ``python -m splatflow.stages.compress``."""
 
-from splatflow.stages.compress.stage import STAGE_NAME, main
-from splatflow.stages.contract import run_stage
+from splatflow.stages.contract import run_stage_module
 
 if __name__ == "__main__":
-    run_stage(STAGE_NAME, main)
+    run_stage_module("compress", "splatflow.stages.compress.stage")

@@ -15,29 +15,24 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
+from splatflow.contract.outputs import MODEL_METRICS, ORBIT_STILLS, PREVIEW, TRAINING_METRICS, orbit_still
 from splatflow.formats.cameras import Camera, camera_from_matrices, read_cameras
 from splatflow.formats.ply import Splats
 from splatflow.render import render_splats
 
 log = logging.getLogger(__name__)
 
-METRICS_NAME = "metrics.json"
-PREVIEW_NAME = "preview.png"
-ORBIT_NAME = "orbit_{index}.png"
-ORBIT_STILLS = 3
-"""Thumbnails at 90, 180 and 270 degrees around the scene from the preview's viewpoint."""
 ORBIT_WIDTH = 200
 PREVIEW_WIDTH = 640
-"""The email shows the preview at this width, whatever resolution the model was trained at."""
 """The email shows the preview at this width, whatever resolution the model was trained at."""
 
 
 def carry_training_metrics(model_dir: Path, output_dir: Path) -> bool:
     """Copy the training stage's ``metrics.json`` when the model has one (a bare .ply has not)."""
-    source = model_dir / METRICS_NAME
+    source = model_dir / MODEL_METRICS
     if not source.is_file():
         return False
-    shutil.copyfile(source, output_dir / METRICS_NAME)
+    shutil.copyfile(source, output_dir / TRAINING_METRICS)
     return True
 
 
@@ -108,11 +103,11 @@ def write_stills(decoded: Splats, camera: Camera | None, output_dir: Path) -> bo
     if camera is None:
         log.info("no held-out camera travels with the model; no preview rendered")
         return False
-    _save_render(decoded, camera, output_dir / PREVIEW_NAME)
+    _save_render(decoded, camera, output_dir / PREVIEW)
     center = np.median(decoded.means, axis=0)
     up = scene_up(decoded.means, camera)
     thumbnail = camera.scaled(ORBIT_WIDTH / camera.width)
     for index, orbit in enumerate(orbit_cameras(thumbnail, center, up), start=1):
-        _save_render(decoded, orbit, output_dir / ORBIT_NAME.format(index=index))
+        _save_render(decoded, orbit, output_dir / orbit_still(index))
     log.info("preview and %d orbit stills rendered around %s", ORBIT_STILLS, camera.name)
     return True

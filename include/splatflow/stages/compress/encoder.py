@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import numpy.typing as npt
 
+from splatflow.contract.compress_settings import TexelOrderName
 from splatflow.formats.ply import Splats
 from splatflow.formats.sog_codec import (
     CODEBOOK_SIZE,
@@ -32,7 +33,6 @@ from splatflow.formats.sog_codec import (
 from splatflow.stages.compress.codebooks import scalar_codebook, sh_palette
 from splatflow.stages.compress.ordering import self_organising_order
 from splatflow.stages.compress.orientation import canonical_orientation
-from splatflow.stages.compress.settings import TexelOrderName
 
 log = logging.getLogger(__name__)
 

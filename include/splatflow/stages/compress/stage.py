@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from splatflow.contract.compress_settings import Settings
+from splatflow.contract.outputs import COMPRESSED_FROM_PLY, COMPRESSION_REPORT, SOG
 from splatflow.formats.cameras import CamerasFormatError, read_cameras
 from splatflow.formats.ply import PlyFormatError, Splats, read_ply
 from splatflow.formats.sog import WebpEffort, read_sog, write_sog
@@ -28,13 +30,9 @@ from splatflow.stages.compress.inputs import ModelInput, locate_model
 from splatflow.stages.compress.pruning import prune_least_significant
 from splatflow.stages.compress.quality import QualityCheck, check_quality, pick_views
 from splatflow.stages.compress.report import CompressionReport, attribute_rmse, quality_summary
-from splatflow.stages.compress.settings import Settings
-from splatflow.stages.contract import MlPaths, StageError, read_arguments, staged_output
+from splatflow.stages.contract import FailureCode, MlPaths, StageError, read_arguments, staged_output
 
 STAGE_NAME = "compress"
-SOG_NAME = "scene.sog"
-REPORT_NAME = "report.json"
-PLY_NAME = "splat.ply"
 
 log = logging.getLogger(__name__)
 
@@ -55,12 +53,14 @@ def load_splats(model: ModelInput) -> tuple[Splats, int, int]:
     try:
         splats = read_ply(model.ply)
     except PlyFormatError as exc:
-        raise StageError(str(exc)) from None
+        raise StageError(FailureCode.BAD_MODEL, str(exc)) from None
     if splats.count == 0:
-        raise StageError(f"{model.ply.name} holds no splats")
+        raise StageError(FailureCode.BAD_MODEL, f"{model.ply.name} holds no splats")
     clean, dropped = drop_non_finite(splats)
     if clean.count == 0:
-        raise StageError(f"all {splats.count} splats of {model.ply.name} hold NaN or infinite values")
+        raise StageError(
+            FailureCode.DIVERGED, f"all {splats.count} splats of {model.ply.name} hold NaN or infinite values"
+        )
     if dropped:
         log.warning("dropped %d of %d splats holding NaN or infinite values", dropped, splats.count)
     return clean, splats.count, dropped
@@ -83,7 +83,7 @@ def run_quality_check(
     try:
         cameras = read_cameras(model.cameras)
     except CamerasFormatError as exc:
-        raise StageError(f"the model's held-out cameras are unreadable: {exc}") from None
+        raise StageError(FailureCode.BAD_MODEL, f"the model's held-out cameras are unreadable: {exc}") from None
     if not cameras:
         return None, "cameras.json lists no held-out cameras"
     views = pick_views(cameras, settings.quality_max_views)
@@ -91,13 +91,15 @@ def run_quality_check(
     loss = check.psnr_loss_db
     if loss is not None and loss > settings.max_psnr_loss_db:
         raise StageError(
+            FailureCode.QUALITY_CHECK,
             f"compression lost {loss:.2f} dB of PSNR on the held-out photos "
-            f"(limit {settings.max_psnr_loss_db:g} dB); {_remedy(settings)}"
+            f"(limit {settings.max_psnr_loss_db:g} dB); {_remedy(settings)}",
         )
     if loss is None and check.mean_psnr_vs_original < settings.min_psnr_vs_original_db:
         raise StageError(
+            FailureCode.QUALITY_CHECK,
             f"the compressed scene renders at {check.mean_psnr_vs_original:.1f} dB PSNR against the "
-            f"original (limit {settings.min_psnr_vs_original_db:g} dB); {_remedy(settings)}"
+            f"original (limit {settings.min_psnr_vs_original_db:g} dB); {_remedy(settings)}",
         )
     return check, None
 
@@ -107,7 +109,7 @@ def pruned(splats: Splats, fraction: float) -> tuple[Splats, int]:
     try:
         kept, count = prune_least_significant(splats, fraction)
     except ValueError as exc:
-        raise StageError(str(exc)) from None
+        raise StageError(FailureCode.INVALID_SETTINGS, str(exc)) from None
     if count:
         log.info("pruned the %d least significant of %d splats (prune_fraction %g)", count, splats.count, fraction)
     return kept, count
@@ -125,7 +127,7 @@ def compress(model: ModelInput, output_dir: Path, settings: Settings) -> Compres
     )
     started = time.monotonic()
     encoding = encode_splats(kept, options)
-    sog_path = output_dir / SOG_NAME
+    sog_path = output_dir / SOG
     entry_bytes = write_sog(
         encoding.encoded,
         sog_path,
@@ -136,17 +138,18 @@ def compress(model: ModelInput, output_dir: Path, settings: Settings) -> Compres
     decoded = read_sog(sog_path)
     if decoded.count != kept.count or decoded.sh_degree != kept.sh_degree:
         raise StageError(
+            FailureCode.INTERNAL,
             f"the written bundle decodes to {decoded.count} splats of SH degree {decoded.sh_degree}, "
-            f"not {kept.count} of degree {kept.sh_degree}"
+            f"not {kept.count} of degree {kept.sh_degree}",
         )
     # The check draws the whole model, pruned splats included: it judges everything we dropped.
     check, skipped = run_quality_check(model, splats, decoded, settings)
-    shutil.copyfile(model.ply, output_dir / PLY_NAME)
+    shutil.copyfile(model.ply, output_dir / COMPRESSED_FROM_PLY)
     carry_training_metrics(model.ply.parent, output_dir)
     try:
         camera = preview_camera(model.cameras)
     except CamerasFormatError as exc:
-        raise StageError(f"the model's held-out cameras are unreadable: {exc}") from None
+        raise StageError(FailureCode.BAD_MODEL, f"the model's held-out cameras are unreadable: {exc}") from None
     write_stills(decoded, camera, output_dir)
     palette = encoding.encoded.sh_palette
     report = CompressionReport(
@@ -166,8 +169,8 @@ def compress(model: ModelInput, output_dir: Path, settings: Settings) -> Compres
         quality_skipped=skipped,
         settings=dataclasses.asdict(settings),
     )
-    report.write(output_dir / REPORT_NAME)
-    log.info("wrote %s: %d bytes, %.1fx smaller than the .ply", SOG_NAME, report.sog_bytes, report.ratio)
+    report.write(output_dir / COMPRESSION_REPORT)
+    log.info("wrote %s: %d bytes, %.1fx smaller than the .ply", SOG, report.sog_bytes, report.ratio)
     return report
 
 

@@ -1,7 +1,7 @@
 """The SfM stage: a ZIP of drone photos to a COLMAP model ready for 3DGS training.
 
 Runs as a SageMaker Processing job (``python -m splatflow.stages.sfm --name value …``; see
-``settings.Settings`` for every argument).
+``splatflow.contract.sfm_settings.Settings`` for every argument).
 
 Input: exactly one ``.zip`` anywhere under ``/opt/ml/processing/input``, holding ``.jpg``,
 ``.jpeg`` or ``.png`` photos (any letter case, any folders).

@@ -7,7 +7,7 @@ import os
 
 import pycolmap
 
-from splatflow.stages.sfm.settings import Settings
+from splatflow.contract.sfm_settings import Settings
 
 UNVERIFIED_CONFIGS = frozenset(
     int(config)

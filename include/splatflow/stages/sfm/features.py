@@ -30,11 +30,11 @@ from pathlib import Path
 import numpy as np
 import pycolmap
 
+from splatflow.contract.sfm_settings import Settings
 from splatflow.stages.contract import Progress
 from splatflow.stages.sfm.colmap_options import thread_count
 from splatflow.stages.sfm.matching import choose_matching
 from splatflow.stages.sfm.photos import Photo
-from splatflow.stages.sfm.settings import Settings
 
 SURVEY_EXTRACTION_MAX_SIZE = 1024
 SURVEY_MAX_NUM_FEATURES = 4096

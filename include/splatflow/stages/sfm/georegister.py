@@ -32,9 +32,9 @@ from typing import Any
 import numpy as np
 import pycolmap
 
+from splatflow.contract.sfm_settings import Settings
 from splatflow.stages.sfm.horizontal_fit import robust_fit
 from splatflow.stages.sfm.photos import GpsPosition
-from splatflow.stages.sfm.settings import Settings
 from splatflow.stages.sfm.upright import DataUp, UpSource, angle_deg, data_up, rotation_onto_z
 
 log = logging.getLogger(__name__)

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pycolmap
 
-from splatflow.stages.contract import StageError
+from splatflow.contract.sfm_settings import MapperKind, Settings
+from splatflow.stages.contract import FailureCode, StageError
 from splatflow.stages.sfm.colmap_options import thread_count
 from splatflow.stages.sfm.heartbeat import heartbeat
-from splatflow.stages.sfm.settings import MapperKind, Settings
 from splatflow.stages.sfm.unpack import SkippedFile
 
 log = logging.getLogger(__name__)
@@ -85,8 +85,9 @@ def _run_mapper(
 def _largest(models: dict[int, pycolmap.Reconstruction]) -> pycolmap.Reconstruction:
     if not models:
         raise StageError(
+            FailureCode.NO_OVERLAP,
             "no 3D model could be built from the matches; the photos may not overlap enough "
-            "or may show a scene without texture (water, snow, sky)"
+            "or may show a scene without texture (water, snow, sky)",
         )
     largest = max(models.values(), key=lambda model: model.num_reg_images())
     log.info(
@@ -115,8 +116,9 @@ def check_registration(
     more = f" and {len(removed) - MAX_NAMES_IN_FAILURE} more" if len(removed) > MAX_NAMES_IN_FAILURE else ""
     dropped = f"; {len(removed)} placed badly were removed ({names}{more})" if removed else ""
     raise StageError(
+        FailureCode.NO_OVERLAP,
         f"only {registered} of {decoded} photos could be placed in the 3D model (at least {needed} "
-        f"needed){split}{dropped}; the photos may not overlap enough"
+        f"needed){split}{dropped}; the photos may not overlap enough",
     )
 
 

@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pycolmap
 
-from splatflow.stages.contract import StageError
+from splatflow.contract.sfm_settings import MatchingMethod, Settings
+from splatflow.stages.contract import FailureCode, StageError
 from splatflow.stages.sfm.colmap_options import UNVERIFIED_CONFIGS, thread_count
 from splatflow.stages.sfm.footprints import SEED_NEIGHBORS, footprint_reach, height_above_ground
 from splatflow.stages.sfm.heartbeat import heartbeat
 from splatflow.stages.sfm.photos import Photo
-from splatflow.stages.sfm.settings import MatchingMethod, Settings
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +77,9 @@ def match_photos(photos: list[Photo], database: Path, settings: Settings, stage:
     log.info("%d of %d matched pairs verified", result.verified_pairs, result.matched_pairs)
     if result.verified_pairs == 0:
         raise StageError(
+            FailureCode.NO_OVERLAP,
             f"no two of the {len(photos)} photos share enough matching features; "
-            "the photos may not overlap (each spot should appear in several photos)"
+            "the photos may not overlap (each spot should appear in several photos)",
         )
     return result
 

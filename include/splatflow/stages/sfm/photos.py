@@ -18,9 +18,9 @@ from pathlib import Path
 
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
+from splatflow.contract.sfm_settings import Settings
 from splatflow.stages.contract import Progress
 from splatflow.stages.sfm.colmap_options import thread_count
-from splatflow.stages.sfm.settings import Settings
 from splatflow.stages.sfm.unpack import SkippedFile
 
 log = logging.getLogger(__name__)

@@ -25,8 +25,8 @@ import logging
 import numpy as np
 import pycolmap
 
+from splatflow.contract.sfm_settings import Settings
 from splatflow.stages.sfm.georegister import GeoRegistration
-from splatflow.stages.sfm.settings import Settings
 from splatflow.stages.sfm.unpack import SkippedFile
 
 log = logging.getLogger(__name__)

@@ -17,15 +17,14 @@ from typing import Any
 
 import pycolmap
 
+from splatflow.contract.outputs import SFM_REPORT
+from splatflow.contract.sfm_settings import Settings
 from splatflow.stages.sfm.features import ExtractionPlan
 from splatflow.stages.sfm.georegister import GeoRegistration
 from splatflow.stages.sfm.mapping import MappingResult
 from splatflow.stages.sfm.matching import MatchingResult
 from splatflow.stages.sfm.photos import Photo
-from splatflow.stages.sfm.settings import Settings
 from splatflow.stages.sfm.unpack import SkippedFile
-
-REPORT_NAME = "report.json"
 
 
 class StepTimings:
@@ -119,6 +118,6 @@ def _cameras(reconstruction: pycolmap.Reconstruction, camera_keys: dict[int, str
 
 
 def write_report(report: dict[str, Any], folder: Path) -> Path:
-    path = folder / REPORT_NAME
+    path = folder / SFM_REPORT
     path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     return path

@@ -8,7 +8,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from splatflow.stages.contract import MlPaths, StageError, read_arguments, staged_output
+from splatflow.contract.sfm_settings import Settings
+from splatflow.stages.contract import FailureCode, MlPaths, StageError, read_arguments, staged_output
 from splatflow.stages.sfm.colmap_options import quiet_pycolmap, seed_pycolmap
 from splatflow.stages.sfm.features import extract_features, plan_extraction
 from splatflow.stages.sfm.georegister import GeoRegistration, georegister
@@ -17,7 +18,6 @@ from splatflow.stages.sfm.matching import match_photos
 from splatflow.stages.sfm.photos import Photo, decode_photos
 from splatflow.stages.sfm.placement import gps_outliers, poorly_observed, remove_photos
 from splatflow.stages.sfm.report import StepTimings, build_report, unregistered_photos, write_report
-from splatflow.stages.sfm.settings import Settings
 from splatflow.stages.sfm.triangulation import triangulate_all_matches
 from splatflow.stages.sfm.undistort import undistort
 from splatflow.stages.sfm.unpack import SkippedFile, find_input_zip, unpack_photos
@@ -36,11 +36,12 @@ def run(paths: MlPaths, settings: Settings) -> None:
     seed_pycolmap(settings)
     zip_path = find_input_zip(paths.processing_input)
     timings = StepTimings()
-    # Scratch space lives beside the output on the job's ML storage volume, which is sized for
-    # the data; the container's root disk may be far smaller.
-    paths.processing_output.parent.mkdir(parents=True, exist_ok=True)
+    # Scratch space lives in the output folder, on the job's ML storage volume, which is sized
+    # for the data (the container's root disk may be far smaller). Its parent is only the mount
+    # point SageMaker makes. The scratch is gone before the job ends: only the result is uploaded.
+    paths.processing_output.mkdir(parents=True, exist_ok=True)
     with (
-        tempfile.TemporaryDirectory(prefix=".sfm-work-", dir=paths.processing_output.parent) as scratch,
+        tempfile.TemporaryDirectory(prefix=".sfm-work-", dir=paths.processing_output) as scratch,
         staged_output(paths.processing_output) as staging,
     ):
         work = Path(scratch)
@@ -118,6 +119,7 @@ def _check_enough_photos(received: int, decoded: int, settings: Settings) -> Non
         return
     broken = f", {received - decoded} could not be decoded" if decoded < received else ""
     raise StageError(
+        FailureCode.TOO_FEW_PHOTOS,
         f"the ZIP holds {received} photo(s){broken}; at least {settings.min_registered_photos} "
-        "overlapping photos are needed"
+        "overlapping photos are needed",
     )

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pycolmap
 
+from splatflow.contract.sfm_settings import Settings
 from splatflow.stages.sfm.colmap_options import thread_count
 from splatflow.stages.sfm.heartbeat import heartbeat
-from splatflow.stages.sfm.settings import Settings
 
 OUTPUT_FOLDERS = ("images", "sparse")
 

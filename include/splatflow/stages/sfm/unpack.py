@@ -17,8 +17,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from splatflow.stages.contract import StageError
-from splatflow.stages.sfm.settings import Settings
+from splatflow.contract.sfm_settings import Settings
+from splatflow.stages.contract import FailureCode, StageError
 
 log = logging.getLogger(__name__)
 
@@ -47,17 +47,19 @@ def find_input_zip(input_dir: Path) -> Path:
     """The single ``.zip`` anywhere under ``input_dir``; none or several is the user's error."""
     found = sorted(p for p in input_dir.rglob("*") if p.is_file() and p.suffix.lower() == ".zip")
     if not found:
-        raise StageError(f"no ZIP file found in the input ({input_dir}); upload one ZIP of photos")
+        raise StageError(
+            FailureCode.NOT_AN_ARCHIVE, f"no ZIP file found in the input ({input_dir}); upload one ZIP of photos"
+        )
     if len(found) > 1:
         names = ", ".join(p.name for p in found)
-        raise StageError(f"expected one ZIP file in the input, found {len(found)}: {names}")
+        raise StageError(FailureCode.NOT_AN_ARCHIVE, f"expected one ZIP file in the input, found {len(found)}: {names}")
     return found[0]
 
 
 def unpack_photos(zip_path: Path, destination: Path, settings: Settings) -> UnpackedPhotos:
     """Extract the photos of ``zip_path`` into ``destination`` after checking every member."""
     if not zipfile.is_zipfile(zip_path):
-        raise StageError(f"{zip_path.name} is not a valid ZIP archive")
+        raise StageError(FailureCode.NOT_AN_ARCHIVE, f"{zip_path.name} is not a valid ZIP archive")
     destination.mkdir(parents=True, exist_ok=True)
     try:
         with zipfile.ZipFile(zip_path) as archive:
@@ -72,7 +74,7 @@ def unpack_photos(zip_path: Path, destination: Path, settings: Settings) -> Unpa
             for member in photos:
                 written += _extract(archive, member, destination)
     except zipfile.BadZipFile as exc:
-        raise StageError(f"{zip_path.name} is damaged: {exc}") from None
+        raise StageError(FailureCode.NOT_AN_ARCHIVE, f"{zip_path.name} is damaged: {exc}") from None
     for item in skipped:
         log.warning("skipping %s: %s", item.name, item.reason)
     log.info("unpacked %d photos (%.1f MB) from %s", len(photos), written / 1e6, zip_path.name)
@@ -87,23 +89,27 @@ def _refuse_hostile(member: zipfile.ZipInfo) -> None:
     """Any member, photo or not, that tries to escape the folder marks the whole ZIP as hostile."""
     path = _member_path(member)
     if path.is_absolute() or ".." in path.parts or ":" in path.parts[0]:
-        raise StageError(f"refusing the ZIP: member '{member.filename}' points outside its folder")
+        raise StageError(
+            FailureCode.UNSAFE_ARCHIVE, f"refusing the ZIP: member '{member.filename}' points outside its folder"
+        )
     if stat.S_ISLNK(member.external_attr >> 16):
-        raise StageError(f"refusing the ZIP: member '{member.filename}' is a symbolic link")
+        raise StageError(FailureCode.UNSAFE_ARCHIVE, f"refusing the ZIP: member '{member.filename}' is a symbolic link")
 
 
 def _refuse_bomb(member: zipfile.ZipInfo, settings: Settings) -> None:
     """Only photos are extracted, so only they are held to the size limits."""
     if member.file_size > settings.max_photo_bytes:
         raise StageError(
+            FailureCode.UNSAFE_ARCHIVE,
             f"refusing the ZIP: member '{member.filename}' expands to {member.file_size / 1e6:.0f} MB, "
-            f"more than the {settings.max_photo_bytes / 1e6:.0f} MB limit"
+            f"more than the {settings.max_photo_bytes / 1e6:.0f} MB limit",
         )
     ratio = member.file_size / max(member.compress_size, 1)
     if ratio > settings.max_compression_ratio:
         raise StageError(
+            FailureCode.UNSAFE_ARCHIVE,
             f"refusing the ZIP: member '{member.filename}' expands {ratio:.0f} times "
-            f"(limit {settings.max_compression_ratio:.0f}); this looks like a zip bomb"
+            f"(limit {settings.max_compression_ratio:.0f}); this looks like a zip bomb",
         )
 
 
@@ -127,17 +133,19 @@ def _select_photos(members: list[zipfile.ZipInfo]) -> tuple[list[zipfile.ZipInfo
 
 def _refuse_oversized(photos: list[zipfile.ZipInfo], settings: Settings) -> None:
     if not photos:
-        raise StageError("the ZIP holds no photos (.jpg, .jpeg or .png)")
+        raise StageError(FailureCode.NO_PHOTOS, "the ZIP holds no photos (.jpg, .jpeg or .png)")
     if len(photos) > settings.max_photos:
         raise StageError(
+            FailureCode.TOO_LARGE,
             f"the ZIP holds {len(photos)} photos, more than the {settings.max_photos} limit; "
-            "split the survey into several submissions"
+            "split the survey into several submissions",
         )
     total = sum(m.file_size for m in photos)
     if total > settings.max_zip_total_bytes:
         raise StageError(
+            FailureCode.TOO_LARGE,
             f"refusing the ZIP: its photos expand to {total / 1e9:.1f} GB, "
-            f"more than the {settings.max_zip_total_bytes / 1e9:.1f} GB limit"
+            f"more than the {settings.max_zip_total_bytes / 1e9:.1f} GB limit",
         )
 
 

@@ -1,6 +1,6 @@
 """``python -m splatflow.stages.train``: the 3dgs container's entry point."""
 
-from splatflow.stages.contract import run_stage
-from splatflow.stages.train.stage import main
+from splatflow.stages.contract import run_stage_module
 
-run_stage("train", main)
+if __name__ == "__main__":
+    run_stage_module("train", "splatflow.stages.train.stage")

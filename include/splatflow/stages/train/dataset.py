@@ -17,7 +17,7 @@ import pycolmap
 from PIL import Image
 
 from splatflow.formats.cameras import Camera, camera_from_matrices
-from splatflow.stages.contract import StageError
+from splatflow.stages.contract import FailureCode, StageError
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +46,9 @@ class SceneData:
 def _pinhole_camera(image: pycolmap.Image, camera: pycolmap.Camera) -> Camera:
     if camera.model.name != "PINHOLE":
         raise StageError(
+            FailureCode.BAD_SFM_OUTPUT,
             f"photo {image.name} uses a {camera.model.name} camera; training needs the undistorted "
-            "PINHOLE model the SfM stage writes"
+            "PINHOLE model the SfM stage writes",
         )
     fx, fy, cx, cy = (float(v) for v in camera.params)
     world_to_camera = np.eye(4)
@@ -67,7 +68,9 @@ def _load_view(images_dir: Path, camera: Camera, max_width: int) -> View:
                 rgb = rgb.resize((target.width, target.height), Image.Resampling.LANCZOS)
             pixels = np.asarray(rgb, dtype=np.float32) / 255.0
     except FileNotFoundError:
-        raise StageError(f"the SfM output names photo {camera.name} but images/ does not hold it") from None
+        raise StageError(
+            FailureCode.BAD_SFM_OUTPUT, f"the SfM output names photo {camera.name} but images/ does not hold it"
+        ) from None
     return View(camera=target, photo=pixels)
 
 
@@ -75,16 +78,22 @@ def load_scene(channel: Path, holdout_every: int, max_width: int) -> SceneData:
     """Read the ``sfm`` channel; an empty or unusable model fails the stage in plain words."""
     sparse = channel / "sparse"
     if not (sparse / "images.bin").exists() and not (sparse / "images.txt").exists():
-        raise StageError(f"no COLMAP model in the sfm input (expected {sparse.name}/images.bin)")
+        raise StageError(
+            FailureCode.BAD_SFM_OUTPUT, f"no COLMAP model in the sfm input (expected {sparse.name}/images.bin)"
+        )
     model = pycolmap.Reconstruction(str(sparse))
     cameras = sorted(
         (_pinhole_camera(image, model.cameras[image.camera_id]) for image in model.images.values()),
         key=lambda camera: camera.name,
     )
     if len(cameras) < MIN_TRAINING_VIEWS + 1:
-        raise StageError(f"the SfM output has {len(cameras)} posed photos; at least 3 are needed")
+        raise StageError(
+            FailureCode.NO_OVERLAP, f"the SfM output has {len(cameras)} posed photos; at least 3 are needed"
+        )
     if model.num_points3D() < MIN_POINTS:
-        raise StageError(f"the SfM output has only {model.num_points3D()} 3D points; nothing to start from")
+        raise StageError(
+            FailureCode.NO_OVERLAP, f"the SfM output has only {model.num_points3D()} 3D points; nothing to start from"
+        )
     views = [_load_view(channel / "images", camera, max_width) for camera in cameras]
     holdout = [v for i, v in enumerate(views) if i % holdout_every == holdout_every // 2]
     training = [v for i, v in enumerate(views) if i % holdout_every != holdout_every // 2]

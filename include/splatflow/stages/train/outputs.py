@@ -16,16 +16,13 @@ import numpy.typing as npt
 import torch
 from PIL import Image
 
+from splatflow.contract.outputs import MODEL_CAMERAS, MODEL_HOLDOUT, MODEL_METRICS, MODEL_PLY
+from splatflow.contract.train_settings import Settings
 from splatflow.formats.cameras import write_cameras
 from splatflow.formats.ply import Splats, write_ply
 from splatflow.stages.train.dataset import View
-from splatflow.stages.train.settings import Settings
 from splatflow.stages.train.trainer import TrainingResult
 
-PLY_NAME = "splat.ply"
-CAMERAS_NAME = "cameras.json"
-METRICS_NAME = "metrics.json"
-HOLDOUT_DIR = "holdout"
 PREVIEWS_DIR = "previews"
 
 
@@ -76,12 +73,12 @@ def write_model(
     settings: Settings,
     device: str,
 ) -> None:
-    write_ply(splats, folder / PLY_NAME)
-    write_cameras([view.camera for view in holdout], folder / CAMERAS_NAME)
+    write_ply(splats, folder / MODEL_PLY)
+    write_cameras([view.camera for view in holdout], folder / MODEL_CAMERAS)
     for view in holdout:
-        _png(view.photo, folder / HOLDOUT_DIR / f"{view.camera.name}.png")
+        _png(view.photo, folder / MODEL_HOLDOUT / f"{view.camera.name}.png")
     for view, render in list(zip(holdout, result.final.renders, strict=True))[: settings.previews]:
         side_by_side = np.concatenate([view.photo, render.numpy()], axis=1)
         _png(side_by_side, folder / PREVIEWS_DIR / f"{Path(view.camera.name).stem}.png")
     document = metrics_document(result, settings, device)
-    (folder / METRICS_NAME).write_text(json.dumps(document, indent=1), encoding="utf-8")
+    (folder / MODEL_METRICS).write_text(json.dumps(document, indent=1), encoding="utf-8")

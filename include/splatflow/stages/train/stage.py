@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import logging
 
-from splatflow.stages.contract import MlPaths, StageError, read_settings, staged_output
+from splatflow.contract.paths import SFM_CHANNEL
+from splatflow.contract.train_settings import Settings, preset_value
+from splatflow.stages.contract import FailureCode, MlPaths, StageError, read_settings, staged_output
 from splatflow.stages.train.dataset import load_scene
 from splatflow.stages.train.outputs import splats_from_parameters, write_model
-from splatflow.stages.train.settings import Settings, preset_value
 from splatflow.stages.train.trainer import Trainer, choose_device
 
 log = logging.getLogger(__name__)
-
-SFM_CHANNEL = "sfm"
 
 
 def main(paths: MlPaths) -> None:
@@ -21,7 +20,9 @@ def main(paths: MlPaths) -> None:
     log.info("training on %s with the %s preset", device, settings.preset)
     channel = paths.channel(SFM_CHANNEL)
     if not channel.is_dir() or not any(channel.iterdir()):
-        raise StageError(f"the '{SFM_CHANNEL}' input channel is empty; run the SfM stage first")
+        raise StageError(
+            FailureCode.INPUT_MISSING, f"the '{SFM_CHANNEL}' input channel is empty; run the SfM stage first"
+        )
     scene = load_scene(channel, settings.holdout_every, preset_value(settings.max_width))
     trainer = Trainer(settings, scene, device, paths.checkpoints)
     result = trainer.run()

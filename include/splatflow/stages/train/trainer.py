@@ -21,16 +21,16 @@ import torch.nn.functional as F  # noqa: N812 - the conventional alias
 from gsplat.strategy import DefaultStrategy, MCMCStrategy
 from torch import Tensor
 
+from splatflow.contract.train_settings import Settings, preset_value
 from splatflow.render import camera_tensors, select_rasterizer
 from splatflow.render.sh import camera_centres
 from splatflow.render.threads import use_cpu_threads
-from splatflow.stages.contract import Progress, StageError
+from splatflow.stages.contract import FailureCode, Progress, StageError
 from splatflow.stages.train.checkpoints import load_latest_checkpoint, save_checkpoint
 from splatflow.stages.train.dataset import SceneData, View
 from splatflow.stages.train.init import gaussians_from_points, scene_scale
 from splatflow.stages.train.metrics import psnr, ssim
 from splatflow.stages.train.schedule import Budget, PlateauStopper, resolution_factor
-from splatflow.stages.train.settings import Settings, preset_value
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,9 @@ def choose_device(settings: Settings) -> torch.device:
     if torch.cuda.is_available() and settings.device != "cpu":
         return torch.device("cuda")
     if settings.device == "cuda":
-        raise StageError("the hyperparameters demand a CUDA GPU (device=cuda) but none is available")
+        raise StageError(
+            FailureCode.NO_GPU, "the hyperparameters demand a CUDA GPU (device=cuda) but none is available"
+        )
     return torch.device("cpu")
 
 
@@ -134,7 +136,7 @@ class Trainer:
         refine_stop = preset_value(self.settings.refine_stop_step)
         if self.settings.strategy == "mcmc":
             if self.device.type != "cuda":
-                raise StageError("strategy=mcmc needs a CUDA GPU; use strategy=default on CPU")
+                raise StageError(FailureCode.NO_GPU, "strategy=mcmc needs a CUDA GPU; use strategy=default on CPU")
             return MCMCStrategy(cap_max=preset_value(self.settings.max_gaussians), refine_stop_iter=refine_stop)
         start = min(preset_value(self.settings.refine_start_step), refine_stop // 2)
         return DefaultStrategy(refine_start_iter=start, refine_stop_iter=refine_stop, reset_every=3000)
@@ -219,8 +221,9 @@ class Trainer:
         loss = self.loss(image, photo)
         if not torch.isfinite(loss):
             raise StageError(
+                FailureCode.DIVERGED,
                 f"training diverged at step {self.step} (loss is {loss.item()}); "
-                "try a lower-resolution preset or check the SfM output"
+                "try a lower-resolution preset or check the SfM output",
             )
         self.strategy.step_pre_backward(self.params, self.optimizers, self.strategy_state, self.step, meta)
         loss.backward()
@@ -314,8 +317,9 @@ class Trainer:
                     )
         except torch.cuda.OutOfMemoryError:
             raise StageError(
+                FailureCode.OUT_OF_MEMORY,
                 f"the GPU ran out of memory at step {self.step} with {len(self.params['means'])} Gaussians; "
-                "lower max_gaussians or max_width, or use a larger instance"
+                "lower max_gaussians or max_width, or use a larger instance",
             ) from None
         final = self.evaluate(keep_renders=True)
         log.info("stopped at step %d (%s): held-out PSNR %.2f dB", self.step, reason, final.psnr)

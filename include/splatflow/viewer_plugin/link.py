@@ -12,12 +12,10 @@ from airflow.utils.session import create_session
 from airflow.utils.state import TaskInstanceState
 from sqlalchemy import select
 
-from splatflow.viewer.service import PIPELINE_DAG_ID
+from splatflow.pipeline.ids import PIPELINE_DAG_ID, PUBLISH
 
 VIEWER_URL_PREFIX = "/splat-viewer"
 """Where the plugin mounts the viewer app on the Airflow API server."""
-
-PUBLISH_TASK_ID = "publish"
 
 
 def viewer_path(dag_id: str, run_id: str) -> str:
@@ -32,7 +30,7 @@ def run_has_published(dag_id: str, run_id: str) -> bool:
             select(TaskInstance.state).where(
                 TaskInstance.dag_id == dag_id,
                 TaskInstance.run_id == run_id,
-                TaskInstance.task_id == PUBLISH_TASK_ID,
+                TaskInstance.task_id == PUBLISH,
                 TaskInstance.map_index == -1,
             )
         )

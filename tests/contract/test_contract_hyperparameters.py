@@ -9,7 +9,7 @@ from typing import Literal
 
 import pytest
 
-from splatflow.hyperparameters import (
+from splatflow.contract.hyperparameters import (
     HyperparameterError,
     from_container_arguments,
     from_hyperparameters,

@@ -1,4 +1,5 @@
-"""A synthetic scene with a trained scene's statistics, for tests and the benchmark.
+"""A synthetic scene with a trained scene's statistics, for the tests and the benchmarks
+(``bench/compress.py`` and ``bench/viewer.py`` put this folder on their path).
 
 Random splats are the worst case for every compressor (no neighbour resembles another), so
 they say little about real output sizes. This scene is built like a drone capture: splats on
@@ -24,6 +25,7 @@ def _smooth_field(points: np.ndarray, rng: np.random.Generator, channels: int, w
 
 
 def synthetic_scene(count: int, sh_degree: int = 3, seed: int = 0) -> Splats:
+    """``count`` splats of a drone-like scene (ground and building blocks), the same for the same seed."""
     rng = np.random.default_rng(seed)
     on_ground = rng.random(count) < 0.6
     ground = rng.uniform(-40, 40, size=(count, 3))

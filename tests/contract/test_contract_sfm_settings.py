@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from splatflow.hyperparameters import to_container_arguments
+from splatflow.contract.hyperparameters import to_container_arguments
+from splatflow.contract.sfm_settings import Settings
 from splatflow.stages.contract import StageError, read_arguments
-from splatflow.stages.sfm.settings import Settings
 
 
 def test_container_arguments_round_trip_every_setting() -> None:
@@ -41,6 +41,6 @@ def test_every_setting_is_documented() -> None:
 
 
 def test_importing_the_settings_loads_no_heavy_library() -> None:
-    code = "import sys, splatflow.stages.sfm.settings; print(sorted({'pycolmap', 'numpy', 'PIL'} & set(sys.modules)))"
+    code = "import sys, splatflow.contract.sfm_settings; print(sorted({'pycolmap', 'numpy', 'PIL'} & set(sys.modules)))"
     completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert completed.stdout.strip() == "[]"

@@ -1,7 +1,8 @@
 """Settings of the 3DGS training stage, read once from ``hyperparameters.json``.
 
-Light on purpose (no torch): the request builders in ``splatflow.pipeline`` import it to turn a
-chosen preset into a Training job's ``HyperParameters``. Every tunable field defaults to
+Part of the contract package (no torch): the pipeline turns the submission's preset and the
+operator's ``SPLATFLOW_TRAIN_HYPERPARAMETERS`` into these settings, checked before any job starts,
+and sends them as the Training job's ``HyperParameters``. Every tunable field defaults to
 ``None``, meaning "whatever the preset says"; ``with_preset_defaults`` fills them in, so a job
 can name a preset and override just one knob.
 """

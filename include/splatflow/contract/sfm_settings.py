@@ -1,9 +1,9 @@
 """The SfM stage's settings, passed as Processing-job container arguments (``--name value``).
 
-Processing jobs have no hyperparameters file, so the request builder turns these defaults into
-``ContainerArguments`` and the stage parses them back with ``contract.read_arguments``. This
-module imports nothing heavy (no pycolmap, no numpy) so the light request builders can read the
-same defaults without pulling in the container's libraries.
+Processing jobs have no hyperparameters file, so the request builder turns these settings into
+``ContainerArguments`` and the stage parses them back with ``stages.contract.read_arguments``.
+Part of the contract package (standard library only): the pipeline checks an operator's
+``SPLATFLOW_SFM_ARGUMENTS`` against this class before any job starts.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from splatflow.hyperparameters import HyperparameterError
+from splatflow.contract.hyperparameters import HyperparameterError
 
 MatchingMethod = Literal["auto", "exhaustive", "footprint", "spatial", "sequential"]
 MapperKind = Literal["global", "incremental"]

@@ -2,8 +2,8 @@
 
 SageMaker passes every hyperparameter as a string (``hyperparameters.json`` holds
 ``{"max_steps": "30000"}``), so each stage describes its settings as a flat dataclass and this
-module converts in both directions using the field types. It lives outside ``pipeline`` and
-``stages`` on purpose: the request builders (light) and the entry points (heavy) share it.
+module converts in both directions using the field types. It is part of the contract both sides
+import: the pipeline builds and checks the job requests with it, the stages read them back.
 """
 
 from __future__ import annotations

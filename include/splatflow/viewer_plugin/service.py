@@ -16,17 +16,16 @@ from airflow.api_fastapi.core_api.security import requires_access_dag
 from fastapi import Depends, FastAPI, HTTPException, status
 from fastapi.responses import HTMLResponse, StreamingResponse
 
-from splatflow.pipeline.publishing import read_json
+from splatflow.contract.outputs import SOG
+from splatflow.pipeline.ids import PIPELINE_DAG_ID
+from splatflow.pipeline.layout import RunLayout
+from splatflow.pipeline.records import read_json
 from splatflow.pipeline.settings import PipelineSettings
 from splatflow.pipeline.submission import run_prefix
 from splatflow.viewer.page import viewer_page
 
 log = logging.getLogger(__name__)
 
-PIPELINE_DAG_ID = "splat_pipeline"
-"""The only DAG that publishes splats; its runs' prefixes derive from the run id alone."""
-
-SOG_FILE_NAME = "scene.sog"
 STREAM_CHUNK_BYTES = 1 << 20
 
 S3Factory = Callable[[], Any]
@@ -34,10 +33,11 @@ S3Factory = Callable[[], Any]
 
 def _finished_manifest(s3: Any, dag_id: str, run_id: str) -> dict[str, Any]:
     """The run's succeeded manifest, or a 404 in the user's words."""
-    if dag_id != PIPELINE_DAG_ID:
+    if dag_id != PIPELINE_DAG_ID:  # the only DAG that publishes splats, under prefixes its run ids give
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"The DAG '{dag_id}' does not publish splats.")
     prefix = run_prefix(PipelineSettings.from_environment().work_bucket, run_id)
-    manifest = read_json(s3, prefix.bucket, prefix.key + "manifest.json")
+    layout = RunLayout(prefix.bucket, prefix.key.rstrip("/"))
+    manifest = read_json(s3, layout.bucket, layout.manifest_key)
     if manifest is None or manifest.get("status") != "succeeded" or "sog" not in manifest.get("outputs", {}):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"The run '{run_id}' has not published a splat.")
     return manifest
@@ -52,9 +52,9 @@ def create_viewer_app(s3_factory: S3Factory) -> FastAPI:
     def viewer(dag_id: str, run_id: str) -> HTMLResponse:
         """The run's viewer page; it loads the ``.sog`` served beside it."""
         manifest = _finished_manifest(s3_factory(), dag_id, run_id)
-        return HTMLResponse(viewer_page(manifest, sog_url=SOG_FILE_NAME))
+        return HTMLResponse(viewer_page(manifest, sog_url=SOG))
 
-    @app.get(f"/dags/{{dag_id}}/runs/{{run_id}}/{SOG_FILE_NAME}")
+    @app.get(f"/dags/{{dag_id}}/runs/{{run_id}}/{SOG}")
     def sog(dag_id: str, run_id: str) -> StreamingResponse:
         """The run's ``.sog``, streamed with its length so the page can show progress."""
         s3 = s3_factory()

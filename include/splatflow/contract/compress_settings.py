@@ -1,9 +1,10 @@
 """The compression stage's settings, passed as Processing-job container arguments.
 
-Processing jobs have no hyperparameters file: the request builder turns these defaults into
+Processing jobs have no hyperparameters file: the request builder turns these settings into
 ``ContainerArguments`` (``--name value``) and the stage parses them back with
-``contract.read_arguments``. This module imports nothing heavy, so the light request builders
-can read the same defaults without the container's libraries.
+``stages.contract.read_arguments``. Part of the contract package (standard library only): the
+pipeline checks an operator's ``SPLATFLOW_COMPRESS_ARGUMENTS`` against this class before any job
+starts.
 """
 
 from __future__ import annotations

@@ -5,8 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from splatflow.hyperparameters import from_hyperparameters, to_hyperparameters
-from splatflow.stages.train.settings import HIGH, PRESETS, STANDARD, Settings
+from splatflow.contract.hyperparameters import from_hyperparameters, to_hyperparameters
+from splatflow.contract.train_settings import HIGH, PRESETS, STANDARD, Settings
 
 
 def test_a_named_preset_fills_unset_fields_and_keeps_overrides():
@@ -31,7 +31,7 @@ def test_presets_leave_nothing_unset():
 
 def test_settings_module_imports_no_heavy_library():
     code = (
-        "import sys, splatflow.stages.train.settings; print(sorted({'torch','gsplat','pycolmap'} & set(sys.modules)))"
+        "import sys, splatflow.contract.train_settings; print(sorted({'torch','gsplat','pycolmap'} & set(sys.modules)))"
     )
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert output.strip() == "[]"

@@ -1,0 +1,51 @@
+"""The file names one stage leaves for the next, and for the publish step and the viewer.
+
+Each name is defined here once: the stage that writes a file and whoever reads it take it from
+here, so renaming an output cannot leave a reader looking for the old name.
+"""
+
+from __future__ import annotations
+
+SFM_REPORT = "report.json"
+"""Beside ``sparse/`` and ``images/`` in the SfM output; a run that reuses an SfM output waits for it."""
+
+MODEL_PLY = "splat.ply"
+"""The trained splat (Inria 3DGS layout) in the training job's ``model.tar.gz``."""
+MODEL_CAMERAS = "cameras.json"
+"""The held-out views in ``model.tar.gz``, for the compression stage's render check and stills."""
+MODEL_METRICS = "metrics.json"
+"""The training figures in ``model.tar.gz``; the compression stage carries them along."""
+MODEL_HOLDOUT = "holdout"
+"""The folder of held-out photos (``<camera name>.png``) in ``model.tar.gz``."""
+
+SOG = "scene.sog"
+"""The compressed splat, in the compression output."""
+COMPRESSED_FROM_PLY = "splat.ply"
+"""The full splat the ``.sog`` was made from, offered for download beside it."""
+COMPRESSION_REPORT = "report.json"
+TRAINING_METRICS = MODEL_METRICS
+PREVIEW = "preview.png"
+ORBIT_STILLS = 3
+"""Orbit thumbnails rendered around the scene, ``orbit_1.png`` to ``orbit_3.png``."""
+
+
+def orbit_still(index: int) -> str:
+    """The file name of the ``index``-th orbit thumbnail (from 1)."""
+    return f"orbit_{index}.png"
+
+
+STILLS: dict[str, str] = {
+    "preview": PREVIEW,
+    **{f"orbit_{index}": orbit_still(index) for index in range(1, ORBIT_STILLS + 1)},
+}
+"""The stills by the name the run's manifest gives them: the preview, then the orbit thumbnails."""
+
+COMPRESSION_OUTPUTS: dict[str, str] = {
+    "sog": SOG,
+    "ply": COMPRESSED_FROM_PLY,
+    **STILLS,
+    "compression_report": COMPRESSION_REPORT,
+    "training_metrics": TRAINING_METRICS,
+}
+"""The compression output's files by the name the run's manifest gives them: the publish step reads
+only this folder (the compression job carries the training figures and the stills along)."""

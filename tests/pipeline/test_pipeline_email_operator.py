@@ -1,0 +1,155 @@
+"""The run's email operators: the provider's EmailOperator sending through ``smtp_default`` (the local
+SMTP sink), composing when they send, with their pictures fetched from S3 and each email sent once."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+from collections.abc import Iterator
+from email.message import EmailMessage
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from splatflow.contract.failures import FailureCode
+from splatflow.local.connections import smtp_connection
+from splatflow.local.smtp_sink import SmtpSink
+from splatflow.pipeline import ids
+from splatflow.pipeline.delivery import DeliveryRecord, OutgoingEmail, compose_failure_email
+from splatflow.pipeline.email_operator import ResultEmailOperator, RunEmailOperator
+from splatflow.pipeline.failures import Failure
+from splatflow.pipeline.layout import RunLayout
+from splatflow.pipeline.manifest import QualityMetrics, StageRecord, build_manifest
+from splatflow.pipeline.plan import PreparedRun
+from splatflow.pipeline.records import RESULT_ENTRY, failure_entry, read_json
+from splatflow.pipeline.settings import PipelineSettings
+from splatflow.pipeline.submission import S3Location, Submission
+
+WORK = "work-mail"
+LAYOUT = RunLayout(WORK, "runs/r1")
+PNG = b"\x89PNG\r\n\x1a\n a stand-in picture"
+SUBMISSION = Submission(email="pilot@example.com", steps="compress_only", model=S3Location(WORK, "m/splat.ply"))
+
+
+@pytest.fixture
+def sink(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SmtpSink]:
+    smtp = SmtpSink(tmp_path / "mail")
+    smtp.start()
+    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", smtp_connection(smtp.host, smtp.port))
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps({"conn_type": "aws"}))
+    monkeypatch.setenv("SPLATFLOW_WORK_BUCKET", WORK)
+    try:
+        yield smtp
+    finally:
+        smtp.stop()
+
+
+@pytest.fixture
+def s3() -> Iterator[Any]:
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket=WORK)
+        yield client
+
+
+def _messages(sink: SmtpSink) -> list[EmailMessage]:
+    parsed = [email.message_from_bytes(path.read_bytes(), policy=email.policy.default) for path in sink.messages()]
+    return [message for message in parsed if isinstance(message, EmailMessage)]
+
+
+class _Composed(RunEmailOperator):
+    """Sends the email it was given, as the real operators send what they compose."""
+
+    def __init__(self, *, outgoing: OutgoingEmail, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.outgoing = outgoing
+
+    def compose(self, context: Any, settings: PipelineSettings, s3: Any) -> OutgoingEmail:
+        return self.outgoing
+
+
+def test_an_email_goes_out_once_with_its_pictures_inline(sink: SmtpSink, s3: Any) -> None:
+    for name in ("preview.png", "orbit_1.png"):
+        s3.put_object(Bucket=WORK, Key=f"runs/r1/compress/{name}", Body=PNG)
+    outgoing = OutgoingEmail(
+        to="pilot@example.com",
+        subject="Your 3D splat of coast.zip is ready",
+        html_content='<img src="cid:preview.png"><img src="cid:orbit_1.png">',
+        files=[f"s3://{WORK}/runs/r1/compress/preview.png", f"s3://{WORK}/runs/r1/compress/orbit_1.png"],
+        delivery_record=DeliveryRecord.of(LAYOUT, RESULT_ENTRY),
+    )
+
+    _Composed(task_id="send_email", outgoing=outgoing).execute({})
+    _Composed(task_id="send_email", outgoing=outgoing).execute({})  # a cleared or re-run task
+
+    messages = _messages(sink)
+    assert len(messages) == 1
+    assert messages[0]["To"] == "pilot@example.com" and messages[0]["Subject"] == outgoing.subject
+    attachments = {part.get_filename(): part for part in messages[0].iter_attachments()}
+    assert {name: part["Content-ID"] for name, part in attachments.items()} == {
+        "preview.png": "<preview.png>",
+        "orbit_1.png": "<orbit_1.png>",
+    }
+    assert attachments["preview.png"].get_content() == PNG
+    record = read_json(s3, WORK, LAYOUT.delivery_key)
+    assert record is not None and record[RESULT_ENTRY]["to"] == "pilot@example.com"
+
+
+def test_a_failure_email_is_recorded_for_its_step_and_does_not_finish_the_run(sink: SmtpSink, s3: Any) -> None:
+    outgoing = OutgoingEmail(
+        to="pilot@example.com",
+        subject="Your 3D splat for coast.zip could not be made",
+        html_content="<p>photo alignment</p>",
+        files=[],
+        delivery_record=DeliveryRecord.of(LAYOUT, failure_entry("sfm")),
+    )
+    _Composed(task_id="send_email", outgoing=outgoing).execute({})
+    _Composed(task_id="send_email", outgoing=outgoing).execute({})
+
+    assert len(_messages(sink)) == 1
+    record = read_json(s3, WORK, LAYOUT.delivery_key)
+    assert record is not None and set(record) == {failure_entry("sfm")}
+
+
+def test_a_run_refused_for_its_unusable_address_gets_no_email(sink: SmtpSink, s3: Any) -> None:
+    failure = Failure(ids.VALIDATE, FailureCode.INVALID_SUBMISSION, "email is not a usable email address")
+    params = {"email": "a@b.c\r\nBcc: x@y.z"}
+    outgoing = compose_failure_email(params, "run-1", None, failure, PipelineSettings(work_bucket=WORK), s3)
+    assert outgoing.to is None and outgoing.delivery_record is None
+
+    _Composed(task_id="send_email", outgoing=outgoing).execute({})
+
+    assert _messages(sink) == []
+
+
+def test_the_result_email_presigns_its_links_only_as_it_is_sent(sink: SmtpSink, s3: Any) -> None:
+    outputs = {name: S3Location(WORK, f"runs/r1/compress/{name}") for name in ("scene.sog", "splat.ply")}
+    for location in outputs.values():
+        s3.put_object(Bucket=WORK, Key=location.key, Body=b"bytes")
+    manifest = build_manifest(
+        run_id="r1",
+        submission=SUBMISSION,
+        stages=[StageRecord("compress", "compress-1", "ml.c6i.4xlarge", 1, 120, 120)],
+        quality=QualityMetrics(gaussians=500),
+        outputs={
+            "sog": outputs["scene.sog"],
+            "ply": outputs["splat.ply"],
+            "viewer": S3Location(WORK, "runs/r1/compress/viewer.html"),
+        },
+    )
+    plan = PreparedRun("r1", SUBMISSION, LAYOUT)
+    ti = SimpleNamespace(xcom_pull=lambda task_ids: plan.to_dict() if task_ids == ids.VALIDATE else None)
+    operator = ResultEmailOperator(task_id=ids.DELIVER, manifest=manifest)
+
+    operator.execute({"ti": ti})
+
+    (message,) = _messages(sink)
+    assert message["To"] == "pilot@example.com" and message["Subject"] == "Your 3D splat of splat.ply is ready"
+    body = message.get_body(("html",))
+    assert body is not None and "X-Amz-Signature=" in body.get_content()
+    assert "X-Amz" not in json.dumps(manifest), "the operator's input holds no presigned link"

@@ -1,0 +1,91 @@
+"""The input check: a run's plan, made only when the submission, its bucket and the settings of every
+stage the run starts are usable, so nothing is refused after a job has started."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from splatflow.contract.failures import FailureCode
+from splatflow.pipeline.plan import PreparedRun
+from splatflow.pipeline.preparation import prepare_run, training_request
+from splatflow.pipeline.records import RESULT_ENTRY, mark_email_sent
+from splatflow.pipeline.settings import PipelineSettings, SettingsError
+from splatflow.pipeline.submission import SubmissionError
+
+UPLOADS = "uploads"
+WORK = "work"
+SETTINGS = PipelineSettings(work_bucket=WORK, allowed_buckets=frozenset({UPLOADS}))
+FULL = {"s3_url": f"s3://{UPLOADS}/site/photos.zip", "email": "pilot@example.com"}
+COMPRESS_ONLY = {"steps": "compress_only", "model_url": f"s3://{UPLOADS}/m/splat.ply", "email": "pilot@example.com"}
+
+
+@pytest.fixture
+def s3() -> Iterator[Any]:
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        for bucket in (UPLOADS, WORK):
+            client.create_bucket(Bucket=bucket)
+        yield client
+
+
+def test_a_good_submission_gets_a_plan_that_waits_for_its_zip(s3: Any) -> None:
+    plan = prepare_run(FULL, "run-1", SETTINGS, s3)
+    assert plan.wait_for_uri == FULL["s3_url"]
+    assert [plan.starts(stage) for stage in ("sfm", "train", "compress")] == [True, True, True]
+    assert PreparedRun.from_dict(json.loads(json.dumps(plan.to_dict()))) == plan
+
+
+def test_a_typo_in_the_training_settings_fails_the_input_check_before_any_job(s3: Any) -> None:
+    settings = replace(SETTINGS, train_hyperparameters={"max_step": "7000"})
+    with pytest.raises(SettingsError, match=r"SPLATFLOW_TRAIN_HYPERPARAMETERS: unknown hyperparameter.*max_step"):
+        prepare_run(FULL, "run-1", settings, s3)
+
+
+def test_only_the_stages_a_run_starts_have_their_settings_checked(s3: Any) -> None:
+    settings = replace(SETTINGS, sfm_arguments={"mapper": "hierarchical"}, train_hyperparameters={"max_step": "1"})
+    plan = prepare_run(COMPRESS_ONLY, "run-1", settings, s3)
+    assert [plan.starts(stage) for stage in ("sfm", "train", "compress")] == [False, False, True]
+    with pytest.raises(SettingsError, match="SPLATFLOW_COMPRESS_ARGUMENTS"):
+        prepare_run(COMPRESS_ONLY, "run-1", replace(settings, compress_arguments={"seed": "x"}), s3)
+
+
+def test_the_training_request_carries_the_checked_settings(s3: Any) -> None:
+    settings = replace(SETTINGS, train_hyperparameters={"max_steps": "7000"})
+    plan = prepare_run({**FULL, "preset": "high"}, "run-1", settings, s3)
+    hyperparameters = training_request(plan, settings)["HyperParameters"]
+    assert (hyperparameters["preset"], hyperparameters["max_steps"]) == ("high", "7000")
+
+
+@pytest.mark.parametrize(
+    ("params", "code"),
+    [
+        ({**FULL, "s3_url": "s3://elsewhere/photos.zip"}, FailureCode.BUCKET_NOT_ALLOWED),
+        ({**FULL, "preset": "ultra"}, FailureCode.INVALID_SUBMISSION),
+    ],
+)
+def test_a_refused_submission_carries_its_code(s3: Any, params: dict[str, str], code: FailureCode) -> None:
+    with pytest.raises(SubmissionError) as refused:
+        prepare_run(params, "run-1", SETTINGS, s3)
+    assert refused.value.code is code
+
+
+def test_an_unreadable_bucket_is_missing_input(s3: Any) -> None:
+    settings = replace(SETTINGS, allowed_buckets=frozenset({UPLOADS, "gone"}))
+    with pytest.raises(SubmissionError, match="does not exist") as refused:
+        prepare_run({**FULL, "s3_url": "s3://gone/photos.zip"}, "run-1", settings, s3)
+    assert refused.value.code is FailureCode.INPUT_MISSING
+
+
+def test_a_delivered_run_starts_nothing_and_waits_for_its_own_record(s3: Any) -> None:
+    first = prepare_run(FULL, "run-1", SETTINGS, s3)
+    mark_email_sent(s3, first.layout, RESULT_ENTRY, "pilot@example.com", None)
+    again = prepare_run(FULL, "run-1", SETTINGS, s3)
+    assert again.delivered and not any(again.starts(stage) for stage in ("sfm", "train", "compress"))
+    assert again.wait_for_uri == f"s3://{WORK}/{first.layout.delivery_key}"
