@@ -31,6 +31,9 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from splatflow.contract.outputs import SFM_REPORT
+from splatflow.contract.paths import ML_ROOT_ENV, MlPaths
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATASETS = REPO_ROOT.parent / "shared" / "datasets"
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png"}
@@ -92,8 +95,8 @@ def run_child(command: list[str], env: dict[str, str], log: Path, timeout_s: flo
 def stage_row(
     dataset: str, photos: list[Path], extraction_size: int | None, threads: int, extra: list[str], work: Path
 ) -> Row:
-    root = work / "ml"
-    input_dir = root / "processing" / "input"
+    paths = MlPaths(work / "ml")
+    input_dir = paths.processing_input
     input_dir.mkdir(parents=True)
     with zipfile.ZipFile(input_dir / "photos.zip", "w") as archive:
         for photo in photos:
@@ -102,12 +105,12 @@ def stage_row(
     if extraction_size is not None:
         arguments += ["--extraction-max-size", str(extraction_size)]
     command = [sys.executable, "-m", "splatflow.stages.sfm", *arguments]
-    child = run_child(command, {**os.environ, "SPLATFLOW_ML_ROOT": str(root)}, work / "stage.log", None)
+    child = run_child(command, {**os.environ, ML_ROOT_ENV: str(paths.root)}, work / "stage.log", None)
     row = Row(dataset, "splatflow stage", len(photos), child.seconds, child.cpu_seconds, child.peak_mib)
     if child.returncode != 0:
-        row.note = (root / "output" / "failure").read_text(encoding="utf-8").strip()
+        row.note = paths.message_file.read_text(encoding="utf-8").strip()
         return row
-    report = json.loads((root / "processing" / "output" / "report.json").read_text(encoding="utf-8"))
+    report = json.loads((paths.processing_output / SFM_REPORT).read_text(encoding="utf-8"))
     removed = [item for item in report["skipped"] if "removed" in item["reason"]]
     geo = report["georegistration"]
     row.registered = report["photos"]["registered"]
