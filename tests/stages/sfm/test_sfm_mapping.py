@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from splatflow.contract.sfm_settings import Settings
-from splatflow.stages.contract import StageError
+from splatflow.stages.contract import FailureCode, StageError
 from splatflow.stages.sfm import mapping
 from splatflow.stages.sfm.mapping import check_registration, required_registered
 from splatflow.stages.sfm.unpack import SkippedFile
@@ -36,8 +36,9 @@ def test_too_few_registered_photos_fail_naming_the_split_into_groups() -> None:
 def test_photos_removed_as_badly_placed_count_against_the_requirement_and_are_named() -> None:
     removed = [SkippedFile(f"IMG_{index}.jpg", "removed from the model: ...") for index in range(7)]
     expected = r"only 20 of 29 .*; 7 placed badly were removed \(IMG_0.jpg, .*IMG_4.jpg and 2 more\)"
-    with pytest.raises(StageError, match=expected):
+    with pytest.raises(StageError, match=expected) as raised:
         check_registration(registered=20, decoded=29, models=1, settings=Settings(), removed=removed)
+    assert raised.value.code is FailureCode.NO_OVERLAP
 
 
 class FakeModel:
