@@ -114,10 +114,11 @@ def ensure_base_image(builder: Builder, reference: str) -> Provenance:
     """Make ``reference`` available: present already, pulled, or a stand-in built from Debian."""
     stand_in = STAND_INS.get(reference)
     if builder.image_exists(reference):
-        recipe = builder.label(reference, STAND_IN_LABEL)
-        if not recipe:
+        # Images built on a stand-in inherit its label; only the stand-in's own name is one.
+        recipe = builder.label(reference, STAND_IN_LABEL) if stand_in is not None else ""
+        if stand_in is None or not recipe:
             return "present"
-        if stand_in is not None and recipe == stand_in.recipe:
+        if recipe == stand_in.recipe:
             return "stand-in"
         log.info("the stand-in for %s was built from an older recipe; building it again", reference)
     else:
@@ -130,8 +131,7 @@ def ensure_base_image(builder: Builder, reference: str) -> Provenance:
                 "and no stand-in is known for it"
             )
         log.warning("%s cannot be pulled (%s); building a stand-in", reference, pulled.stderr.strip()[-200:])
-    if stand_in is None:
-        raise BaseImageError(f"{reference} is a stand-in this version does not know how to build; remove it")
+    assert stand_in is not None
     build_stand_in(stand_in, [builder.cli], builder.environment, label=STAND_IN_LABEL)
     return "stand-in"
 
