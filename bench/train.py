@@ -4,10 +4,13 @@
     python bench/train.py --sfm PATH         # also train the preview preset as a job would (its own
                                              # 5-minute budget and plateau stop) on an sfm channel
     python bench/train.py --sfm PATH --steps 3000  # ... or a fixed number of steps, no early stop
+    python bench/train.py --counts --sfm PATH --preset standard --seconds 180 --max-width 1600
+                                             # a preset for a fixed time, no early stop (bench/gpu_check.sh)
 
 Uses the CUDA rasterizer when a GPU is present, the pure-PyTorch one otherwise, with the training
-stage's CPU thread setting, and prints Markdown tables for docs/benchmarks.md. The load average
-is printed too: on a shared machine the figures move with it.
+stage's CPU thread setting, and prints Markdown tables for docs/benchmarks.md, with the peak
+memory (GPU memory allocated on CUDA, the process's resident set on CPU). The load average is
+printed too: on a shared machine the figures move with it.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from splatflow.contract.train_settings import PREVIEW
+from splatflow.contract.train_settings import PRESETS, Settings
 from splatflow.render import select_rasterizer
 from splatflow.render.threads import use_cpu_threads
 from splatflow.stages.train.dataset import load_scene
@@ -67,41 +70,58 @@ def rasterizer_steps_per_second(count: int, device: torch.device, repeats: int) 
     return repeats / (time.perf_counter() - started)
 
 
-def training_curve(sfm: Path, steps: int | None, device: torch.device, checkpoints: Path) -> None:
-    settings = PREVIEW
-    if steps is not None:
-        settings = dataclasses.replace(PREVIEW, max_steps=steps, max_minutes=60.0, plateau_min_gain_db=-1e9)
-    scene = load_scene(sfm, settings.holdout_every, PREVIEW.max_width or 320)
+def training_curve(sfm: Path, settings: Settings, device: torch.device, checkpoints: Path) -> None:
+    scene = load_scene(sfm, settings.holdout_every, settings.max_width or 320)
     trainer = Trainer(settings, scene, device, checkpoints)
     result = trainer.run()
     print(f"\n| step | held-out PSNR (dB) |\n|---:|---:|\n| 0 | {result.initial.psnr:.2f} |")
     for step, value in result.psnr_history:
         print(f"| {step} | {value:.2f} |")
     print(
-        f"\n{result.steps} steps in {result.seconds:.0f} s ({result.steps / result.seconds:.2f} steps/s, "
-        f"stopped by {result.stop_reason}), {result.gaussians} Gaussians, "
-        f"final PSNR {result.final.psnr:.2f} dB, SSIM {result.final.ssim:.3f}"
+        f"\n{settings.preset} preset at {settings.max_width} px: {result.steps} steps in {result.seconds:.0f} s "
+        f"({result.steps / result.seconds:.2f} steps/s, stopped by {result.stop_reason}), "
+        f"{result.gaussians} Gaussians, final PSNR {result.final.psnr:.2f} dB, SSIM {result.final.ssim:.3f}, "
+        f"peak memory {result.peak_memory_mb:.0f} MB ({'GPU, allocated' if device.type == 'cuda' else 'RSS'})"
     )
+
+
+def bench_settings(args: argparse.Namespace) -> Settings:
+    """The preset, with a fixed budget when asked for one (then no early stop)."""
+    settings = PRESETS[args.preset]
+    if args.max_width:
+        settings = dataclasses.replace(settings, max_width=args.max_width)
+    if args.steps is not None or args.seconds is not None:
+        settings = dataclasses.replace(
+            settings,
+            max_steps=args.steps or 10**9,
+            max_minutes=(args.seconds or 10**9) / 60.0,
+            plateau_min_gain_db=-1e9,
+        )
+    return settings.with_preset_defaults()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--counts", type=int, nargs="+", default=[20_000, 50_000])
+    parser.add_argument("--counts", type=int, nargs="*", default=[20_000, 50_000], help="none: skip this table")
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--threads", type=int, default=0, help="CPU threads; 0: the training stage's default")
     parser.add_argument("--sfm", type=Path, help="an sfm channel folder (sparse/, images/)")
     parser.add_argument("--steps", type=int, help="train this many steps instead of the preset's budget")
+    parser.add_argument("--seconds", type=float, help="train this long instead of the preset's budget")
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="preview")
+    parser.add_argument("--max-width", type=int, help="photo width instead of the preset's")
     args = parser.parse_args()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     threads = use_cpu_threads(args.threads)
     load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
     print(f"device: {device}, torch threads: {threads}, load average (1/5/15 min): {load}\n")
-    print(f"| Gaussians | {WIDTH}x{HEIGHT} fwd+bwd steps/s |\n|---:|---:|")
+    if args.counts:
+        print(f"| Gaussians | {WIDTH}x{HEIGHT} fwd+bwd steps/s |\n|---:|---:|")
     for count in args.counts:
         print(f"| {count} | {rasterizer_steps_per_second(count, device, args.repeats):.2f} |")
     if args.sfm:
         with tempfile.TemporaryDirectory() as checkpoints:  # fresh, so nothing is resumed
-            training_curve(args.sfm, args.steps, device, Path(checkpoints))
+            training_curve(args.sfm, bench_settings(args), device, Path(checkpoints))
 
 
 if __name__ == "__main__":

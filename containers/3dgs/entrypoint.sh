@@ -26,7 +26,7 @@ fi
 compat_dir="${SPLATFLOW_CUDA_COMPAT_DIR:-/usr/local/cuda/compat}"
 compat_library=$(readlink "$compat_dir/libcuda.so.1" 2>/dev/null || true)
 compat_version="${compat_library#libcuda.so.}"
-host_version=$(nvidia-smi --query-gpu=driver_version --format=csv,noheader --id=0 2>/dev/null || true)
+host_version=$(timeout 30 nvidia-smi --query-gpu=driver_version --format=csv,noheader --id=0 2>/dev/null || true)
 case "$compat_version:$host_version" in
     [0-9]*.*:[0-9]*.*)
         if [ "${host_version%%.*}" -lt "${compat_version%%.*}" ]; then

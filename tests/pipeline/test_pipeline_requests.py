@@ -129,6 +129,37 @@ def test_training_resumes_from_run_scoped_checkpoints_on_spot() -> None:
     assert request["EnableNetworkIsolation"] is True
 
 
+TRAINING_INSTANCE_TYPES = MODEL.shape_for("TrainingInstanceType").enum
+
+
+@pytest.mark.parametrize(
+    ("instance_type", "device"),
+    [
+        ("ml.g4dn.xlarge", "cuda"),  # the default: one T4
+        ("ml.g5.2xlarge", "cuda"),
+        ("ml.p3.2xlarge", "cuda"),
+        ("ml.p4d.24xlarge", "cuda"),
+        ("ml.m5.xlarge", "cpu"),
+        ("ml.c6i.2xlarge", "cpu"),
+        ("ml.trn1.2xlarge", "cpu"),  # Trainium has no CUDA
+    ],
+)
+def test_training_request_states_the_device_from_the_instance_type(instance_type: str, device: str) -> None:
+    assert instance_type in TRAINING_INSTANCE_TYPES
+    settings = replace(HARDENED, train=replace(HARDENED.train, instance_type=instance_type))
+
+    request = _train(settings)
+
+    assert request["HyperParameters"]["device"] == device
+    assert from_hyperparameters(TrainSettings, request["HyperParameters"]).device == device
+
+
+def test_extra_hyperparameters_cannot_move_a_gpu_job_to_the_cpu() -> None:
+    settings = replace(PLAIN, train_hyperparameters={"device": "cpu", "max_steps": "10"})
+
+    assert _train(settings)["HyperParameters"]["device"] == "cuda"
+
+
 def test_kms_key_reaches_volumes_and_outputs() -> None:
     key = HARDENED.kms_key_id
     assert _train(HARDENED)["ResourceConfig"]["VolumeKmsKeyId"] == key

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Literal, TypeVar
 
 Preset = Literal["preview", "standard", "high"]
-DeviceChoice = Literal["auto", "cuda", "cpu"]
+DeviceChoice = Literal["cuda", "cpu"]
 StrategyChoice = Literal["default", "mcmc"]
 T = TypeVar("T")
 
@@ -23,8 +23,9 @@ T = TypeVar("T")
 class Settings:
     preset: Preset = "standard"
     """Named defaults for every field left unset (see PRESETS)."""
-    device: DeviceChoice = "auto"
-    """``cuda`` fails the job when no GPU is present instead of silently training for days on CPU."""
+    device: DeviceChoice = "cuda"
+    """Where to train. The training request sets it from the instance type; a ``cuda`` job whose
+    CUDA cannot start fails within seconds, naming the driver, and never falls back to the CPU."""
     seed: int = 0
     cpu_threads: int = 0
     """PyTorch CPU threads; 0 leaves one core to the rest of the machine (see ``splatflow.render.threads``)."""
@@ -69,6 +70,10 @@ class Settings:
     """Loss = (1 - w) * L1 + w * (1 - SSIM)."""
     progress_every: int | None = None
     """Steps between progress lines."""
+    packed: bool = False
+    """gsplat's packed layout (per visible Gaussian) for the rasterizer's output and the
+    densification strategy alike: less GPU memory on large scenes, a little slower (gsplat's
+    ``simple_trainer`` defaults to unpacked too)."""
     previews: int = 3
     """How many held-out views get a side-by-side preview image."""
 

@@ -36,6 +36,8 @@ class RuntimeSettings:
     """Created empty at start (moto keeps S3 in memory) and allowed for submissions."""
     check_interval_seconds: int = 2
     """Local jobs are short: poll them often so orchestration adds little to a run."""
+    train_instance_type: str = "ml.m5.2xlarge"
+    """A CPU instance type, so training runs on this machine's CPU (``ml.g4dn.xlarge`` asks for CUDA)."""
     runner: RunnerSettings | None = None
     """Overrides for the job runner (its state_dir and endpoint are filled in)."""
 
@@ -84,6 +86,9 @@ class EmbeddedRuntime:
             "SPLATFLOW_WORK_BUCKET": settings.work_bucket,
             "SPLATFLOW_ALLOWED_BUCKETS": settings.upload_bucket,
             "SPLATFLOW_CHECK_INTERVAL_SECONDS": str(settings.check_interval_seconds),
+            # Training asks for the device its instance type has, and a GPU type asks for CUDA:
+            # the runner's machines usually have none, so the local default is a CPU type.
+            "SPLATFLOW_TRAIN_INSTANCE_TYPE": settings.train_instance_type,
         }
 
     def stop(self) -> None:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Any
+from dataclasses import replace
+from typing import Any, Literal
 
 from splatflow.contract.compress_settings import Settings as CompressSettings
 from splatflow.contract.hyperparameters import to_container_arguments, to_hyperparameters
@@ -23,6 +24,9 @@ from splatflow.pipeline.settings import PipelineSettings, StageResources
 JOB_NAME_BASE_MAX = 46
 """SageMaker allows 63 characters; the operators append ``-c<clear number>`` (up to 6 characters)
 to a cleared run's jobs and ``-<10-digit timestamp>`` on a retry."""
+
+GPU_INSTANCE_TYPE = re.compile(r"^ml\.[gp]\d")
+"""SageMaker's NVIDIA GPU families (ml.g4dn, g5, g6, g6e, p3, p4d, p5, ...)."""
 
 SFM_REPOSITORY = "sfm"
 TRAIN_REPOSITORY = "3dgs"
@@ -40,6 +44,13 @@ def job_name(run_id: str, stage: str) -> str:
     suffix = f"-{digest}-{stage}"
     stem = f"splat-{readable}"[: JOB_NAME_BASE_MAX - len(suffix)].rstrip("-")
     return f"{stem}{suffix}"
+
+
+def training_device(instance_type: str) -> Literal["cuda", "cpu"]:
+    """The training stage's ``device`` for an instance type: ``cuda`` on a GPU instance, where
+    the stage then fails at once if CUDA cannot start instead of training for hours on the CPU,
+    and ``cpu`` elsewhere (the embedded runtime on a machine without a GPU)."""
+    return "cuda" if GPU_INSTANCE_TYPE.match(instance_type) else "cpu"
 
 
 def _tags(run_id: str, stage: str) -> list[dict[str, str]]:
@@ -165,6 +176,8 @@ def build_training_request(
     output_config: dict[str, Any] = {"S3OutputPath": output_uri}
     if settings.kms_key_id:
         output_config["KmsKeyId"] = settings.kms_key_id
+    # The instance decides the device; extra hyperparameters cannot move a GPU job to the CPU.
+    train = replace(train, device=training_device(resources.instance_type))
     return {
         "TrainingJobName": job_name(run_id, "train"),
         "RoleArn": settings.role_arn,

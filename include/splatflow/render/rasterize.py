@@ -1,15 +1,19 @@
 """A differentiable 3DGS rasterizer in pure PyTorch with gsplat's calling convention.
 
-It takes the arguments of ``gsplat.rasterization`` that the trainer uses and returns the same
-``(colors, alphas, meta)`` triple, including the ``meta`` entries gsplat's densification
-strategies read (``means2d`` with its gradient, ``radii``, ``width``, ``height``,
-``n_cameras``, ``gaussian_ids``). The trainer can therefore swap it in when CUDA is absent and
-keep one loop. Projection reuses gsplat's own pure-PyTorch EWA projection; binning and
+It takes the arguments of ``gsplat.rasterization`` that the trainer uses, with the same names
+and defaults, and returns the same ``(colors, alphas, meta)`` triple, with ``meta`` in gsplat
+1.5.3's layout for the projection entries, packed (one row per visible camera-Gaussian pair,
+gsplat's default) or unpacked (``[C, N, ...]``): ``means2d`` (whose gradient the densification
+strategies read), ``radii``, ``depths``, ``conics``, ``opacities``, the ``batch_ids``,
+``camera_ids`` and ``gaussian_ids`` of packed rows, ``width``, ``height``, ``n_cameras``. The
+trainer can therefore swap it in when CUDA is absent and keep one loop; tests hold it to the
+layout gsplat's own ``rasterization`` builds. Projection reuses gsplat's own pure-PyTorch EWA projection; binning and
 compositing are ours (see ``tiles`` and ``composite``).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -92,6 +96,43 @@ def _project_in_front(
     return radii[0] * in_front[:, None], means2d[0], depths[0], conics[0]
 
 
+@dataclass(frozen=True)
+class _Projected:
+    """The projection of the visible Gaussians, in the layout ``meta`` reports."""
+
+    camera_ids: Tensor | None
+    gaussian_ids: Tensor | None
+    radii: Tensor
+    means2d: Tensor
+    depths: Tensor
+    conics: Tensor
+    opacities: Tensor
+
+    def camera(self, index: int) -> tuple[Tensor | None, Tensor, Tensor, Tensor, Tensor, Tensor]:
+        """``(gaussian ids or None for all, radii, means2d, depths, conics, opacities)`` of one camera."""
+        rows: int | Tensor = index
+        ids = None
+        if self.camera_ids is not None and self.gaussian_ids is not None:
+            rows = self.camera_ids == index
+            ids = self.gaussian_ids[rows]
+        return ids, self.radii[rows], self.means2d[rows], self.depths[rows], self.conics[rows], self.opacities[rows]
+
+
+def _pack(radii: Tensor, means2d: Tensor, depths: Tensor, conics: Tensor, opacities: Tensor) -> _Projected:
+    """Keep the visible (camera, Gaussian) pairs, as gsplat's packed projection does. The packed
+    ``means2d`` is what the compositor consumes, so its gradient is the one the strategies read."""
+    camera_ids, gaussian_ids = (radii > 0).all(dim=-1).nonzero(as_tuple=True)
+    return _Projected(
+        camera_ids=camera_ids,
+        gaussian_ids=gaussian_ids,
+        radii=radii[camera_ids, gaussian_ids],
+        means2d=means2d[camera_ids, gaussian_ids],
+        depths=depths[camera_ids, gaussian_ids],
+        conics=conics[camera_ids, gaussian_ids],
+        opacities=opacities[gaussian_ids],
+    )
+
+
 def rasterization(
     means: Tensor,
     quats: Tensor,
@@ -102,17 +143,19 @@ def rasterization(
     Ks: Tensor,  # noqa: N803 - gsplat's argument name, kept so both rasterizers share call sites
     width: int,
     height: int,
-    sh_degree: int | None = None,
-    backgrounds: Tensor | None = None,
     near_plane: float = 0.01,
     far_plane: float = 1e10,
     eps2d: float = 0.3,
+    sh_degree: int | None = None,
+    packed: bool = True,
+    backgrounds: Tensor | None = None,
     chunk: int = DEFAULT_CHUNK,
 ) -> tuple[Tensor, Tensor, dict[str, Any]]:
     """Render C cameras: (C, H, W, 3) colours, (C, H, W, 1) alphas, and gsplat-style meta.
 
     ``scales`` are linear (not log) and ``opacities`` in [0, 1], as gsplat expects. ``colors``
-    are (N, 3) RGB, or (N, K, 3) SH coefficients when ``sh_degree`` is given.
+    are (N, 3) RGB, or (N, K, 3) SH coefficients when ``sh_degree`` is given. ``packed`` chooses
+    the layout of ``meta`` (see the module's docstring); the images are the same either way.
     """
     n_cameras = viewmats.shape[0]
     covars, _ = _quat_scale_to_covar_preci(quats, scales, compute_preci=False)
@@ -122,6 +165,11 @@ def rasterization(
         for camera in range(n_cameras)
     ]
     radii, means2d, depths, conics = (torch.stack(parts) for parts in zip(*projected, strict=True))
+    per_camera_opacities = opacities[None].expand(n_cameras, -1)
+    if packed:
+        layout = _pack(radii, means2d, depths, conics, opacities)
+    else:
+        layout = _Projected(None, None, radii, means2d, depths, conics, per_camera_opacities)
     if sh_degree is None:
         per_camera_colors = colors[None].expand(n_cameras, -1, -1)
     else:
@@ -130,13 +178,15 @@ def rasterization(
         backgrounds = means.new_zeros(n_cameras, 3)
     images, alphas = [], []
     for camera in range(n_cameras):
+        ids, camera_radii, camera_means2d, camera_depths, camera_conics, camera_opacities = layout.camera(camera)
+        camera_colors = per_camera_colors[camera] if ids is None else per_camera_colors[camera][ids]
         image, alpha = _render_one_camera(
-            means2d[camera],
-            conics[camera],
-            radii[camera],
-            depths[camera],
-            opacities,
-            per_camera_colors[camera],
+            camera_means2d,
+            camera_conics,
+            camera_radii,
+            camera_depths,
+            camera_opacities,
+            camera_colors,
             backgrounds[camera],
             width,
             height,
@@ -145,14 +195,18 @@ def rasterization(
         images.append(image)
         alphas.append(alpha)
     meta = {
-        "means2d": means2d,
-        "radii": radii,
-        "depths": depths,
-        "conics": conics,
+        "batch_ids": None if layout.camera_ids is None else torch.zeros_like(layout.camera_ids),
+        "camera_ids": layout.camera_ids,
+        "gaussian_ids": layout.gaussian_ids,
+        "radii": layout.radii,
+        "means2d": layout.means2d,
+        "depths": layout.depths,
+        "conics": layout.conics,
+        "opacities": layout.opacities,
         "width": width,
         "height": height,
-        "n_cameras": n_cameras,
-        "gaussian_ids": None,
         "tile_size": TILE_SIZE,
+        "n_batches": 1,
+        "n_cameras": n_cameras,
     }
     return torch.stack(images), torch.stack(alphas), meta

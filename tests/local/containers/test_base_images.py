@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -79,3 +80,11 @@ def test_stand_ins_say_what_they_differ_in() -> None:
     for stand_in in STAND_INS.values():
         assert stand_in.image == qualified(stand_in.image)
         assert stand_in.differences and stand_in.packages
+
+
+def test_a_changed_recipe_has_another_digest_so_an_old_stand_in_is_rebuilt() -> None:
+    stand_in = next(iter(STAND_INS.values()))
+    grown = replace(stand_in, packages=(*stand_in.packages, "git"))
+
+    assert grown.recipe != stand_in.recipe
+    assert replace(stand_in, differences="reworded").recipe == stand_in.recipe

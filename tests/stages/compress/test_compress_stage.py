@@ -135,7 +135,7 @@ def test_a_link_in_the_archive_is_never_followed(tmp_path):
         link.linkname = "/etc/passwd"
         archive.addfile(link)
     reason = failure_of(tmp_path, run_compress(tmp_path))
-    assert reason.startswith("compress: model.tar.gz must hold exactly one splat .ply (found: none)")
+    assert reason.startswith("compress: BAD_MODEL: model.tar.gz must hold exactly one splat .ply (found: none)")
 
 
 def test_all_splats_invalid_fails_with_a_reason(tmp_path):

@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 
 from splatflow.contract.sfm_settings import Settings
-from splatflow.stages.contract import StageError
+from splatflow.stages.contract import FailureCode, StageError
 from splatflow.stages.sfm import mapping
 from splatflow.stages.sfm.mapping import check_registration, required_registered
+from splatflow.stages.sfm.unpack import SkippedFile
 
 
 def test_seventy_percent_and_at_least_three_photos_are_required_by_default() -> None:
@@ -30,6 +31,14 @@ def test_enough_registered_photos_pass() -> None:
 def test_too_few_registered_photos_fail_naming_the_split_into_groups() -> None:
     with pytest.raises(StageError, match=r"only 12 of 29 photos .* \(at least 21 needed\); they fell into 3"):
         check_registration(registered=12, decoded=29, models=3, settings=Settings())
+
+
+def test_photos_removed_as_badly_placed_count_against_the_requirement_and_are_named() -> None:
+    removed = [SkippedFile(f"IMG_{index}.jpg", "removed from the model: ...") for index in range(7)]
+    expected = r"only 20 of 29 .*; 7 placed badly were removed \(IMG_0.jpg, .*IMG_4.jpg and 2 more\)"
+    with pytest.raises(StageError, match=expected) as raised:
+        check_registration(registered=20, decoded=29, models=1, settings=Settings(), removed=removed)
+    assert raised.value.code is FailureCode.NO_OVERLAP
 
 
 class FakeModel:

@@ -78,6 +78,21 @@ def test_focal_prior_from_the_focal_plane_resolution_scales_to_the_working_size(
     assert from_exif
 
 
+def test_focal_prior_of_a_photo_downscaled_with_its_exif_counts_the_pixels_the_camera_wrote() -> None:
+    # The seneca survey's Canon: 4.3 mm, 16393 px per inch of sensor at the 4000 px it wrote;
+    # delivered at 1600 px with the EXIF kept, worked on at 800 px.
+    exif = make_exif(
+        FocalLength=4.3,
+        FocalPlaneXResolution=16393.44,
+        FocalPlaneResolutionUnit=2,
+        ExifImageWidth=4000,
+        ExifImageHeight=3000,
+    )
+    focal, from_exif = focal_prior(exif, (1600, 1200), 800)
+    assert focal == pytest.approx(4.3 * 16393.44 / 25.4 * 800 / 4000, rel=1e-6)
+    assert from_exif
+
+
 def test_focal_prior_falls_back_to_colmaps_default_without_exif() -> None:
     assert focal_prior(Image.Exif(), (1000, 800), 500) == (pytest.approx(600.0), False)
     assert focal_prior(make_exif(FocalLength=0.0), (1000, 800), 500)[1] is False

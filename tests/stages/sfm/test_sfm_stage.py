@@ -26,7 +26,7 @@ REQUIRED_REPORT_FIELDS = {
     "timings_s",
     "settings",
 }
-STEPS = {"unpack", "decode", "extract", "match", "map", "triangulate", "georegister", "undistort"}
+STEPS = {"unpack", "decode", "extract", "match", "map", "georegister", "triangulate", "undistort"}
 
 
 def assert_complete_output(run: StageRun, expected_photos: int) -> pycolmap.Reconstruction:
@@ -51,7 +51,7 @@ def test_lund_registers_every_photo_with_low_reprojection_error(lund_run: StageR
     model = assert_complete_output(lund_run, expected_photos=29)
     report = lund_run.report()
     assert report.keys() >= REQUIRED_REPORT_FIELDS
-    assert report["photos"] == {"received": 29, "decoded": 29, "registered": 29}
+    assert report["photos"] == {"received": 29, "decoded": 29, "registered": 29, "removed": 0}
     assert report["skipped"] == []
     assert report["mean_reprojection_error_px"] < 1.5
     assert report["mean_track_length"] > 2.0
@@ -92,7 +92,7 @@ def test_lund_progress_lines_show_steps_counts_and_elapsed_time(lund_run: StageR
 def test_brighton_skips_broken_and_non_photo_members_and_registers_the_rest(brighton_run: StageRun) -> None:
     assert_complete_output(brighton_run, expected_photos=18)
     report = brighton_run.report()
-    assert report["photos"] == {"received": 19, "decoded": 18, "registered": 18}
+    assert report["photos"] == {"received": 19, "decoded": 18, "registered": 18, "removed": 0}
     reasons = {item["name"]: item["reason"] for item in report["skipped"]}
     assert reasons.keys() == {"README.txt", "__MACOSX/flight 1/._DJI_0018.JPG", "flight 1/DCIM/DJI_9999.JPG"}
     assert "cannot be decoded" in reasons["flight 1/DCIM/DJI_9999.JPG"]
@@ -101,11 +101,17 @@ def test_brighton_skips_broken_and_non_photo_members_and_registers_the_rest(brig
 
 
 @pytest.mark.slow
-def test_brighton_uses_gps_for_spatial_matching(brighton_run: StageRun) -> None:
-    matching = brighton_run.report()["matching"]
-    assert matching["method"] == "spatial"
-    # 18 photos with 8 neighbours each: far fewer pairs than the 153 of exhaustive matching.
-    assert 18 * 8 // 2 <= matching["matched_pairs"] <= 18 * 8
+def test_brighton_matches_the_photos_whose_footprints_overlap(brighton_run: StageRun) -> None:
+    report = brighton_run.report()
+    matching = report["matching"]
+    assert matching["method"] == "footprint"
+    # The camera height found from the first pairs is the model's own, camera to ground.
+    model = pycolmap.Reconstruction(brighton_run.output / "sparse")
+    cameras = np.mean([image.projection_center()[2] for image in model.images.values()])
+    ground = np.median([point.xyz[2] for point in model.points3D.values()])
+    assert matching["height_above_ground_m"] == pytest.approx(cameras - ground, rel=0.25)
+    # At least the 4 nearest photos each, at most the 8 allowed: fewer pairs than exhaustive's 153.
+    assert 18 * 4 // 2 <= matching["matched_pairs"] <= 18 * 8
 
 
 @pytest.mark.slow

@@ -16,6 +16,7 @@ from splatflow.formats.cameras import read_cameras
 from splatflow.formats.ply import read_ply
 
 TINY_RUN = {
+    "device": "cpu",
     "preset": "preview",
     "max_steps": "30",
     "max_width": "96",
@@ -84,10 +85,15 @@ def test_empty_sfm_input_fails_with_a_reason_and_writes_no_model(tmp_path):
     assert not any((tmp_path / "model").glob("*")) if (tmp_path / "model").exists() else True
 
 
-def test_demanding_cuda_without_a_gpu_fails_before_training(tmp_path, sfm_channel):
+def test_a_gpu_job_whose_cuda_cannot_start_fails_in_one_line_naming_driver_and_cuda(tmp_path, sfm_channel):
+    """device=cuda, as a GPU instance's request says, never falls back to the CPU; here (a CPU
+    PyTorch, no driver) the stage fails before reading the input, with the reason in one line."""
     ml_root = with_sfm_input(tmp_path, sfm_channel)
     completed = run_stage(ml_root, {**TINY_RUN, "device": "cuda"})
 
     assert completed.returncode == 1
-    assert "demand a CUDA GPU" in (ml_root / "output" / "failure").read_text()
+    reason = (ml_root / "output" / "failure").read_text()
+    assert reason.startswith("train: NO_GPU: the job asks for a GPU (device=cuda)")
+    assert "no CUDA" in reason and len(reason.strip().splitlines()) == 1
     assert not (ml_root / "model" / "splat.ply").exists()
+    assert "[train] step" not in completed.stdout

@@ -8,6 +8,7 @@ stand-in says what it differs in; the README repeats it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -47,6 +48,12 @@ class StandIn:
     differences: str
     """What the stand-in differs in from the upstream image, for the build log and the README."""
 
+    @property
+    def recipe(self) -> str:
+        """A digest of how it is built: a stand-in built from an older recipe is built again."""
+        fields = (self.suite, self.packages, self.links, self.changes)
+        return hashlib.sha256(json.dumps(fields).encode()).hexdigest()[:16]
+
 
 DEBIAN_SOURCES = """\
 Types: deb
@@ -69,7 +76,8 @@ STAND_INS: dict[str, StandIn] = {
         StandIn(
             image="docker.io/library/python:3.11.14-slim-bookworm",
             suite="bookworm",
-            packages=("python3", "python3-venv", "ca-certificates", "netbase", "tzdata"),
+            # python3-dev: the upstream image carries Python's headers, which extension builds need.
+            packages=("python3", "python3-venv", "python3-dev", "ca-certificates", "netbase", "tzdata"),
             links=(("/usr/local/bin/python", "/usr/bin/python3"), ("/usr/local/bin/python3", "/usr/bin/python3")),
             changes=(
                 "ENV PATH=/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -167,7 +175,8 @@ def debian_mirror() -> str:
 def build_stand_in(stand_in: StandIn, engine_cli: list[str], environment: Mapping[str, str], label: str) -> None:
     """``debootstrap`` the stand-in's root filesystem and import it under the upstream name.
 
-    The image carries ``label`` with what it differs in, so a later build reports it as a stand-in.
+    The image carries ``label`` with its recipe digest, so a later build knows it for a stand-in
+    and rebuilds it when the recipe changed, and ``<label>.differences`` with what it differs in.
     """
     if shutil.which("debootstrap") is None:
         raise BaseImageError(f"{stand_in.image} cannot be pulled and `debootstrap` is not installed to stand in for it")
@@ -198,7 +207,8 @@ def build_stand_in(stand_in: StandIn, engine_cli: list[str], environment: Mappin
             for item in (root / cache).glob("*"):
                 if item.is_file():
                     item.unlink()
-        instructions = [*stand_in.changes, f"LABEL {label}={json.dumps(stand_in.differences)}"]
+        labels = f"LABEL {label}={stand_in.recipe} {label}.differences={json.dumps(stand_in.differences)}"
+        instructions = [*stand_in.changes, labels]
         changes = [argument for change in instructions for argument in ("--change", change)]
         tar = subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE)
         try:

@@ -112,20 +112,26 @@ def stage_images(
 
 def ensure_base_image(builder: Builder, reference: str) -> Provenance:
     """Make ``reference`` available: present already, pulled, or a stand-in built from Debian."""
-    if builder.image_exists(reference):
-        if builder.label(reference, STAND_IN_LABEL):
-            return "stand-in"
-        return "present"
-    pulled = builder.run("pull", reference, timeout=1800)
-    if pulled.returncode == 0:
-        return "pulled"
     stand_in = STAND_INS.get(reference)
-    if stand_in is None:
-        raise BaseImageError(
-            f"{reference} is not here, cannot be pulled ({pulled.stderr.strip()[-300:]}), "
-            "and no stand-in is known for it"
-        )
-    log.warning("%s cannot be pulled (%s); building a stand-in", reference, pulled.stderr.strip()[-200:])
+    if builder.image_exists(reference):
+        # Images built on a stand-in inherit its label; only the stand-in's own name is one.
+        recipe = builder.label(reference, STAND_IN_LABEL) if stand_in is not None else ""
+        if stand_in is None or not recipe:
+            return "present"
+        if recipe == stand_in.recipe:
+            return "stand-in"
+        log.info("the stand-in for %s was built from an older recipe; building it again", reference)
+    else:
+        pulled = builder.run("pull", reference, timeout=1800)
+        if pulled.returncode == 0:
+            return "pulled"
+        if stand_in is None:
+            raise BaseImageError(
+                f"{reference} is not here, cannot be pulled ({pulled.stderr.strip()[-300:]}), "
+                "and no stand-in is known for it"
+            )
+        log.warning("%s cannot be pulled (%s); building a stand-in", reference, pulled.stderr.strip()[-200:])
+    assert stand_in is not None
     build_stand_in(stand_in, [builder.cli], builder.environment, label=STAND_IN_LABEL)
     return "stand-in"
 

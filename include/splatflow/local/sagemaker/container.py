@@ -25,16 +25,12 @@ from pathlib import PurePosixPath
 from splatflow.local.sagemaker.backends import BackendError, Command
 from splatflow.local.sagemaker.plans import JobPlan
 from splatflow.local.sagemaker.workspace import Workspace
-
-GPU_INSTANCE_FAMILIES = frozenset(
-    {"g4dn", "g5", "g6", "g6e", "p3", "p3dn", "p4d", "p4de", "p5", "p5e", "p5en", "p6-b200"}
-)
-"""SageMaker instance families with NVIDIA GPUs (``ml.<family>.<size>``)."""
+from splatflow.pipeline.requests import GPU_INSTANCE_TYPE
 
 
 def is_gpu_instance(instance_type: str) -> bool:
-    parts = instance_type.split(".")
-    return len(parts) == 3 and parts[0] == "ml" and parts[1] in GPU_INSTANCE_FAMILIES
+    """An instance type with NVIDIA GPUs, as the training request tells them apart."""
+    return GPU_INSTANCE_TYPE.match(instance_type) is not None
 
 
 def host_has_nvidia_gpus() -> bool:

@@ -15,12 +15,17 @@ Output, under ``/opt/ml/processing/output`` — complete or absent, never partia
     images/<name>          the undistorted photo for each entry of images.bin, same relative
                            name (folders inside the ZIP are kept), at most
                            ``image_max_size`` pixels on the longest side
-    report.json            photos received/decoded/registered, skipped files and why,
-                           cameras, points, mean reprojection error, mean track length,
-                           matching, geo-registration (ENU origin), timings, settings
+    report.json            photos received/decoded/registered/removed, skipped files and why
+                           (photos removed as badly placed included), cameras, points, mean
+                           reprojection error, mean track length, extraction, matching,
+                           geo-registration (ENU origin, tilts, residuals), timings, settings
 
-When the photos carry GPS the model is in metres in a local east-north-up frame (z up) whose
-origin is ``report.json``'s ``georegistration.origin``; otherwise its frame is arbitrary.
+Only photos the model holds reach the output: a photo resting on too few points, or placed far
+from its GPS position against the survey's own residuals, is removed before triangulation and
+undistortion (``placement``). When the photos carry GPS the model is in metres in a local
+east-north-up frame (z up) whose origin is ``report.json``'s ``georegistration.origin``; its up
+follows the GPS altitudes only where they agree with the model's own up (``georegister``).
+Without GPS its frame is arbitrary.
 
 On failure the stage writes the reason to ``/opt/ml/output/failure`` and exits non-zero.
 """

@@ -1,4 +1,4 @@
-"""pycolmap settings shared by every step: threads, device, seed and log volume."""
+"""pycolmap settings shared by every step: threads, device, seed, log volume, verified pairs."""
 
 from __future__ import annotations
 
@@ -8,6 +8,12 @@ import os
 import pycolmap
 
 from splatflow.contract.sfm_settings import Settings
+
+UNVERIFIED_CONFIGS = frozenset(
+    int(config)
+    for config in (pycolmap.TwoViewGeometryConfiguration.UNDEFINED, pycolmap.TwoViewGeometryConfiguration.DEGENERATE)
+)
+"""Two-view geometry configurations of a matched pair that did not pass geometric verification."""
 
 
 def thread_count(settings: Settings) -> int:

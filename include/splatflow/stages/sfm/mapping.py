@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,8 +25,11 @@ from splatflow.contract.sfm_settings import MapperKind, Settings
 from splatflow.stages.contract import FailureCode, StageError
 from splatflow.stages.sfm.colmap_options import thread_count
 from splatflow.stages.sfm.heartbeat import heartbeat
+from splatflow.stages.sfm.unpack import SkippedFile
 
 log = logging.getLogger(__name__)
+
+MAX_NAMES_IN_FAILURE = 5
 
 
 @dataclass(frozen=True)
@@ -100,16 +104,21 @@ def required_registered(decoded: int, settings: Settings) -> int:
     return max(settings.min_registered_photos, math.ceil(settings.min_registered_fraction * decoded))
 
 
-def check_registration(registered: int, decoded: int, models: int, settings: Settings) -> None:
-    """Fail, naming the likely cause, when too few photos made it into the model."""
+def check_registration(
+    registered: int, decoded: int, models: int, settings: Settings, removed: Sequence[SkippedFile] = ()
+) -> None:
+    """Fail, naming the likely cause, when too few photos made it into the model (or stayed in it)."""
     needed = required_registered(decoded, settings)
     if registered >= needed:
         return
     split = f"; they fell into {models} separate groups" if models > 1 else ""
+    names = ", ".join(item.name for item in removed[:MAX_NAMES_IN_FAILURE])
+    more = f" and {len(removed) - MAX_NAMES_IN_FAILURE} more" if len(removed) > MAX_NAMES_IN_FAILURE else ""
+    dropped = f"; {len(removed)} placed badly were removed ({names}{more})" if removed else ""
     raise StageError(
         FailureCode.NO_OVERLAP,
         f"only {registered} of {decoded} photos could be placed in the 3D model (at least {needed} "
-        f"needed){split}; the photos may not overlap enough",
+        f"needed){split}{dropped}; the photos may not overlap enough",
     )
 
 
@@ -121,6 +130,7 @@ def _global_options(settings: Settings, seed: int) -> pycolmap.GlobalPipelineOpt
     mapper = options.mapper
     mapper.num_threads = options.num_threads
     mapper.random_seed = seed
+    mapper.track_required_tracks_per_view = settings.mapper_tracks_per_photo
     mapper.rotation_averaging.random_seed = seed
     mapper.global_positioning.random_seed = seed
     mapper.global_positioning.use_gpu = pycolmap.has_cuda

@@ -1,9 +1,12 @@
 """Choose which photo pairs to match from the data, then match and verify them.
 
 Exhaustive matching compares every pair, which is the most robust but grows with the square of
-the number of photos. Past ``exhaustive_max_photos`` the stage matches each photo only with its
-GPS neighbours (drone photos carry GPS) or, without GPS everywhere, with the photos taken just
-before and after it, so the cost grows about linearly with the survey.
+the number of photos. Past ``exhaustive_max_photos`` the stage matches each photo only with the
+photos whose ground footprints overlap its own (drone photos carry GPS: ``footprints``) or,
+without GPS everywhere, with the photos taken just before and after it, so the cost grows about
+linearly with the survey. Pairs are chosen by pycolmap's spatial pairing, which measures GPS
+distances on the ellipsoid with the altitude ignored (``ignore_z``), and a pair matched once is
+not matched again.
 """
 
 from __future__ import annotations
@@ -16,16 +19,12 @@ import pycolmap
 
 from splatflow.contract.sfm_settings import MatchingMethod, Settings
 from splatflow.stages.contract import FailureCode, StageError
-from splatflow.stages.sfm.colmap_options import thread_count
+from splatflow.stages.sfm.colmap_options import UNVERIFIED_CONFIGS, thread_count
+from splatflow.stages.sfm.footprints import SEED_NEIGHBORS, footprint_reach, height_above_ground
 from splatflow.stages.sfm.heartbeat import heartbeat
 from splatflow.stages.sfm.photos import Photo
 
 log = logging.getLogger(__name__)
-
-UNVERIFIED_CONFIGS = frozenset(
-    int(config)
-    for config in (pycolmap.TwoViewGeometryConfiguration.UNDEFINED, pycolmap.TwoViewGeometryConfiguration.DEGENERATE)
-)
 
 
 @dataclass(frozen=True)
@@ -33,6 +32,10 @@ class MatchingResult:
     method: MatchingMethod
     matched_pairs: int
     verified_pairs: int
+    height_above_ground_m: float | None = None
+    """Footprint matching: the survey's camera height over the ground, from the first pairs."""
+    footprint_reach_m: float | None = None
+    """Footprint matching: photos closer than this (horizontally) were matched."""
 
 
 def choose_matching(photos: list[Photo], settings: Settings) -> MatchingMethod:
@@ -42,7 +45,7 @@ def choose_matching(photos: list[Photo], settings: Settings) -> MatchingMethod:
     if len(photos) <= settings.exhaustive_max_photos:
         return "exhaustive"
     if all(photo.gps is not None for photo in photos):
-        return "spatial"
+        return "footprint"
     return "sequential"
 
 
@@ -54,17 +57,23 @@ def match_photos(photos: list[Photo], database: Path, settings: Settings, stage:
     verification = pycolmap.TwoViewGeometryOptions()
     verification.min_num_inliers = settings.min_inlier_matches
     verification.ransac.random_seed = settings.random_seed
+    # The relative pose gives each verified pair its triangulation angle (footprint heights).
+    verification.compute_relative_pose = True
     log.info("matching %d photos with the %s method", len(photos), method)
+    height = reach = None
     with heartbeat(stage, f"matching ({method})"):
         if method == "exhaustive":
             pycolmap.match_exhaustive(database, matching, verification_options=verification)
         elif method == "spatial":
-            pycolmap.match_spatial(database, matching, _spatial_pairing(settings), verification_options=verification)
+            spatial = _spatial_pairing(settings, settings.spatial_neighbors, settings.spatial_max_distance_m)
+            pycolmap.match_spatial(database, matching, spatial, verification_options=verification)
+        elif method == "footprint":
+            height, reach = _match_footprints(photos, database, matching, verification, settings)
         else:
             pycolmap.match_sequential(
                 database, matching, _sequential_pairing(settings), verification_options=verification
             )
-    result = MatchingResult(method, *_count_pairs(database))
+    result = MatchingResult(method, *_count_pairs(database), height, reach)
     log.info("%d of %d matched pairs verified", result.verified_pairs, result.matched_pairs)
     if result.verified_pairs == 0:
         raise StageError(
@@ -75,10 +84,36 @@ def match_photos(photos: list[Photo], database: Path, settings: Settings, stage:
     return result
 
 
-def _spatial_pairing(settings: Settings) -> pycolmap.SpatialPairingOptions:
+def _match_footprints(
+    photos: list[Photo],
+    database: Path,
+    matching: pycolmap.FeatureMatchingOptions,
+    verification: pycolmap.TwoViewGeometryOptions,
+    settings: Settings,
+) -> tuple[float | None, float | None]:
+    """Nearest neighbours first, for the survey's height; then every pair whose footprints overlap."""
+    seed = _spatial_pairing(settings, SEED_NEIGHBORS, settings.spatial_max_distance_m)
+    pycolmap.match_spatial(database, matching, seed, verification_options=verification)
+    height = height_above_ground(database, photos)
+    if height is None:
+        log.warning("no camera height from the first pairs; matching the %d nearest photos", settings.spatial_neighbors)
+        spatial = _spatial_pairing(settings, settings.spatial_neighbors, settings.spatial_max_distance_m)
+        pycolmap.match_spatial(database, matching, spatial, verification_options=verification)
+        return None, None
+    reach = footprint_reach(height, photos, settings.min_footprint_overlap)
+    log.info("cameras %.0f m above the ground: matching photos within %.0f m of each other", height, reach)
+    footprint = _spatial_pairing(settings, settings.spatial_neighbors, reach, min_neighbors=SEED_NEIGHBORS)
+    pycolmap.match_spatial(database, matching, footprint, verification_options=verification)
+    return round(height, 1), round(reach, 1)
+
+
+def _spatial_pairing(
+    settings: Settings, neighbors: int, max_distance_m: float, min_neighbors: int = 0
+) -> pycolmap.SpatialPairingOptions:
     options = pycolmap.SpatialPairingOptions()
-    options.max_num_neighbors = settings.spatial_neighbors
-    options.max_distance = settings.spatial_max_distance_m
+    options.max_num_neighbors = neighbors
+    options.min_num_neighbors = min_neighbors
+    options.max_distance = max_distance_m
     options.ignore_z = True  # drone GPS altitude is far noisier than its horizontal position
     options.num_threads = thread_count(settings)
     return options

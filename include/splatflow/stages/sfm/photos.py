@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from splatflow.contract.sfm_settings import Settings
 from splatflow.stages.contract import Progress
+from splatflow.stages.sfm.colmap_options import thread_count
 from splatflow.stages.sfm.unpack import SkippedFile
 
 log = logging.getLogger(__name__)
@@ -63,22 +65,36 @@ class DecodedPhotos:
 
 
 def decode_photos(source: Path, names: list[str], destination: Path, settings: Settings, stage: str) -> DecodedPhotos:
-    """Decode ``names`` under ``source`` into upright working copies under ``destination``."""
+    """Decode ``names`` under ``source`` into upright working copies under ``destination``.
+
+    One thread per core: Pillow releases the GIL while it decodes, resizes and encodes, so the
+    photos are decoded side by side (results keep the order of ``names``).
+    """
     progress = Progress(stage, "decoding photos", len(names))
     photos: list[Photo] = []
     skipped: list[SkippedFile] = []
-    for name in names:
-        try:
-            photos.append(_decode_one(source, name, destination, settings))
-        except Image.DecompressionBombError as exc:
-            # A file of a few kilobytes can declare a vast image; Pillow refuses it before
-            # allocating (past twice MAX_IMAGE_PIXELS, ~179 MP), far beyond any aerial camera.
-            skipped.append(_skip(name, f"has too many pixels to be decoded safely ({exc})"))
-        except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as exc:
-            # Pillow reports truncated or garbled files as any of these.
-            skipped.append(_skip(name, f"cannot be decoded ({exc})"))
-        progress.advance()
+    with ThreadPoolExecutor(max_workers=thread_count(settings)) as pool:
+        outcomes = pool.map(lambda name: _try_decode(source, name, destination, settings), names)
+        for name, outcome in zip(names, outcomes, strict=True):
+            if isinstance(outcome, Photo):
+                photos.append(outcome)
+            else:
+                skipped.append(_skip(name, outcome))
+            progress.advance()
     return DecodedPhotos(destination, photos, skipped)
+
+
+def _try_decode(source: Path, name: str, destination: Path, settings: Settings) -> Photo | str:
+    """The decoded photo, or why it cannot be used."""
+    try:
+        return _decode_one(source, name, destination, settings)
+    except Image.DecompressionBombError as exc:
+        # A file of a few kilobytes can declare a vast image; Pillow refuses it before
+        # allocating (past twice MAX_IMAGE_PIXELS, ~179 MP), far beyond any aerial camera.
+        return f"has too many pixels to be decoded safely ({exc})"
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as exc:
+        # Pillow reports truncated or garbled files as any of these.
+        return f"cannot be decoded ({exc})"
 
 
 def _skip(name: str, reason: str) -> SkippedFile:
@@ -143,7 +159,10 @@ def focal_prior(exif: Image.Exif, original_size: tuple[int, int], working_max_si
 
     The 35 mm-equivalent focal length is used first (it needs no sensor size); otherwise the
     physical focal length with the focal-plane resolution. Both are independent of rotation,
-    because they scale with the longest side.
+    because they scale with the longest side. The focal-plane resolution counts pixels of the
+    image the camera wrote, whose size EXIF keeps in ``ExifImageWidth``/``ExifImageHeight``: a
+    photo downscaled afterwards with its EXIF kept (the seneca survey: 4000 px written, 1600 px
+    delivered) would otherwise get a focal length 2.5 times too long.
     """
     details = _exif_ifd(exif)
     focal_35mm = _number(details.get(ExifTags.Base.FocalLengthIn35mmFilm))
@@ -154,7 +173,10 @@ def focal_prior(exif: Image.Exif, original_size: tuple[int, int], working_max_si
     unit = details.get(ExifTags.Base.FocalPlaneResolutionUnit, 2)
     mm_per_unit = MM_PER_RESOLUTION_UNIT.get(unit) if isinstance(unit, int) else None
     if focal_mm and plane_x and mm_per_unit:
-        scale = working_max_side / max(original_size)
+        written_width = _number(details.get(ExifTags.Base.ExifImageWidth))
+        written_height = _number(details.get(ExifTags.Base.ExifImageHeight))
+        written_side = max(written_width, written_height) if written_width and written_height else max(original_size)
+        scale = working_max_side / written_side
         return focal_mm * plane_x / mm_per_unit * scale, True
     return DEFAULT_FOCAL_FACTOR * working_max_side, False
 

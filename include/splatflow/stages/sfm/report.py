@@ -19,6 +19,7 @@ import pycolmap
 
 from splatflow.contract.outputs import SFM_REPORT
 from splatflow.contract.sfm_settings import Settings
+from splatflow.stages.sfm.features import ExtractionPlan
 from splatflow.stages.sfm.georegister import GeoRegistration
 from splatflow.stages.sfm.mapping import MappingResult
 from splatflow.stages.sfm.matching import MatchingResult
@@ -41,10 +42,15 @@ class StepTimings:
             self.seconds[name] = round(time.monotonic() - started, 3)
 
 
-def unregistered_photos(photos: list[Photo], reconstruction: pycolmap.Reconstruction) -> list[SkippedFile]:
+def unregistered_photos(
+    photos: list[Photo], reconstruction: pycolmap.Reconstruction, removed: set[str]
+) -> list[SkippedFile]:
+    """Photos the mapper did not place (those placed and then removed are reported with their reason)."""
     placed = {image.name for image in reconstruction.images.values() if image.has_pose}
     return [
-        SkippedFile(photo.name, "could not be placed in the 3D model") for photo in photos if photo.name not in placed
+        SkippedFile(photo.name, "could not be placed in the 3D model")
+        for photo in photos
+        if photo.name not in placed and photo.name not in removed
     ]
 
 
@@ -53,7 +59,9 @@ def build_report(
     received: int,
     photos: list[Photo],
     skipped: list[SkippedFile],
+    removed: int,
     camera_keys: dict[int, str],
+    extraction: ExtractionPlan,
     mapping: MappingResult,
     matching: MatchingResult,
     georegistration: GeoRegistration,
@@ -66,6 +74,7 @@ def build_report(
             "received": received,
             "decoded": len(photos),
             "registered": reconstruction.num_reg_images(),
+            "removed": removed,
         },
         "skipped": [asdict(item) for item in skipped],
         "cameras": _cameras(reconstruction, camera_keys),
@@ -73,6 +82,7 @@ def build_report(
         "points": reconstruction.num_points3D(),
         "mean_reprojection_error_px": reconstruction.compute_mean_reprojection_error(),
         "mean_track_length": reconstruction.compute_mean_track_length(),
+        "extraction": asdict(extraction),
         "matching": asdict(matching),
         "mapping": {
             "mapper": mapping.mapper,
@@ -81,7 +91,7 @@ def build_report(
             "fallback_reason": mapping.fallback_reason,
             "mapper_points": mapping.mapper_points,
         },
-        "georegistration": asdict(georegistration),
+        "georegistration": georegistration.summary(settings.gps_max_error_m),
         "timings_s": dict(timings.seconds),
         "settings": asdict(settings),
     }

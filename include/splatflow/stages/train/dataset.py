@@ -29,8 +29,8 @@ MIN_POINTS = 10
 class View:
     camera: Camera
     """The view at training resolution."""
-    photo: npt.NDArray[np.float32]
-    """(H, W, 3) RGB in [0, 1] at ``camera``'s resolution."""
+    photo: npt.NDArray[np.uint8]
+    """(H, W, 3) 8-bit RGB at ``camera``'s resolution, in host memory (see ``views``)."""
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ def _pinhole_camera(image: pycolmap.Image, camera: pycolmap.Camera) -> Camera:
     return camera_from_matrices(image.name, camera.width, camera.height, intrinsics, world_to_camera)
 
 
-def _load_view(images_dir: Path, camera: Camera, max_width: int) -> View:
+def load_view(images_dir: Path, camera: Camera, max_width: int) -> View:
     scale = min(1.0, max_width / camera.width)
     target = camera.scaled(scale) if scale < 1.0 else camera
     path = images_dir / camera.name
@@ -66,7 +66,7 @@ def _load_view(images_dir: Path, camera: Camera, max_width: int) -> View:
             rgb = photo.convert("RGB")
             if rgb.size != (target.width, target.height):
                 rgb = rgb.resize((target.width, target.height), Image.Resampling.LANCZOS)
-            pixels = np.asarray(rgb, dtype=np.float32) / 255.0
+            pixels = np.array(rgb, dtype=np.uint8)
     except FileNotFoundError:
         raise StageError(
             FailureCode.BAD_SFM_OUTPUT, f"the SfM output names photo {camera.name} but images/ does not hold it"
@@ -94,7 +94,7 @@ def load_scene(channel: Path, holdout_every: int, max_width: int) -> SceneData:
         raise StageError(
             FailureCode.NO_OVERLAP, f"the SfM output has only {model.num_points3D()} 3D points; nothing to start from"
         )
-    views = [_load_view(channel / "images", camera, max_width) for camera in cameras]
+    views = [load_view(channel / "images", camera, max_width) for camera in cameras]
     holdout = [v for i, v in enumerate(views) if i % holdout_every == holdout_every // 2]
     training = [v for i, v in enumerate(views) if i % holdout_every != holdout_every // 2]
     points = np.array([p.xyz for p in model.points3D.values()], dtype=np.float32)

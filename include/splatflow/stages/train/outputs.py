@@ -43,10 +43,14 @@ def splats_from_parameters(params: dict[str, torch.Tensor], sh_degree: int) -> S
     )
 
 
-def _png(pixels: npt.NDArray[np.float32] | torch.Tensor, path: Path) -> None:
+def _to_8_bit(pixels: npt.NDArray[np.float32] | torch.Tensor) -> npt.NDArray[np.uint8]:
     array = pixels.numpy() if isinstance(pixels, torch.Tensor) else pixels
+    return (np.clip(array, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
+
+
+def _png(pixels: npt.NDArray[np.uint8], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray((np.clip(array, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)).save(path)
+    Image.fromarray(pixels).save(path)
 
 
 def metrics_document(result: TrainingResult, settings: Settings, device: str) -> dict[str, Any]:
@@ -78,7 +82,7 @@ def write_model(
     for view in holdout:
         _png(view.photo, folder / MODEL_HOLDOUT / f"{view.camera.name}.png")
     for view, render in list(zip(holdout, result.final.renders, strict=True))[: settings.previews]:
-        side_by_side = np.concatenate([view.photo, render.numpy()], axis=1)
+        side_by_side = np.concatenate([view.photo, _to_8_bit(render)], axis=1)
         _png(side_by_side, folder / PREVIEWS_DIR / f"{Path(view.camera.name).stem}.png")
     document = metrics_document(result, settings, device)
     (folder / MODEL_METRICS).write_text(json.dumps(document, indent=1), encoding="utf-8")

@@ -8,15 +8,16 @@ from splatflow.contract.paths import SFM_CHANNEL
 from splatflow.contract.train_settings import Settings, preset_value
 from splatflow.stages.contract import FailureCode, MlPaths, StageError, read_settings, staged_output
 from splatflow.stages.train.dataset import load_scene
+from splatflow.stages.train.device import choose_device
 from splatflow.stages.train.outputs import splats_from_parameters, write_model
-from splatflow.stages.train.trainer import Trainer, choose_device
+from splatflow.stages.train.trainer import Trainer
 
 log = logging.getLogger(__name__)
 
 
 def main(paths: MlPaths) -> None:
     settings = read_settings(Settings, paths).with_preset_defaults()
-    device = choose_device(settings)
+    device = choose_device(settings.device)
     log.info("training on %s with the %s preset", device, settings.preset)
     channel = paths.channel(SFM_CHANNEL)
     if not channel.is_dir() or not any(channel.iterdir()):

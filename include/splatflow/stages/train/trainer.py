@@ -27,10 +27,11 @@ from splatflow.render.sh import camera_centres
 from splatflow.render.threads import use_cpu_threads
 from splatflow.stages.contract import FailureCode, Progress, StageError
 from splatflow.stages.train.checkpoints import load_latest_checkpoint, save_checkpoint
-from splatflow.stages.train.dataset import SceneData, View
+from splatflow.stages.train.dataset import SceneData
 from splatflow.stages.train.init import gaussians_from_points, scene_scale
 from splatflow.stages.train.metrics import psnr, ssim
 from splatflow.stages.train.schedule import Budget, PlateauStopper, resolution_factor
+from splatflow.stages.train.views import ViewTensors, view_tensors
 
 log = logging.getLogger(__name__)
 
@@ -72,25 +73,9 @@ class TrainingResult:
     psnr_history: list[tuple[int, float]]
 
 
-def choose_device(settings: Settings) -> torch.device:
-    if torch.cuda.is_available() and settings.device != "cpu":
-        return torch.device("cuda")
-    if settings.device == "cuda":
-        raise StageError(
-            FailureCode.NO_GPU, "the hyperparameters demand a CUDA GPU (device=cuda) but none is available"
-        )
-    return torch.device("cpu")
-
-
-def _view_tensors(view: View, factor: float, device: torch.device) -> tuple[Tensor, Tensor, Tensor, int, int]:
-    camera = view.camera.scaled(factor) if factor < 1.0 else view.camera
-    photo = torch.as_tensor(view.photo, device=device)
-    if factor < 1.0:
-        photo = F.interpolate(photo.permute(2, 0, 1)[None], size=(camera.height, camera.width), mode="area")[0].permute(
-            1, 2, 0
-        )
-    viewmat, intrinsics = camera_tensors(camera, device)
-    return photo, viewmat, intrinsics, camera.width, camera.height
+def mcmc_runs_on(device: torch.device) -> bool:
+    """MCMC relocates Gaussians with a gsplat CUDA kernel, which the CPU does not have."""
+    return device.type == "cuda"
 
 
 class Trainer:
@@ -121,7 +106,6 @@ class Trainer:
         )
         self.stopper = PlateauStopper(preset_value(settings.plateau_window), preset_value(settings.plateau_min_gain_db))
         self.psnr_history: list[tuple[int, float]] = []
-        self._view_cache: dict[tuple[int, float], tuple[Tensor, Tensor, Tensor, int, int]] = {}
 
     # --- set-up -----------------------------------------------------------------------------
 
@@ -134,11 +118,13 @@ class Trainer:
 
     def _make_strategy(self) -> DefaultStrategy | MCMCStrategy:
         refine_stop = preset_value(self.settings.refine_stop_step)
-        if self.settings.strategy == "mcmc":
-            if self.device.type != "cuda":
-                raise StageError(FailureCode.NO_GPU, "strategy=mcmc needs a CUDA GPU; use strategy=default on CPU")
-            return MCMCStrategy(cap_max=preset_value(self.settings.max_gaussians), refine_stop_iter=refine_stop)
         start = min(preset_value(self.settings.refine_start_step), refine_stop // 2)
+        if self.settings.strategy == "mcmc":
+            if not mcmc_runs_on(self.device):
+                raise StageError(FailureCode.NO_GPU, "strategy=mcmc needs a CUDA GPU; use strategy=default on CPU")
+            return MCMCStrategy(
+                cap_max=preset_value(self.settings.max_gaussians), refine_start_iter=start, refine_stop_iter=refine_stop
+            )
         return DefaultStrategy(refine_start_iter=start, refine_stop_iter=refine_stop, reset_every=3000)
 
     def means_learning_rate(self) -> float:
@@ -161,15 +147,13 @@ class Trainer:
     def sh_degree_now(self) -> int:
         return min(self.max_sh_degree, self.step // preset_value(self.settings.sh_increase_every))
 
-    def pick_view(self) -> tuple[Tensor, Tensor, Tensor, int, int]:
-        index = self.rng.randrange(len(self.scene.training))
+    def pick_view(self) -> ViewTensors:
+        """A random training view at this step's resolution; only its photo goes to the device."""
+        view = self.scene.training[self.rng.randrange(len(self.scene.training))]
         factor = resolution_factor(
             self.step, preset_value(self.settings.coarse_levels), preset_value(self.settings.steps_per_level)
         )
-        key = (index, factor)
-        if key not in self._view_cache:
-            self._view_cache[key] = _view_tensors(self.scene.training[index], factor, self.device)
-        return self._view_cache[key]
+        return view_tensors(view.camera, view.photo, factor, self.device)
 
     def render(
         self, viewmat: Tensor, intrinsics: Tensor, width: int, height: int, sh_degree: int
@@ -186,6 +170,7 @@ class Trainer:
             width,
             height,
             sh_degree=sh_degree,
+            packed=self.settings.packed,
         )
         return colors[0], meta
 
@@ -206,7 +191,9 @@ class Trainer:
             return
         if len(self.params["means"]) >= preset_value(self.settings.max_gaussians):
             self.strategy.refine_stop_iter = min(self.strategy.refine_stop_iter, self.step)
-        self.strategy.step_post_backward(self.params, self.optimizers, self.strategy_state, self.step, meta)
+        self.strategy.step_post_backward(
+            self.params, self.optimizers, self.strategy_state, self.step, meta, packed=self.settings.packed
+        )
 
     def update_parameters(self) -> None:
         for name, optimizer in self.optimizers.items():
@@ -216,9 +203,9 @@ class Trainer:
             optimizer.zero_grad(set_to_none=True)
 
     def train_step(self) -> float:
-        photo, viewmat, intrinsics, width, height = self.pick_view()
-        image, meta = self.render(viewmat, intrinsics, width, height, self.sh_degree_now())
-        loss = self.loss(image, photo)
+        view = self.pick_view()
+        image, meta = self.render(view.viewmat, view.intrinsics, view.width, view.height, self.sh_degree_now())
+        loss = self.loss(image, view.photo)
         if not torch.isfinite(loss):
             raise StageError(
                 FailureCode.DIVERGED,
@@ -237,11 +224,13 @@ class Trainer:
     def evaluate(self, keep_renders: bool = False) -> EvaluationResult:
         psnrs, ssims, renders = [], [], []
         for view in self.scene.holdout:
-            photo, viewmat, intrinsics, width, height = _view_tensors(view, 1.0, self.device)
-            image, _ = self.render(viewmat, intrinsics, width, height, self.sh_degree_now())
+            tensors = view_tensors(view.camera, view.photo, 1.0, self.device)
+            image, _ = self.render(
+                tensors.viewmat, tensors.intrinsics, tensors.width, tensors.height, self.sh_degree_now()
+            )
             image = image.clamp(0, 1)
-            psnrs.append(psnr(image, photo))
-            ssims.append(float(ssim(image, photo)))
+            psnrs.append(psnr(image, tensors.photo))
+            ssims.append(float(ssim(image, tensors.photo)))
             if keep_renders:
                 renders.append(image.cpu())
         return EvaluationResult(sum(psnrs) / len(psnrs), sum(ssims) / len(ssims), renders)
