@@ -12,6 +12,7 @@ first view, so the viewer opens where the email's preview looks from.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from splatflow.contract.outputs import COMPARISON, ORBIT_STILLS, PREVIEW, orbit_
 from splatflow.formats.cameras import Camera, read_cameras, read_up
 from splatflow.formats.ply import Splats
 from splatflow.render import render_splats
-from splatflow.render.overview import HORIZONTAL_FOV_DEGREES, Overview, overview_camera, up_from_cameras
+from splatflow.render.overview import Overview, overview_camera, up_from_cameras
 
 log = logging.getLogger(__name__)
 
@@ -51,14 +52,16 @@ class SiteViews:
 
     def viewer_extras(self) -> dict[str, Any]:
         """The viewer's first view (the preview's), for the bundle's ``meta.json`` ``extras``."""
-        view = self.preview.camera.view_matrix()
+        camera = self.preview.camera
+        view = camera.view_matrix()
         position = -view[:3, :3].T @ view[:3, 3]
         return {
             "up": [float(v) for v in self.up],
             "view": {
                 "position": [float(v) for v in position],
                 "target": [float(v) for v in self.preview.target],
-                "horizontal_fov_degrees": HORIZONTAL_FOV_DEGREES,
+                "horizontal_fov_degrees": math.degrees(2 * math.atan(camera.width / 2 / camera.fx)),
+                "vertical_fov_degrees": math.degrees(2 * math.atan(camera.height / 2 / camera.fy)),
             },
         }
 
