@@ -29,8 +29,8 @@ pytestmark = pytest.mark.slow
 
 VIEWER_BUCKET = "splatflow-viewer-browser"
 """Its own name: moto keeps buckets per process, shared with every other test."""
-BACKGROUND = np.array([29, 31, 36])
-"""The viewer's clear colour (0.114, 0.122, 0.141) in 8-bit."""
+BACKGROUND = np.array([0, 0, 0])
+"""The viewer's clear colour: black, the background training composites over."""
 MANIFEST = {"run_id": "manual__browser", "quality": {"gaussians": 8000, "psnr_db": 24.5}}
 
 

@@ -62,6 +62,10 @@
   // Without a first view in the file (an older .sog, or one made elsewhere) the splat is taken to
   // be in a COLMAP frame (y down) and turned upright.
   var UPRIGHT = new pc.Vec3(0, 0, 180);
+  // Where a splat is thin, the background shows through. Training composites over black and the
+  // email's stills are rendered on black, so the viewer clears to black too: any other colour
+  // would tint those parts (the former blue-grey added up to 7 steps of blue to a trained scene).
+  var TRAINED_AGAINST = new pc.Color(0, 0, 0);
   var FLY_KEYS = { KEY_W: [0, 0, -1], KEY_S: [0, 0, 1], KEY_A: [-1, 0, 0], KEY_D: [1, 0, 0], KEY_Q: [0, -1, 0], KEY_E: [0, 1, 0] };
 
   // The compression stage writes the view its preview is rendered from into the bundle's
@@ -104,7 +108,7 @@
   function addCamera(eye, target, radius, fov) {
     var camera = new pc.Entity("camera");
     var far = Math.max(radius, eye.distance(target)) * 100;
-    var settings = { clearColor: new pc.Color(0.114, 0.122, 0.141), nearClip: far / 1e5, farClip: far };
+    var settings = { clearColor: TRAINED_AGAINST, nearClip: far / 1e5, farClip: far };
     if (fov) settings.fov = fov;
     camera.addComponent("camera", settings);
     camera.addComponent("script");
