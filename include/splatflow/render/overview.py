@@ -4,8 +4,8 @@ thumbnails and the viewer's first view.
 A held-out photo's viewpoint shows whatever that photo happened to frame (on the demo sample, a
 forest SfM found no points in); an overview camera frames the reconstruction itself: it looks
 at the middle of the area the splats cover, from above, tilted by a chosen angle and turned by
-a chosen azimuth about the scene's up, far enough back that the area (its 2nd to 98th
-percentile of splat centres, so a few far-off splats do not shrink it) fits the frame.
+a chosen azimuth about the scene's up, far enough back that 96 % of the splat centres fit the
+frame (so a few far-off splats do not shrink the site to a speck).
 
 The scene's up is the ENU frame's +z when the SfM output is geo-registered; otherwise it is
 estimated from the photos' poses (``up_from_cameras``). Cameras follow the OpenCV convention of
@@ -30,6 +30,11 @@ HORIZONTAL_FOV_DEGREES = 60.0
 FRAME_MARGIN = 0.06
 """Share of the image width and height left free around the framed area."""
 EXTENT_PERCENTILES = (2.0, 98.0)
+"""The area's extent along each axis, past the few far-off splats every trained scene has."""
+FRAMED_PERCENT = 96.0
+"""Share of the splat centres the frame holds, from any direction."""
+FRAMING_SAMPLE = 20_000
+"""Centres the framing distance is computed from (evenly strided)."""
 HEADING_STEPS = 36
 """Headings tried (over half a turn) for the image's x axis."""
 HEADING_SPREAD = 0.05
@@ -140,14 +145,13 @@ def overview_camera(
     down = np.cross(forward, right)
     rotation = np.stack([right, down, forward])  # world -> camera rows
     focal = (width / 2.0) / math.tan(math.radians(HORIZONTAL_FOV_DEGREES) / 2.0)
-    corners = np.array([[x, y, z] for x in (low[0], high[0]) for y in (low[1], high[1]) for z in (low[2], high[2])])
-    relative = (corners @ basis.T - centre) @ rotation.T
+    relative = (cloud[:: max(1, len(cloud) // FRAMING_SAMPLE)] - centre) @ rotation.T
     half_x = (width / 2.0) * (1.0 - 2.0 * FRAME_MARGIN) / focal
     half_y = (height / 2.0) * (1.0 - 2.0 * FRAME_MARGIN) / focal
-    # A corner q (camera axes, camera at the centre) fits when |q.x| / (q.z + D) <= half_x, same for y.
-    distance = float(
-        np.max(np.maximum(np.abs(relative[:, 0]) / half_x, np.abs(relative[:, 1]) / half_y) - relative[:, 2])
-    )
+    # A point q (camera axes, camera at the centre) is in frame from distance D on when
+    # |q.x| / (q.z + D) <= half_x, and the same for y: D is the distance that frames most of them.
+    needed = np.maximum(np.abs(relative[:, 0]) / half_x, np.abs(relative[:, 1]) / half_y) - relative[:, 2]
+    distance = float(np.percentile(needed, FRAMED_PERCENT))
     distance = max(distance, 1e-6)
     position = centre - distance * forward
     world_to_camera = np.eye(4)

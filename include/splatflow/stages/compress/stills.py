@@ -33,9 +33,9 @@ PREVIEW_SIZE = (640, 360)
 """The email shows the preview 600 px wide."""
 ORBIT_SIZE = (240, 150)
 """The email shows each thumbnail at most 192 px wide."""
-PREVIEW_TILT_DEGREES = 25.0
+PREVIEW_TILT_DEGREES = 15.0
 """From straight down: a map of the site that still reads as 3D."""
-ORBIT_TILT_DEGREES = 40.0
+ORBIT_TILT_DEGREES = 30.0
 COMPARISON_WIDTH = 320
 """Width of each half of the held-out comparison (photo | render)."""
 
