@@ -103,6 +103,7 @@ def bench_settings(args: argparse.Namespace) -> Settings:
         "rasterize_mode": args.rasterize_mode,
         "max_anisotropy": args.max_anisotropy,
         "anisotropy_weight": args.anisotropy_weight,
+        "plateau_start_step": args.plateau_start_step,
     }
     settings = dataclasses.replace(settings, **{name: value for name, value in overrides.items() if value is not None})
     if args.steps is not None or args.seconds is not None:
@@ -128,6 +129,7 @@ def main() -> None:
     parser.add_argument("--rasterize-mode", choices=["classic", "antialiased"], help="instead of the preset's")
     parser.add_argument("--max-anisotropy", type=float, help="instead of the preset's")
     parser.add_argument("--anisotropy-weight", type=float, help="instead of the preset's (0: no penalty)")
+    parser.add_argument("--plateau-start-step", type=int, help="instead of the preset's")
     args = parser.parse_args()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     threads = use_cpu_threads(args.threads)
