@@ -97,6 +97,8 @@ def test_email_carries_figures_links_and_the_inline_preview(
     assert f"{manifest['quality']['photos_registered']}" in html
     attachments = {part.get_filename(): part for part in messages[0].iter_attachments()}
     assert manifest["outputs"]["preview"].endswith("/compress/preview.png")
+    assert manifest["outputs"]["comparison"].endswith("/compress/comparison.png"), "the held-out comparison is kept"
+    assert "comparison.png" not in attachments, "but not mailed"
     for still in ("preview.png", "orbit_1.png", "orbit_2.png", "orbit_3.png"):
         assert attachments[still]["Content-ID"] == f"<{still}>"
         assert f'src="cid:{still}"' in html
