@@ -4,13 +4,17 @@
     python bench/train.py --sfm PATH         # also train the preview preset as a job would (its own
                                              # 5-minute budget and plateau stop) on an sfm channel
     python bench/train.py --sfm PATH --steps 3000  # ... or a fixed number of steps, no early stop
+    python bench/train.py --counts --sfm PATH --rasterize-mode classic --anisotropy-weight 0
+                                             # the preset with the needle measures turned off
     python bench/train.py --counts --sfm PATH --preset standard --seconds 180 --max-width 1600
                                              # a preset for a fixed time, no early stop (bench/gpu_check.sh)
 
 Uses the CUDA rasterizer when a GPU is present, the pure-PyTorch one otherwise, with the training
 stage's CPU thread setting, and prints Markdown tables for docs/benchmarks.md, with the peak
-memory (GPU memory allocated on CUDA, the process's resident set on CPU). The load average is
-printed too: on a shared machine the figures move with it.
+memory (GPU memory allocated on CUDA, the process's resident set on CPU), the needle measure (99th
+percentile of each Gaussian's largest / smallest axis) and the mean colour error of the held-out
+renders against their photos (8-bit steps). The load average is printed too: on a shared machine
+the figures move with it.
 """
 
 from __future__ import annotations
@@ -83,6 +87,11 @@ def training_curve(sfm: Path, settings: Settings, device: torch.device, checkpoi
         f"{result.gaussians} Gaussians, final PSNR {result.final.psnr:.2f} dB, SSIM {result.final.ssim:.3f}, "
         f"peak memory {result.peak_memory_mb:.0f} MB ({'GPU, allocated' if device.type == 'cuda' else 'RSS'})"
     )
+    print(
+        f"rasterize_mode {settings.rasterize_mode}, max_anisotropy {settings.max_anisotropy:g} "
+        f"(weight {settings.anisotropy_weight:g}): anisotropy p99 {result.anisotropy_p99:.1f}, "
+        f"mean colour error {result.final.colour_error:.2f} (8-bit steps, held out)"
+    )
 
 
 def bench_settings(args: argparse.Namespace) -> Settings:
@@ -90,6 +99,13 @@ def bench_settings(args: argparse.Namespace) -> Settings:
     settings = PRESETS[args.preset]
     if args.max_width:
         settings = dataclasses.replace(settings, max_width=args.max_width)
+    overrides = {
+        "rasterize_mode": args.rasterize_mode,
+        "max_anisotropy": args.max_anisotropy,
+        "anisotropy_weight": args.anisotropy_weight,
+        "plateau_start_step": args.plateau_start_step,
+    }
+    settings = dataclasses.replace(settings, **{name: value for name, value in overrides.items() if value is not None})
     if args.steps is not None or args.seconds is not None:
         settings = dataclasses.replace(
             settings,
@@ -110,6 +126,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, help="train this long instead of the preset's budget")
     parser.add_argument("--preset", choices=sorted(PRESETS), default="preview")
     parser.add_argument("--max-width", type=int, help="photo width instead of the preset's")
+    parser.add_argument("--rasterize-mode", choices=["classic", "antialiased"], help="instead of the preset's")
+    parser.add_argument("--max-anisotropy", type=float, help="instead of the preset's")
+    parser.add_argument("--anisotropy-weight", type=float, help="instead of the preset's (0: no penalty)")
+    parser.add_argument("--plateau-start-step", type=int, help="instead of the preset's")
     args = parser.parse_args()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     threads = use_cpu_threads(args.threads)

@@ -103,6 +103,8 @@ def test_email_carries_figures_links_and_the_inline_preview(
     shown = inline_pictures(messages[0])
     assert list(shown) == ["preview.png", "orbit_1.png", "orbit_2.png", "orbit_3.png"]
     assert manifest["outputs"]["preview"].endswith("/compress/preview.png")
+    assert manifest["outputs"]["comparison"].endswith("/compress/comparison.png"), "the held-out comparison is kept"
+    assert "comparison.png" not in shown, "but not mailed"
     s3 = s3_of(pipeline_runtime)
     for name, file_name in STILLS.items():
         bucket, _, key = manifest["outputs"][name].removeprefix("s3://").partition("/")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import zipfile
@@ -172,3 +173,22 @@ def test_a_file_that_is_not_a_zip_fails_with_a_reason(tmp_path):
 def test_an_empty_scene_is_refused(tmp_path):
     with pytest.raises(SogFormatError, match="at least one splat"):
         write_sog(random_encoded(0, 0), tmp_path / "scene.sog")
+
+
+def test_the_antialias_flag_and_extras_travel_in_meta_json(tmp_path):
+    encoded = dataclasses.replace(random_encoded(50, 0), antialiased=True)
+    extras = {"up": [0.0, 0.0, 1.0], "view": {"position": [1.0, 2.0, 3.0]}}
+    write_sog(encoded, tmp_path / "scene.sog", extras=extras)
+
+    with zipfile.ZipFile(tmp_path / "scene.sog") as bundle:
+        meta = json.loads(bundle.read("meta.json"))
+    assert meta["antialias"] is True, "the field SOG readers take as Mip-Splatting's compensation"
+    assert meta["extras"] == extras
+    assert read_encoded_sog(tmp_path / "scene.sog").antialiased
+    assert read_sog(tmp_path / "scene.sog").antialiased
+
+    write_sog(random_encoded(50, 0), tmp_path / "classic.sog")
+    with zipfile.ZipFile(tmp_path / "classic.sog") as bundle:
+        meta = json.loads(bundle.read("meta.json"))
+    assert meta["antialias"] is False and "extras" not in meta
+    assert not read_sog(tmp_path / "classic.sog").antialiased

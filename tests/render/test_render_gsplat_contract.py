@@ -10,6 +10,7 @@ backward; the stand-in's per tile with autograd) following the same CUDA kernel.
 from __future__ import annotations
 
 import inspect
+from typing import Any
 
 import gsplat
 import pytest
@@ -43,7 +44,7 @@ def scene(seed: int) -> dict[str, torch.Tensor]:
     }
 
 
-def render(rasterizer, values: dict[str, torch.Tensor], packed: bool):
+def render(rasterizer, values: dict[str, torch.Tensor], packed: bool, rasterize_mode: str = "classic"):
     leaves = {name: value.clone().requires_grad_(True) for name, value in values.items()}
     images, alphas, meta = rasterizer(
         leaves["means"],
@@ -58,6 +59,7 @@ def render(rasterizer, values: dict[str, torch.Tensor], packed: bool):
         sh_degree=1,
         packed=packed,
         backgrounds=torch.tensor([[0.1, 0.2, 0.3], [0.3, 0.2, 0.1]]),
+        rasterize_mode=rasterize_mode,
     )
     meta["means2d"].retain_grad()
     (images * torch.linspace(0.5, 1.5, 3)).sum().backward()
@@ -75,11 +77,15 @@ def test_signature_is_a_prefix_compatible_subset_of_gsplats():
         assert ours[name].default == theirs[name].default, name
 
 
+MODES = pytest.mark.parametrize("rasterize_mode", ["classic", "antialiased"])
+
+
+@MODES
 @pytest.mark.parametrize("packed", [True, False], ids=["packed", "unpacked"])
-def test_meta_has_gsplats_layout_and_values(monkeypatch, packed):
+def test_meta_has_gsplats_layout_and_values(monkeypatch, packed, rasterize_mode):
     values = scene(3)
-    _, _, ours, _ = render(rasterization, values, packed)
-    _, _, theirs, _ = render(gsplat_on_cpu(monkeypatch), values, packed)
+    _, _, ours, _ = render(rasterization, values, packed, rasterize_mode)
+    _, _, theirs, _ = render(gsplat_on_cpu(monkeypatch), values, packed, rasterize_mode)
 
     assert set(ours) <= set(theirs)
     for key, value in ours.items():
@@ -93,14 +99,60 @@ def test_meta_has_gsplats_layout_and_values(monkeypatch, packed):
         assert ours["means2d"].shape[0] < 2 * COUNT  # some Gaussians are outside a camera's view
 
 
+@MODES
 @pytest.mark.parametrize("packed", [True, False], ids=["packed", "unpacked"])
-def test_images_and_gradients_match_gsplats_own_pipeline(monkeypatch, packed):
+def test_images_and_gradients_match_gsplats_own_pipeline(monkeypatch, packed, rasterize_mode):
     values = scene(5)
-    our_images, our_alphas, our_meta, our_leaves = render(rasterization, values, packed)
-    images, alphas, meta, leaves = render(gsplat_on_cpu(monkeypatch), values, packed)
+    our_images, our_alphas, our_meta, our_leaves = render(rasterization, values, packed, rasterize_mode)
+    images, alphas, meta, leaves = render(gsplat_on_cpu(monkeypatch), values, packed, rasterize_mode)
 
     torch.testing.assert_close(our_images, images, rtol=1e-4, atol=2e-5)
     torch.testing.assert_close(our_alphas, alphas, rtol=1e-4, atol=2e-5)
     torch.testing.assert_close(our_meta["means2d"].grad, meta["means2d"].grad, rtol=1e-3, atol=1e-5)
     for name in ("means", "scales", "opacities", "colors"):
         torch.testing.assert_close(our_leaves[name].grad, leaves[name].grad, rtol=1e-3, atol=1e-5, msg=name)
+
+
+def test_antialiased_mode_makes_a_splat_thinner_than_a_pixel_as_faint_as_it_is_thin():
+    """One needle, 0.02 px wide on screen: classic mode draws it at full opacity, a third of a
+    pixel wide (the 2D dilation); the antialiased mode scales its opacity by its share of that
+    footprint, so it barely shows, while a splat 3 px wide loses only a few percent."""
+    values = scene(3)
+    peaks = {}
+    for name, minor in (("needle", 0.0005), ("wide", 0.3)):
+        for mode in ("classic", "antialiased"):
+            _, alphas, _ = rasterization(
+                torch.tensor([[0.0, 0.0, 3.0]]),
+                torch.tensor([[1.0, 0.0, 0.0, 0.0]]),
+                torch.tensor([[0.5, minor, 0.5]]),
+                torch.tensor([0.9]),
+                torch.ones(1, 3),
+                values["viewmats"][:1],
+                values["Ks"][:1],
+                WIDTH,
+                HEIGHT,
+                rasterize_mode=mode,
+            )
+            peaks[name, mode] = float(alphas.max())
+    assert peaks["needle", "classic"] > 0.5
+    assert peaks["needle", "antialiased"] < 0.1 * peaks["needle", "classic"]
+    assert peaks["wide", "antialiased"] == pytest.approx(peaks["wide", "classic"], rel=0.05)
+
+
+def test_an_unknown_rasterize_mode_is_refused():
+    values = scene(3)
+    mode: Any = "mip"  # not one of the two modes: the call this test makes is the one mypy refuses
+    with pytest.raises(ValueError, match="rasterize_mode"):
+        rasterization(
+            values["means"],
+            values["quats"],
+            values["scales"],
+            values["opacities"],
+            values["colors"],
+            values["viewmats"],
+            values["Ks"],
+            WIDTH,
+            HEIGHT,
+            sh_degree=1,
+            rasterize_mode=mode,
+        )

@@ -25,6 +25,10 @@ COMPRESSED_FROM_PLY = "splat.ply"
 COMPRESSION_REPORT = "report.json"
 TRAINING_METRICS = MODEL_METRICS
 PREVIEW = "preview.png"
+"""The whole site from above, rendered from the compressed splat: the email's large picture."""
+COMPARISON = "comparison.png"
+"""The first held-out photo beside the compressed splat's render from its camera (what the
+held-out PSNR measures); in the compression output and the manifest, not in the email."""
 ORBIT_STILLS = 3
 """Orbit thumbnails rendered around the scene, ``orbit_1.png`` to ``orbit_3.png``."""
 
@@ -44,6 +48,7 @@ COMPRESSION_OUTPUTS: dict[str, str] = {
     "sog": SOG,
     "ply": COMPRESSED_FROM_PLY,
     **STILLS,
+    "comparison": COMPARISON,
     "compression_report": COMPRESSION_REPORT,
     "training_metrics": TRAINING_METRICS,
 }

@@ -16,6 +16,7 @@ from typing import Literal, TypeVar
 Preset = Literal["preview", "standard", "high"]
 DeviceChoice = Literal["cuda", "cpu"]
 StrategyChoice = Literal["default", "mcmc"]
+RasterizeMode = Literal["classic", "antialiased"]
 T = TypeVar("T")
 
 
@@ -68,6 +69,16 @@ class Settings:
     suit 30k steps; a schedule of a thousand steps needs larger ones to converge at all."""
     ssim_weight: float | None = None
     """Loss = (1 - w) * L1 + w * (1 - SSIM)."""
+    rasterize_mode: RasterizeMode | None = None
+    """gsplat's ``rasterize_mode``: ``antialiased`` (Mip-Splatting's 2D filter) makes a splat thinner
+    than a pixel as faint as it is thin, so the model cannot fit detail with sub-pixel needles that
+    turn into bright streaks at any other resolution; ``classic`` is the 3DGS paper's."""
+    max_anisotropy: float | None = None
+    """A Gaussian whose largest axis is more than this many times its smallest pays a penalty
+    (as in PhysGaussian), which keeps needle-shaped splats out of the model ..."""
+    anisotropy_weight: float | None = None
+    """... of this weight times the mean of ``log(largest / smallest / max_anisotropy)`` over the
+    Gaussians past the ratio (0: no penalty)."""
     progress_every: int | None = None
     """Steps between progress lines."""
     packed: bool = False
@@ -94,7 +105,7 @@ PREVIEW = Settings(
     eval_every=100,
     plateau_window=3,
     plateau_min_gain_db=0.2,
-    plateau_start_step=900,
+    plateau_start_step=0,
     checkpoint_every=250,
     sh_degree=0,
     sh_increase_every=400,
@@ -104,6 +115,9 @@ PREVIEW = Settings(
     refine_stop_step=0,
     learning_rate_scale=8.0,
     ssim_weight=0.2,
+    rasterize_mode="antialiased",
+    max_anisotropy=10.0,
+    anisotropy_weight=0.1,
     progress_every=50,
 )
 """Minutes on a CPU: a first look, not a deliverable."""
@@ -128,6 +142,9 @@ STANDARD = Settings(
     refine_stop_step=15_000,
     learning_rate_scale=1.0,
     ssim_weight=0.2,
+    rasterize_mode="antialiased",
+    max_anisotropy=10.0,
+    anisotropy_weight=0.1,
     progress_every=200,
 )
 """The 3DGS paper's schedule with early stopping; fits a T4 for typical drone jobs."""
@@ -152,6 +169,9 @@ HIGH = Settings(
     refine_stop_step=25_000,
     learning_rate_scale=1.0,
     ssim_weight=0.2,
+    rasterize_mode="antialiased",
+    max_anisotropy=10.0,
+    anisotropy_weight=0.1,
     progress_every=500,
 )
 """Full resolution, MCMC densification up to a Gaussian cap, a patient plateau test."""

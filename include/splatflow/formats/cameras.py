@@ -1,9 +1,10 @@
 """Pinhole cameras as JSON (``cameras.json``), the way views travel between stages.
 
 The training stage writes its held-out views here next to the ``.ply`` so the compression
-stage can render the same views from the original and the compressed splat and compare.
-Conventions: OpenCV/COLMAP camera (x right, y down, z forward), ``world_to_camera`` a 4x4
-row-major matrix, intrinsics in pixels of ``width`` x ``height``.
+stage can render the same views from the original and the compressed splat and compare, and
+the scene's ``up`` (a unit vector in the splat's frame, when known) so it can frame the whole
+site from above. Conventions: OpenCV/COLMAP camera (x right, y down, z forward),
+``world_to_camera`` a 4x4 row-major matrix, intrinsics in pixels of ``width`` x ``height``.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -74,13 +76,15 @@ def camera_from_matrices(
     )
 
 
-def write_cameras(cameras: list[Camera], path: Path) -> None:
-    payload = {"version": CAMERAS_FORMAT_VERSION, "cameras": [asdict(c) for c in cameras]}
+def write_cameras(cameras: list[Camera], path: Path, up: npt.ArrayLike | None = None) -> None:
+    payload: dict[str, object] = {"version": CAMERAS_FORMAT_VERSION, "cameras": [asdict(c) for c in cameras]}
+    if up is not None:
+        payload["up"] = [float(v) for v in np.asarray(up, dtype=np.float64).reshape(3)]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, indent=1), encoding="utf-8")
 
 
-def read_cameras(path: Path) -> list[Camera]:
+def _payload(path: Path) -> dict[str, Any]:
     try:
         payload = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -89,6 +93,26 @@ def read_cameras(path: Path) -> list[Camera]:
         raise CamerasFormatError(f"{path.name} is not valid JSON: {exc}") from None
     if not isinstance(payload, dict) or payload.get("version") != CAMERAS_FORMAT_VERSION:
         raise CamerasFormatError(f"{path.name}: expected version {CAMERAS_FORMAT_VERSION}")
+    return payload
+
+
+def read_up(path: Path) -> npt.NDArray[np.float64] | None:
+    """The scene's up as a unit vector, or ``None`` when the file does not say (older models)."""
+    value = _payload(path).get("up")
+    if value is None:
+        return None
+    try:
+        up = np.asarray(value, dtype=np.float64).reshape(3)
+    except (TypeError, ValueError):
+        raise CamerasFormatError(f"{path.name}: up must be three numbers, not {value!r}") from None
+    length = float(np.linalg.norm(up))
+    if not np.isfinite(up).all() or length == 0.0:
+        raise CamerasFormatError(f"{path.name}: up must be a finite, non-zero vector, not {value!r}")
+    return up / length
+
+
+def read_cameras(path: Path) -> list[Camera]:
+    payload = _payload(path)
     cameras = []
     for entry in payload.get("cameras", []):
         try:

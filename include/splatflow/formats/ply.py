@@ -3,6 +3,8 @@
 Per vertex: ``x y z``, ``nx ny nz`` (zeros, kept for compatibility), ``f_dc_0..2``, ``f_rest_*``
 (channel-major: all coefficients of red, then green, then blue), ``opacity`` (logit),
 ``scale_0..2`` (log), ``rot_0..3`` (quaternion w, x, y, z). Binary little-endian float32.
+A model trained with gsplat's antialiased rasterization says so in a header comment
+(``ANTIALIASED_COMMENT``): its opacities only render right with the same compensation.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from plyfile import PlyData, PlyElement
 Array = npt.NDArray[np.float32]
 
 MAX_SH_DEGREE = 3
+ANTIALIASED_COMMENT = "rasterize_mode antialiased"
+"""The header comment of a model trained (and to be drawn) with gsplat's ``rasterize_mode="antialiased"``."""
 
 
 class PlyFormatError(ValueError):
@@ -49,6 +53,9 @@ class Splats:
     """(N, 3) degree-0 SH coefficients (``f_dc``)."""
     sh_rest: Array
     """(N, K, 3) higher-order SH coefficients, K = (degree+1)^2 - 1 (0 at degree 0)."""
+    antialiased: bool = False
+    """Trained with gsplat's antialiased rasterization: each opacity is to be scaled by the
+    share of the splat's screen footprint that is not the 2D blur (``render.rasterize``)."""
 
     def __post_init__(self) -> None:
         n = self.means.shape[0]
@@ -105,7 +112,8 @@ def write_ply(splats: Splats, path: Path) -> None:
         vertex[name] = table[:, i]
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    PlyData([PlyElement.describe(vertex, "vertex")], text=False, byte_order="<").write(str(tmp))
+    comments = [ANTIALIASED_COMMENT] if splats.antialiased else []
+    PlyData([PlyElement.describe(vertex, "vertex")], text=False, byte_order="<", comments=comments).write(str(tmp))
     tmp.replace(path)
 
 
@@ -142,4 +150,5 @@ def read_ply(path: Path) -> Splats:
         opacities=np.asarray(vertex["opacity"], dtype=np.float32).copy(),
         sh_dc=stack(["f_dc_0", "f_dc_1", "f_dc_2"]),
         sh_rest=stack(_rest_names(k)).reshape(n, 3, k).transpose(0, 2, 1).copy(),
+        antialiased=ANTIALIASED_COMMENT in data.comments,
     )

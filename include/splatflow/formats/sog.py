@@ -130,11 +130,12 @@ def _textures(encoded: EncodedSplats) -> dict[str, UInt8]:
     return textures
 
 
-def _meta(encoded: EncodedSplats) -> dict[str, Any]:
+def _meta(encoded: EncodedSplats, extras: Mapping[str, Any] | None) -> dict[str, Any]:
     meta: dict[str, Any] = {
         "version": SOG_VERSION,
         "asset": {"generator": f"splatflow v{__version__}"},
         "count": encoded.count,
+        "antialias": encoded.antialiased,
         "means": {
             "mins": [float(v) for v in encoded.means_min],
             "maxs": [float(v) for v in encoded.means_max],
@@ -151,13 +152,23 @@ def _meta(encoded: EncodedSplats) -> dict[str, Any]:
             "codebook": [float(v) for v in encoded.sh_palette.codebook],
             "files": list(SHN_FILES),
         }
+    if extras is not None:
+        meta["extras"] = dict(extras)
     return meta
 
 
-def write_sog(encoded: EncodedSplats, path: Path, effort: WebpEffort | None = None, workers: int = 1) -> dict[str, int]:
+def write_sog(
+    encoded: EncodedSplats,
+    path: Path,
+    effort: WebpEffort | None = None,
+    workers: int = 1,
+    extras: Mapping[str, Any] | None = None,
+) -> dict[str, int]:
     """Write the bundle atomically and return each entry's size in bytes.
 
     ``workers`` encodes that many textures at once (libwebp releases the GIL while it works).
+    ``extras`` is application data for ``meta.json``'s ``extras`` (PlayCanvas's name for it: the
+    engine attaches no meaning to it; our viewer reads its first view there).
     """
     if encoded.count == 0:
         raise SogFormatError("a SOG bundle needs at least one splat")
@@ -167,7 +178,7 @@ def write_sog(encoded: EncodedSplats, path: Path, effort: WebpEffort | None = No
         payloads = dict(
             zip(textures, pool.map(lambda image: _encode_webp(image, chosen), textures.values()), strict=True)
         )
-    payloads = {META_NAME: json.dumps(_meta(encoded)).encode("utf-8"), **payloads}
+    payloads = {META_NAME: json.dumps(_meta(encoded, extras)).encode("utf-8"), **payloads}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as bundle:
@@ -261,6 +272,7 @@ def read_encoded_sog(path: Path) -> EncodedSplats:
         sh0_codebook=_codebook(sections["sh0"], "sh0"),
         opacity_bytes=sh0[:, 3].copy(),
         sh_palette=_read_palette(entries, meta["shN"], count) if "shN" in meta else None,
+        antialiased=meta.get("antialias") is True,
     )
 
 

@@ -85,6 +85,8 @@ class EncodedSplats:
     """(N,) ``sigmoid(opacity) * 255``."""
     sh_palette: ShPalette | None
     """Higher-order SH; ``None`` at SH degree 0."""
+    antialiased: bool = False
+    """Trained with antialiased rasterization (``meta.json``'s ``antialias``)."""
 
     @property
     def count(self) -> int:
@@ -193,4 +195,5 @@ def decode(encoded: EncodedSplats) -> Splats:
         opacities=decode_opacities(encoded.opacity_bytes),
         sh_dc=encoded.sh0_codebook[encoded.sh0_labels],
         sh_rest=np.ascontiguousarray(sh_rest, dtype=np.float32),
+        antialiased=encoded.antialiased,
     )

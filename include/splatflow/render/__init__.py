@@ -63,5 +63,6 @@ def render_splats(
         camera.height,
         sh_degree=splats.sh_degree,
         backgrounds=torch.tensor([background], dtype=torch.float32, device=device),
+        rasterize_mode="antialiased" if splats.antialiased else "classic",
     )
     return images[0].clamp(0.0, 1.0).cpu().numpy().astype(np.float32)

@@ -9,12 +9,19 @@ strategies read), ``radii``, ``depths``, ``conics``, ``opacities``, the ``batch_
 trainer can therefore swap it in when CUDA is absent and keep one loop; tests hold it to the
 layout gsplat's own ``rasterization`` builds. Projection reuses gsplat's own pure-PyTorch EWA projection; binning and
 compositing are ours (see ``tiles`` and ``composite``).
+
+``rasterize_mode="antialiased"`` is gsplat's (Mip-Splatting's 2D filter): the projection's ``eps2d``
+dilation blurs every splat by about a third of a pixel, which makes a splat thinner than a pixel
+look a pixel wide; classic mode keeps its opacity, so the model learns sub-pixel needles that
+look right at the training resolution and show as bright streaks at any other. The antialiased
+mode scales each splat's opacity by ``sqrt(det(cov2d) / det(cov2d + eps2d I))``, the share of its
+footprint that is the splat and not the blur, so a thin splat is as faint as it is thin.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from gsplat.cuda._torch_impl import _fully_fused_projection, _quat_scale_to_covar_preci
@@ -68,7 +75,8 @@ def _project_in_front(
     eps2d: float,
     near_plane: float,
     far_plane: float,
-) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    antialiased: bool,
+) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor | None]:
     """gsplat's projection for one camera, with Gaussians at or behind the near plane culled
     *before* it rather than after.
 
@@ -76,13 +84,14 @@ def _project_in_front(
     can put points there) gets NaN screen coordinates, and although it is culled, autograd
     multiplies its zero gradient by those NaNs and poisons its parameters. Such Gaussians are
     projected from a harmless stand-in point instead, and get zero gradient and zero radius, as
-    the CUDA kernel gives them.
+    the CUDA kernel gives them. The last item is the antialiasing compensation of each Gaussian's
+    opacity (``None`` unless ``antialiased``), gsplat's own formula.
     """
     with torch.no_grad():
         in_front = (means @ viewmat[2, :3] + viewmat[2, 3]) > near_plane
         stand_in = -viewmat[:3, :3].T @ viewmat[:3, 3] + viewmat[2, :3]  # one unit ahead of the camera
     safe_means = torch.where(in_front[:, None], means, stand_in)
-    radii, means2d, depths, conics, _ = _fully_fused_projection(
+    radii, means2d, depths, conics, compensations = _fully_fused_projection(
         safe_means,
         covars,
         viewmat[None],
@@ -92,8 +101,15 @@ def _project_in_front(
         eps2d=eps2d,
         near_plane=near_plane,
         far_plane=far_plane,
+        calc_compensations=antialiased,
     )
-    return radii[0] * in_front[:, None], means2d[0], depths[0], conics[0]
+    return (
+        radii[0] * in_front[:, None],
+        means2d[0],
+        depths[0],
+        conics[0],
+        None if compensations is None else compensations[0],
+    )
 
 
 @dataclass(frozen=True)
@@ -120,7 +136,8 @@ class _Projected:
 
 def _pack(radii: Tensor, means2d: Tensor, depths: Tensor, conics: Tensor, opacities: Tensor) -> _Projected:
     """Keep the visible (camera, Gaussian) pairs, as gsplat's packed projection does. The packed
-    ``means2d`` is what the compositor consumes, so its gradient is the one the strategies read."""
+    ``means2d`` is what the compositor consumes, so its gradient is the one the strategies read.
+    ``opacities`` are per (camera, Gaussian), as the compensation makes them."""
     camera_ids, gaussian_ids = (radii > 0).all(dim=-1).nonzero(as_tuple=True)
     return _Projected(
         camera_ids=camera_ids,
@@ -129,7 +146,7 @@ def _pack(radii: Tensor, means2d: Tensor, depths: Tensor, conics: Tensor, opacit
         means2d=means2d[camera_ids, gaussian_ids],
         depths=depths[camera_ids, gaussian_ids],
         conics=conics[camera_ids, gaussian_ids],
-        opacities=opacities[gaussian_ids],
+        opacities=opacities[camera_ids, gaussian_ids],
     )
 
 
@@ -149,6 +166,7 @@ def rasterization(
     sh_degree: int | None = None,
     packed: bool = True,
     backgrounds: Tensor | None = None,
+    rasterize_mode: Literal["classic", "antialiased"] = "classic",
     chunk: int = DEFAULT_CHUNK,
 ) -> tuple[Tensor, Tensor, dict[str, Any]]:
     """Render C cameras: (C, H, W, 3) colours, (C, H, W, 1) alphas, and gsplat-style meta.
@@ -156,18 +174,27 @@ def rasterization(
     ``scales`` are linear (not log) and ``opacities`` in [0, 1], as gsplat expects. ``colors``
     are (N, 3) RGB, or (N, K, 3) SH coefficients when ``sh_degree`` is given. ``packed`` chooses
     the layout of ``meta`` (see the module's docstring); the images are the same either way.
+    ``rasterize_mode`` is gsplat's: ``antialiased`` compensates each opacity for the 2D blur.
     """
     n_cameras = viewmats.shape[0]
     covars, _ = _quat_scale_to_covar_preci(quats, scales, compute_preci=False)
     assert covars is not None
+    if rasterize_mode not in ("classic", "antialiased"):
+        raise ValueError(f"rasterize_mode must be 'classic' or 'antialiased', not {rasterize_mode!r}")
+    antialiased = rasterize_mode == "antialiased"
     projected = [
-        _project_in_front(means, covars, viewmats[camera], Ks[camera], width, height, eps2d, near_plane, far_plane)
+        _project_in_front(
+            means, covars, viewmats[camera], Ks[camera], width, height, eps2d, near_plane, far_plane, antialiased
+        )
         for camera in range(n_cameras)
     ]
-    radii, means2d, depths, conics = (torch.stack(parts) for parts in zip(*projected, strict=True))
+    radii, means2d, depths, conics = (torch.stack(parts) for parts in list(zip(*projected, strict=True))[:4])
     per_camera_opacities = opacities[None].expand(n_cameras, -1)
+    if antialiased:
+        compensations = torch.stack([factor for *_, factor in projected if factor is not None])
+        per_camera_opacities = per_camera_opacities * compensations
     if packed:
-        layout = _pack(radii, means2d, depths, conics, opacities)
+        layout = _pack(radii, means2d, depths, conics, per_camera_opacities)
     else:
         layout = _Projected(None, None, radii, means2d, depths, conics, per_camera_opacities)
     if sh_degree is None:

@@ -45,7 +45,7 @@ def write_model_archive(ml_root: Path, splats, with_photos: bool = True) -> None
     """A training job's model.tar.gz: splat.ply, cameras.json, holdout photos."""
     model = ml_root / "model_src"
     write_ply(splats, model / "splat.ply")
-    write_cameras([TOP_DOWN], model / "cameras.json")
+    write_cameras([TOP_DOWN], model / "cameras.json", up=[0.0, 0.0, 1.0])
     (model / "holdout").mkdir()
     if with_photos:
         # A photo differs from the model's render (about 26 dB here, as trained scenes do).
@@ -69,11 +69,13 @@ def test_model_archive_becomes_a_checked_bundle(tmp_path):
     output = tmp_path / "processing" / "output"
     names = sorted(p.name for p in output.iterdir())
     stills = ["orbit_1.png", "orbit_2.png", "orbit_3.png", "preview.png"]
-    assert names == ["metrics.json", *stills, "report.json", "scene.sog", "splat.ply"]
+    assert names == ["comparison.png", "metrics.json", *stills, "report.json", "scene.sog", "splat.ply"]
     assert json.loads((output / "metrics.json").read_text()) == {"psnr": 24.5}
     with Image.open(output / "preview.png") as preview:
-        assert preview.size == (640, 480), "rendered at the email's width from the held-out camera"
+        assert preview.size == (640, 360), "rendered at the email's width, from above the whole site"
         assert np.asarray(preview).std() > 1, "the preview shows the scene, not a blank frame"
+    with Image.open(output / "comparison.png") as comparison:
+        assert comparison.size == (640, 240), "the held-out photo beside its render, each 320 px wide"
     report = json.loads((output / "report.json").read_text())
     assert report["splats"] == 1500 and report["dropped_non_finite"] == 0 and report["sh_degree"] == 1
     assert report["sog_bytes"] == (output / "scene.sog").stat().st_size

@@ -157,6 +157,7 @@ def reordered(splats: Splats, order: Int64) -> Splats:
         opacities=splats.opacities[order],
         sh_dc=splats.sh_dc[order],
         sh_rest=splats.sh_rest[order],
+        antialiased=splats.antialiased,
     )
 
 
@@ -198,5 +199,6 @@ def encode_splats(splats: Splats, options: EncoderOptions | None = None) -> SogE
         sh0_codebook=sh0_codebook,
         opacity_bytes=encode_opacities(ordered.opacities),
         sh_palette=palette,
+        antialiased=splats.antialiased,
     )
     return SogEncoding(encoded=encoded, order=order, splats=ordered)

@@ -24,12 +24,13 @@ from splatflow.formats.cameras import CamerasFormatError, read_cameras
 from splatflow.formats.ply import PlyFormatError, Splats, read_ply
 from splatflow.formats.sog import WebpEffort, read_sog, write_sog
 from splatflow.render.threads import use_cpu_threads
-from splatflow.stages.compress.carry import carry_training_metrics, preview_camera, write_stills
+from splatflow.stages.compress.carry import carry_training_metrics
 from splatflow.stages.compress.encoder import EncoderOptions, encode_splats, reordered
 from splatflow.stages.compress.inputs import ModelInput, locate_model
 from splatflow.stages.compress.pruning import prune_least_significant
 from splatflow.stages.compress.quality import QualityCheck, check_quality, pick_views
 from splatflow.stages.compress.report import CompressionReport, attribute_rmse, quality_summary
+from splatflow.stages.compress.stills import SiteViews, site_views, write_stills
 from splatflow.stages.contract import FailureCode, MlPaths, StageError, read_arguments, staged_output
 
 STAGE_NAME = "compress"
@@ -115,9 +116,18 @@ def pruned(splats: Splats, fraction: float) -> tuple[Splats, int]:
     return kept, count
 
 
+def views_of(splats: Splats, model: ModelInput) -> SiteViews | None:
+    """``site_views``, with unreadable cameras failing the stage as a bad model."""
+    try:
+        return site_views(splats, model.cameras)
+    except CamerasFormatError as exc:
+        raise StageError(FailureCode.BAD_MODEL, f"the model's held-out cameras are unreadable: {exc}") from None
+
+
 def compress(model: ModelInput, output_dir: Path, settings: Settings) -> CompressionReport:
     splats, input_count, dropped = load_splats(model)
     kept, pruned_count = pruned(splats, settings.prune_fraction)
+    views = views_of(kept, model)
     log.info("compressing %d splats, SH degree %d", kept.count, kept.sh_degree)
     options = EncoderOptions(
         texel_order=settings.texel_order,
@@ -133,6 +143,7 @@ def compress(model: ModelInput, output_dir: Path, settings: Settings) -> Compres
         sog_path,
         WebpEffort(method=settings.webp_method, quality=settings.webp_quality),
         workers=settings.encode_workers or os.cpu_count() or 1,
+        extras=None if views is None else views.viewer_extras(),
     )
     encode_seconds = time.monotonic() - started
     decoded = read_sog(sog_path)
@@ -146,11 +157,7 @@ def compress(model: ModelInput, output_dir: Path, settings: Settings) -> Compres
     check, skipped = run_quality_check(model, splats, decoded, settings)
     shutil.copyfile(model.ply, output_dir / COMPRESSED_FROM_PLY)
     carry_training_metrics(model.ply.parent, output_dir)
-    try:
-        camera = preview_camera(model.cameras)
-    except CamerasFormatError as exc:
-        raise StageError(FailureCode.BAD_MODEL, f"the model's held-out cameras are unreadable: {exc}") from None
-    write_stills(decoded, camera, output_dir)
+    write_stills(decoded, views, model.holdout_photos, output_dir)
     palette = encoding.encoded.sh_palette
     report = CompressionReport(
         input_splats=input_count,

@@ -1,12 +1,14 @@
 """The SfM stage's output as training data: posed photos at training resolution and 3D points.
 
 Reads the ``sfm`` channel (``sparse/`` COLMAP model with PINHOLE cameras, ``images/`` undistorted
-photos) once, downscales photos to the training width, and splits every Nth photo off for
-evaluation, so the held-out PSNR measures views the model never trained on.
+photos, ``report.json``) once, downscales photos to the training width, and splits every Nth photo
+off for evaluation, so the held-out PSNR measures views the model never trained on. The report
+says whether the model is geo-registered (then +z is up), which the stills and the viewer use.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +18,7 @@ import numpy.typing as npt
 import pycolmap
 from PIL import Image
 
+from splatflow.contract.outputs import SFM_REPORT
 from splatflow.formats.cameras import Camera, camera_from_matrices
 from splatflow.stages.contract import FailureCode, StageError
 
@@ -41,6 +44,12 @@ class SceneData:
     """(P, 3) sparse SfM points."""
     point_colors: npt.NDArray[np.float32]
     """(P, 3) their RGB in [0, 1]."""
+    georegistered: bool = False
+    """The SfM stage aligned the model to GPS in an east-north-up frame (so +z is up)."""
+
+    @property
+    def cameras(self) -> list[Camera]:
+        return [view.camera for view in self.training + self.holdout]
 
 
 def _pinhole_camera(image: pycolmap.Image, camera: pycolmap.Camera) -> Camera:
@@ -72,6 +81,17 @@ def load_view(images_dir: Path, camera: Camera, max_width: int) -> View:
             FailureCode.BAD_SFM_OUTPUT, f"the SfM output names photo {camera.name} but images/ does not hold it"
         ) from None
     return View(camera=target, photo=pixels)
+
+
+def georegistered(channel: Path) -> bool:
+    """Whether the SfM report says the model was aligned to GPS; an SfM output without a
+    readable report (made elsewhere) counts as not registered."""
+    try:
+        report = json.loads((channel / SFM_REPORT).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    registration = report.get("georegistration") if isinstance(report, dict) else None
+    return isinstance(registration, dict) and registration.get("registered") is True
 
 
 def load_scene(channel: Path, holdout_every: int, max_width: int) -> SceneData:
@@ -107,4 +127,6 @@ def load_scene(channel: Path, holdout_every: int, max_width: int) -> SceneData:
         views[0].camera.height,
         len(points),
     )
-    return SceneData(training=training, holdout=holdout, points=points, point_colors=colors)
+    return SceneData(
+        training=training, holdout=holdout, points=points, point_colors=colors, georegistered=georegistered(channel)
+    )

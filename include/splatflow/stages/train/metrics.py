@@ -1,4 +1,5 @@
-"""Image quality measures for held-out evaluation: PSNR and SSIM on (H, W, 3) images in [0, 1].
+"""Quality measures for held-out evaluation: PSNR, SSIM and mean colour error on (H, W, 3) images in
+[0, 1], and the needle measure of a model's Gaussians.
 
 SSIM uses the standard 11x11 Gaussian window (sigma 1.5) of Wang et al., the variant 3DGS papers
 report, and doubles as the structural term of the training loss. LPIPS needs downloaded network
@@ -50,3 +51,23 @@ def ssim(image: Tensor, reference: Tensor) -> Tensor:
     numerator = (2 * mu_x * mu_y + SSIM_C1) * (2 * cov + SSIM_C2)
     denominator = (mu_x**2 + mu_y**2 + SSIM_C1) * (var_x + var_y + SSIM_C2)
     return (numerator / denominator).mean()
+
+
+def mean_colour_error(image: Tensor, reference: Tensor) -> float:
+    """Largest per-channel difference of the two images' mean colours, in 8-bit steps.
+
+    PSNR hides a colour cast (a tint is a small error spread evenly); this is the number a tint
+    moves: a render a few steps bluer than its photo everywhere scores a few steps here.
+    """
+    difference = image.float().reshape(-1, 3).mean(dim=0) - reference.float().reshape(-1, 3).mean(dim=0)
+    return float(difference.abs().max()) * 255.0
+
+
+def anisotropy_percentile(log_scales: Tensor, percent: float = 99.0) -> float:
+    """The ``percent``-th percentile over Gaussians of largest / smallest axis: the needle measure.
+
+    A Gaussian far longer than it is wide draws a streak; 3DGS models on drone photos hold many
+    with ratios in the hundreds, which the viewer shows as needles crossing the scene.
+    """
+    ratio = torch.exp(log_scales.max(dim=1).values - log_scales.min(dim=1).values)
+    return float(torch.quantile(ratio.double(), percent / 100.0))

@@ -20,14 +20,16 @@ from splatflow.contract.outputs import MODEL_CAMERAS, MODEL_HOLDOUT, MODEL_METRI
 from splatflow.contract.train_settings import Settings
 from splatflow.formats.cameras import write_cameras
 from splatflow.formats.ply import Splats, write_ply
-from splatflow.stages.train.dataset import View
+from splatflow.render.overview import scene_up
+from splatflow.stages.train.dataset import SceneData
 from splatflow.stages.train.trainer import TrainingResult
 
 PREVIEWS_DIR = "previews"
 
 
-def splats_from_parameters(params: dict[str, torch.Tensor], sh_degree: int) -> Splats:
-    """Trained tensors as ``Splats``, keeping SH coefficients up to ``sh_degree``."""
+def splats_from_parameters(params: dict[str, torch.Tensor], sh_degree: int, antialiased: bool = False) -> Splats:
+    """Trained tensors as ``Splats``, keeping SH coefficients up to ``sh_degree``; ``antialiased``
+    when they were trained with the antialiased rasterization."""
 
     def array(name: str) -> npt.NDArray[np.float32]:
         return params[name].detach().cpu().numpy().astype(np.float32)
@@ -40,6 +42,7 @@ def splats_from_parameters(params: dict[str, torch.Tensor], sh_degree: int) -> S
         opacities=array("opacities"),
         sh_dc=array("sh0")[:, 0, :],
         sh_rest=np.ascontiguousarray(array("shN")[:, :rest, :]),
+        antialiased=antialiased,
     )
 
 
@@ -58,6 +61,8 @@ def metrics_document(result: TrainingResult, settings: Settings, device: str) ->
         "psnr": result.final.psnr,
         "ssim": result.final.ssim,
         "initial_psnr": result.initial.psnr,
+        "colour_error": result.final.colour_error,
+        "anisotropy_p99": result.anisotropy_p99,
         "gaussians": result.gaussians,
         "steps": result.steps,
         "seconds": result.seconds,
@@ -72,13 +77,15 @@ def metrics_document(result: TrainingResult, settings: Settings, device: str) ->
 def write_model(
     folder: Path,
     splats: Splats,
-    holdout: list[View],
+    scene: SceneData,
     result: TrainingResult,
     settings: Settings,
     device: str,
 ) -> None:
     write_ply(splats, folder / MODEL_PLY)
-    write_cameras([view.camera for view in holdout], folder / MODEL_CAMERAS)
+    holdout = scene.holdout
+    up = scene_up(scene.cameras, scene.points, scene.georegistered)
+    write_cameras([view.camera for view in holdout], folder / MODEL_CAMERAS, up=up)
     for view in holdout:
         _png(view.photo, folder / MODEL_HOLDOUT / f"{view.camera.name}.png")
     for view, render in list(zip(holdout, result.final.renders, strict=True))[: settings.previews]:

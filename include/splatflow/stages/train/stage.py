@@ -27,9 +27,13 @@ def main(paths: MlPaths) -> None:
     scene = load_scene(channel, settings.holdout_every, preset_value(settings.max_width))
     trainer = Trainer(settings, scene, device, paths.checkpoints)
     result = trainer.run()
-    splats = splats_from_parameters(dict(trainer.params), preset_value(settings.sh_degree))
+    splats = splats_from_parameters(
+        dict(trainer.params),
+        preset_value(settings.sh_degree),
+        antialiased=preset_value(settings.rasterize_mode) == "antialiased",
+    )
     with staged_output(paths.model) as folder:
-        write_model(folder, splats, scene.holdout, result, settings, device.type)
+        write_model(folder, splats, scene, result, settings, device.type)
     log.info(
         "model written: %d Gaussians, held-out PSNR %.2f dB (from %.2f), SSIM %.3f, %d steps, %s",
         result.gaussians,

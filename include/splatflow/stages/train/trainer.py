@@ -9,6 +9,7 @@ and the pure-PyTorch one on CPU (``splatflow.render.select_rasterizer``).
 from __future__ import annotations
 
 import logging
+import math
 import random
 import resource
 import time
@@ -29,7 +30,7 @@ from splatflow.stages.contract import FailureCode, Progress, StageError
 from splatflow.stages.train.checkpoints import load_latest_checkpoint, save_checkpoint
 from splatflow.stages.train.dataset import SceneData
 from splatflow.stages.train.init import gaussians_from_points, scene_scale
-from splatflow.stages.train.metrics import psnr, ssim
+from splatflow.stages.train.metrics import anisotropy_percentile, mean_colour_error, psnr, ssim
 from splatflow.stages.train.schedule import Budget, PlateauStopper, resolution_factor
 from splatflow.stages.train.views import ViewTensors, view_tensors
 
@@ -57,6 +58,8 @@ MCMC_SCALE_REG = 0.01
 class EvaluationResult:
     psnr: float
     ssim: float
+    colour_error: float
+    """Mean over the held-out views of ``mean_colour_error`` (8-bit steps)."""
     renders: list[Tensor] = field(default_factory=list)
     """(H, W, 3) renders of the held-out views, in order, on CPU."""
 
@@ -71,6 +74,8 @@ class TrainingResult:
     gaussians: int
     peak_memory_mb: float
     psnr_history: list[tuple[int, float]]
+    anisotropy_p99: float
+    """99th percentile of largest / smallest axis over the final Gaussians (the needle measure)."""
 
 
 def mcmc_runs_on(device: torch.device) -> bool:
@@ -171,12 +176,24 @@ class Trainer:
             height,
             sh_degree=sh_degree,
             packed=self.settings.packed,
+            rasterize_mode=preset_value(self.settings.rasterize_mode),
         )
         return colors[0], meta
+
+    def anisotropy_penalty(self) -> Tensor:
+        """Mean over the Gaussians of how far, in log, their largest-to-smallest axis ratio passes
+        ``max_anisotropy`` (PhysGaussian's regulariser, on log scales so it is scale-free)."""
+        log_scales = self.params["scales"]
+        log_ratio = log_scales.max(dim=1).values - log_scales.min(dim=1).values
+        limit = math.log(preset_value(self.settings.max_anisotropy))
+        return torch.relu(log_ratio - limit).mean()
 
     def loss(self, image: Tensor, photo: Tensor) -> Tensor:
         weight = preset_value(self.settings.ssim_weight)
         value = (1 - weight) * F.l1_loss(image, photo) + weight * (1 - ssim(image, photo))
+        anisotropy_weight = preset_value(self.settings.anisotropy_weight)
+        if anisotropy_weight > 0:
+            value = value + anisotropy_weight * self.anisotropy_penalty()
         if isinstance(self.strategy, MCMCStrategy):
             value = value + MCMC_OPACITY_REG * torch.sigmoid(self.params["opacities"]).mean()
             value = value + MCMC_SCALE_REG * torch.exp(self.params["scales"]).mean()
@@ -222,7 +239,7 @@ class Trainer:
 
     @torch.no_grad()
     def evaluate(self, keep_renders: bool = False) -> EvaluationResult:
-        psnrs, ssims, renders = [], [], []
+        psnrs, ssims, colour_errors, renders = [], [], [], []
         for view in self.scene.holdout:
             tensors = view_tensors(view.camera, view.photo, 1.0, self.device)
             image, _ = self.render(
@@ -231,9 +248,11 @@ class Trainer:
             image = image.clamp(0, 1)
             psnrs.append(psnr(image, tensors.photo))
             ssims.append(float(ssim(image, tensors.photo)))
+            colour_errors.append(mean_colour_error(image, tensors.photo))
             if keep_renders:
                 renders.append(image.cpu())
-        return EvaluationResult(sum(psnrs) / len(psnrs), sum(ssims) / len(ssims), renders)
+        count = len(psnrs)
+        return EvaluationResult(sum(psnrs) / count, sum(ssims) / count, sum(colour_errors) / count, renders)
 
     def checkpoint_state(self) -> dict[str, Any]:
         return {
@@ -321,6 +340,7 @@ class Trainer:
             gaussians=len(self.params["means"]),
             peak_memory_mb=peak_memory_mb(self.device),
             psnr_history=self.psnr_history,
+            anisotropy_p99=anisotropy_percentile(self.params["scales"].detach()),
         )
 
 

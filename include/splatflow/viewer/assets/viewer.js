@@ -67,20 +67,64 @@
   app.on("frameend", function () { state.frames += 1; });
   app.start();
 
-  // The trained splat is in the photos' camera frame (y down, z forward); turn it upright.
+  // Without a first view in the file (an older .sog, or one made elsewhere) the splat is taken to
+  // be in a COLMAP frame (y down) and turned upright.
   var UPRIGHT = new pc.Vec3(0, 0, 180);
+  // Where a splat is thin, the background shows through. Training composites over black and the
+  // email's stills are rendered on black, so the viewer clears to black too: any other colour
+  // would tint those parts (the former blue-grey added up to 7 steps of blue to a trained scene).
+  var TRAINED_AGAINST = new pc.Color(0, 0, 0);
   var FLY_KEYS = { KEY_W: [0, 0, -1], KEY_S: [0, 0, 1], KEY_A: [-1, 0, 0], KEY_D: [1, 0, 0], KEY_Q: [0, -1, 0], KEY_E: [0, 1, 0] };
 
-  function addCamera(center, radius) {
+  // The compression stage writes the view its preview is rendered from into the bundle's
+  // meta.json "extras" (the scene's up and an overview camera, in the splat's own frame). The
+  // engine exposes extras on newer versions; this one keeps the parsed meta.json on its data.
+  function fileExtras(resource) {
+    var extras = resource.extras || (resource.gsplatData && resource.gsplatData.meta && resource.gsplatData.meta.extras);
+    var view = extras && extras.view;
+    var valid = extras && Array.isArray(extras.up) && view && Array.isArray(view.position) && Array.isArray(view.target) &&
+      view.horizontal_fov_degrees > 0 && view.vertical_fov_degrees > 0;
+    return valid ? extras : null;
+  }
+
+  function fileAntialiased(resource) {
+    return resource.antiAlias === true || !!(resource.gsplatData && resource.gsplatData.meta && resource.gsplatData.meta.antialias);
+  }
+
+  // The rotation that takes the scene's up (in the splat's frame) to the engine's +y, about
+  // which the orbit camera turns.
+  function uprightRotation(up) {
+    var from = new pc.Vec3(up[0], up[1], up[2]).normalize();
+    var axis = new pc.Vec3().cross(from, pc.Vec3.UP);
+    var cosine = Math.max(-1, Math.min(1, from.dot(pc.Vec3.UP)));
+    if (axis.length() < 1e-9) {
+      return cosine > 0 ? new pc.Quat() : new pc.Quat().setFromAxisAngle(pc.Vec3.RIGHT, 180);
+    }
+    return new pc.Quat().setFromAxisAngle(axis.normalize(), Math.acos(cosine) * pc.math.RAD_TO_DEG);
+  }
+
+  // The field of view that shows at least what the preview's camera shows, on this canvas. The
+  // orbit camera makes the fov vertical on a landscape canvas and horizontal on a portrait one.
+  function fittingFov(view) {
+    var aspect = app.graphicsDevice.width / Math.max(1, app.graphicsDevice.height);
+    var halfWidth = Math.tan((view.horizontal_fov_degrees * pc.math.DEG_TO_RAD) / 2);
+    var halfHeight = Math.tan((view.vertical_fov_degrees * pc.math.DEG_TO_RAD) / 2);
+    var half = aspect >= 1 ? Math.max(halfHeight, halfWidth / aspect) : Math.max(halfWidth, halfHeight * aspect);
+    return 2 * Math.atan(half) * pc.math.RAD_TO_DEG;
+  }
+
+  function addCamera(eye, target, radius, fov) {
     var camera = new pc.Entity("camera");
-    camera.addComponent("camera", { clearColor: new pc.Color(0.114, 0.122, 0.141), nearClip: radius / 1000, farClip: radius * 100 });
+    var far = Math.max(radius, eye.distance(target)) * 100;
+    var settings = { clearColor: TRAINED_AGAINST, nearClip: far / 1e5, farClip: far };
+    if (fov) settings.fov = fov;
+    camera.addComponent("camera", settings);
     camera.addComponent("script");
     app.root.addChild(camera);
     var orbit = camera.script.create("orbitCamera", { attributes: { inertiaFactor: 0.08, frameOnStart: false, distanceMin: radius / 100 } });
     camera.script.create("orbitCameraInputMouse");
     camera.script.create("orbitCameraInputTouch");
-    var eye = new pc.Vec3(center.x, center.y + radius * 0.8, center.z + radius * 2.2);
-    orbit.resetAndLookAtPoint(eye, center);
+    orbit.resetAndLookAtPoint(eye, target);
     return { entity: camera, orbit: orbit, radius: radius };
   }
 
@@ -154,13 +198,30 @@
   }
 
   function showSplat(asset) {
+    var extras = fileExtras(asset.resource);
+    app.scene.gsplat.antiAlias = fileAntialiased(asset.resource);
     var splat = new pc.Entity("splat");
     splat.addComponent("gsplat", { asset: asset });
-    splat.setLocalEulerAngles(UPRIGHT);
+    if (extras) {
+      splat.setLocalRotation(uprightRotation(extras.up));
+    } else {
+      splat.setLocalEulerAngles(UPRIGHT);
+    }
     app.root.addChild(splat);
     var box = new pc.BoundingBox();
     box.setFromTransformedAabb(coreBox(asset.resource), splat.getWorldTransform());
-    var view = addCamera(box.center.clone(), Math.max(box.halfExtents.length(), 1e-3));
+    var radius = Math.max(box.halfExtents.length(), 1e-3);
+    var view;
+    if (extras) {
+      var toWorld = splat.getWorldTransform();
+      var eye = toWorld.transformPoint(new pc.Vec3(extras.view.position[0], extras.view.position[1], extras.view.position[2]));
+      var target = toWorld.transformPoint(new pc.Vec3(extras.view.target[0], extras.view.target[1], extras.view.target[2]));
+      view = addCamera(eye, target, radius, fittingFov(extras.view));
+    } else {
+      var center = box.center.clone();
+      view = addCamera(new pc.Vec3(center.x, center.y + radius * 0.8, center.z + radius * 2.2), center, radius, null);
+    }
+    state.firstView = extras ? "overview" : "bounds";
     flyWith(view);
     state.camera = view;
     state.splat = splat;

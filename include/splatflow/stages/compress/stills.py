@@ -1,0 +1,123 @@
+"""The pictures that travel with the compressed splat: the email's preview and orbit thumbnails,
+and a held-out photo beside its render.
+
+All are rendered from the *decoded* ``.sog``: what the user sees in the email is what they
+download. The preview and the thumbnails look at the whole site from above (``render.overview``):
+a held-out photo's viewpoint shows whatever that photo framed, which on a drone survey is often
+an edge of the site with no geometry. The held-out comparison stays, for what the PSNR figure
+measures. The same overview goes into the bundle's ``meta.json`` (``extras``) as the viewer's
+first view, so the viewer opens where the email's preview looks from.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image
+
+from splatflow.contract.outputs import COMPARISON, ORBIT_STILLS, PREVIEW, orbit_still
+from splatflow.formats.cameras import Camera, read_cameras, read_up
+from splatflow.formats.ply import Splats
+from splatflow.render import render_splats
+from splatflow.render.overview import Overview, overview_camera, up_from_cameras
+
+log = logging.getLogger(__name__)
+
+PREVIEW_SIZE = (640, 360)
+"""The email shows the preview 600 px wide."""
+ORBIT_SIZE = (240, 150)
+"""The email shows each thumbnail at most 192 px wide."""
+PREVIEW_TILT_DEGREES = 15.0
+"""From straight down: a map of the site that still reads as 3D."""
+ORBIT_TILT_DEGREES = 30.0
+COMPARISON_WIDTH = 320
+"""Width of each half of the held-out comparison (photo | render)."""
+
+
+@dataclass(frozen=True)
+class SiteViews:
+    """Where the stills look from, in the splat's own frame."""
+
+    up: npt.NDArray[np.float64]
+    preview: Overview
+    orbits: list[Overview]
+    holdout: Camera | None
+    """The first held-out camera, for the comparison; ``None`` when none travels with the model."""
+
+    def viewer_extras(self) -> dict[str, Any]:
+        """The viewer's first view (the preview's), for the bundle's ``meta.json`` ``extras``."""
+        camera = self.preview.camera
+        view = camera.view_matrix()
+        position = -view[:3, :3].T @ view[:3, 3]
+        return {
+            "up": [float(v) for v in self.up],
+            "view": {
+                "position": [float(v) for v in position],
+                "target": [float(v) for v in self.preview.target],
+                "horizontal_fov_degrees": math.degrees(2 * math.atan(camera.width / 2 / camera.fx)),
+                "vertical_fov_degrees": math.degrees(2 * math.atan(camera.height / 2 / camera.fy)),
+            },
+        }
+
+
+def site_views(splats: Splats, cameras_file: Path | None) -> SiteViews | None:
+    """The overview and orbit cameras of ``splats``; ``None`` for a model without cameras (a bare
+    ``.ply``), whose up is unknown. The up is the one the training stage wrote, else estimated
+    from the held-out cameras (a model from before it wrote one)."""
+    if cameras_file is None:
+        return None
+    cameras = read_cameras(cameras_file)
+    up = read_up(cameras_file)
+    if up is None:
+        if not cameras:
+            return None
+        up = up_from_cameras(cameras, splats.means)
+    preview = overview_camera(splats.means, up, *PREVIEW_SIZE, PREVIEW_TILT_DEGREES, name="overview")
+    orbits = [
+        overview_camera(
+            splats.means, up, *ORBIT_SIZE, ORBIT_TILT_DEGREES, 360.0 * index / ORBIT_STILLS, f"orbit {index}"
+        )
+        for index in range(ORBIT_STILLS)
+    ]
+    return SiteViews(up=up, preview=preview, orbits=orbits, holdout=cameras[0] if cameras else None)
+
+
+def _pixels(image: npt.NDArray[np.float32]) -> npt.NDArray[np.uint8]:
+    return np.clip(np.rint(image * 255.0), 0, 255).astype(np.uint8)
+
+
+def _save(pixels: npt.NDArray[np.uint8], path: Path) -> None:
+    Image.fromarray(pixels).save(path, optimize=True)
+
+
+def _comparison(decoded: Splats, camera: Camera, photos: Path | None) -> npt.NDArray[np.uint8] | None:
+    """The held-out photo beside the render from its camera, or ``None`` without the photo."""
+    photo_path = None if photos is None else photos / f"{camera.name}.png"
+    if photo_path is None or not photo_path.is_file():
+        return None
+    view = camera.scaled(COMPARISON_WIDTH / camera.width)
+    with Image.open(photo_path) as image:
+        photo = np.asarray(image.convert("RGB").resize((view.width, view.height), Image.Resampling.LANCZOS))
+    return np.concatenate([photo, _pixels(render_splats(decoded, view))], axis=1)
+
+
+def write_stills(decoded: Splats, views: SiteViews | None, photos: Path | None, output_dir: Path) -> bool:
+    """``preview.png``, the orbit thumbnails and, with a held-out photo, ``comparison.png``;
+    False when the model carries no cameras (then nothing is rendered)."""
+    if views is None:
+        log.info("no cameras travel with the model; no stills rendered")
+        return False
+    _save(_pixels(render_splats(decoded, views.preview.camera)), output_dir / PREVIEW)
+    for index, orbit in enumerate(views.orbits, start=1):
+        _save(_pixels(render_splats(decoded, orbit.camera)), output_dir / orbit_still(index))
+    comparison = None if views.holdout is None else _comparison(decoded, views.holdout, photos)
+    if comparison is not None:
+        _save(comparison, output_dir / COMPARISON)
+    log.info("preview and %d orbit stills rendered from above the site", ORBIT_STILLS)
+    return True

@@ -1,0 +1,72 @@
+"""The stills look at the whole site from above, from the up the training stage wrote or, for an
+older model, the one its held-out cameras give; the viewer gets the same first view."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+from PIL import Image
+from synthetic_scene import synthetic_scene
+
+from splatflow.formats.cameras import camera_from_matrices, write_cameras
+from splatflow.stages.compress.stills import ORBIT_SIZE, PREVIEW_SIZE, site_views, write_stills
+
+LOOKING_DOWN_FROM_60_M = [[1, 0, 0, 0], [0, -1, 0, 0], [0, 0, -1, 60], [0, 0, 0, 1]]
+NADIR = camera_from_matrices("DJI_0022.JPG", 64, 48, [[40, 0, 32], [0, 40, 24], [0, 0, 1]], LOOKING_DOWN_FROM_60_M)
+"""A photo taken straight down from 60 m over the synthetic scene (z up)."""
+
+
+def test_views_use_the_up_the_model_carries(tmp_path):
+    scene = synthetic_scene(2000, sh_degree=0, seed=1)
+    turned = scene.means @ np.array([[1.0, 0, 0], [0, 0, -1], [0, 1, 0]]).T  # z up -> y down, as COLMAP frames are
+    write_cameras([NADIR], tmp_path / "cameras.json", up=[0.0, -1.0, 0.0])
+
+    views = site_views(dataclasses.replace(scene, means=turned.astype(np.float32)), tmp_path / "cameras.json")
+
+    assert views is not None
+    np.testing.assert_array_equal(views.up, [0.0, -1.0, 0.0])
+    position = views.viewer_extras()["view"]["position"]
+    assert np.dot(position, views.up) > (turned @ views.up).max(), "the first view is above the site"
+
+
+def test_an_older_model_without_up_takes_it_from_its_held_out_cameras(tmp_path):
+    scene = synthetic_scene(2000, sh_degree=0, seed=1)
+    write_cameras([NADIR], tmp_path / "cameras.json")
+
+    views = site_views(scene, tmp_path / "cameras.json")
+
+    assert views is not None
+    np.testing.assert_allclose(views.up, [0.0, 0.0, 1.0], atol=0.01)
+    assert views.holdout == NADIR
+
+
+def test_a_bare_ply_has_no_views_and_gets_no_stills(tmp_path):
+    assert site_views(synthetic_scene(100, sh_degree=0), None) is None
+    assert write_stills(synthetic_scene(100, sh_degree=0), None, None, tmp_path) is False
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_stills_and_the_viewers_first_view(tmp_path):
+    scene = synthetic_scene(2000, sh_degree=0, seed=1)
+    scene.scales += np.float32(np.log(4.0))  # a few pixels each, as a trained scene's splats are
+    write_cameras([NADIR], tmp_path / "cameras.json", up=[0.0, 0.0, 1.0])
+    views = site_views(scene, tmp_path / "cameras.json")
+    assert views is not None
+
+    assert write_stills(scene, views, None, tmp_path) is True
+
+    with Image.open(tmp_path / "preview.png") as preview:
+        assert preview.size == PREVIEW_SIZE
+        drawn = np.asarray(preview).max(axis=2) > 10
+    rows, columns = np.flatnonzero(drawn.any(axis=1)), np.flatnonzero(drawn.any(axis=0))
+    assert np.ptp(rows) > 0.8 * PREVIEW_SIZE[1] or np.ptp(columns) > 0.8 * PREVIEW_SIZE[0], "the site fills the frame"
+    for index in (1, 2, 3):
+        with Image.open(tmp_path / f"orbit_{index}.png") as orbit:
+            assert orbit.size == ORBIT_SIZE
+            assert (np.asarray(orbit).max(axis=2) > 10).mean() > 0.1, "each thumbnail shows the site"
+    assert not (tmp_path / "comparison.png").exists(), "no held-out photo, no comparison"
+    extras = json.loads(json.dumps(views.viewer_extras()))
+    assert extras["up"] == [0.0, 0.0, 1.0]
+    assert extras["view"]["target"] == [float(v) for v in views.preview.target]
