@@ -40,7 +40,7 @@ def inline_pictures(message: EmailMessage) -> dict[str, MIMEPart]:
         assert rich.get_content_type() == "multipart/related"
         html_part, *pictures = list(rich.iter_parts())
         assert html_part.get_content_type() == "text/html"
-        assert rich.get_param("type") in (None, "text/html")
+        assert rich.get_param("type") == "text/html", "RFC 2387: the group names its root part's type"
     html = html_part.get_content()
 
     shown: dict[str, MIMEPart] = {}

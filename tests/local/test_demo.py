@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from splatflow.local.demo import SAMPLE, SAMPLE_KEY, Upload, sample_zip
+from splatflow.pipeline.submission import parse_submission
 
 
 def _names(body: bytes) -> list[str]:
@@ -30,6 +31,26 @@ def test_a_zip_of_photos_is_uploaded_as_it_is(tmp_path: Path) -> None:
     upload = Upload.of(path)
 
     assert (upload.key, upload.body) == ("demo/flight.zip", path.read_bytes())
+
+
+def test_a_zip_named_otherwise_goes_up_as_a_zip(tmp_path: Path) -> None:
+    path = tmp_path / "flight.ZIP.download"
+    path.write_bytes(sample_zip())
+
+    assert Upload.of(path).key == "demo/flight.ZIP.zip"
+
+
+@pytest.mark.parametrize("name", ["site 7", "survey #2", "what?", "100% done"])
+def test_the_run_names_the_uploaded_object_whatever_the_folder_is_called(tmp_path: Path, name: str) -> None:
+    folder = tmp_path / name
+    folder.mkdir()
+    shutil.copy(sorted(SAMPLE.glob("*.JPG"))[0], folder)
+    upload = Upload.of(folder)
+
+    submission = parse_submission(upload.conf("splatflow-uploads"), ["splatflow-uploads"])
+
+    assert submission.input is not None
+    assert submission.input.key == upload.key == f"demo/{name}.zip"
 
 
 def test_a_folder_is_zipped_with_its_photos_only(tmp_path: Path) -> None:

@@ -1,7 +1,7 @@
 """``python -m splatflow.local up`` as a person runs it: started, used from the UI and a shell, then stopped.
 
 The stack runs on ports of its own, as a separate process, with a marker in its environment that
-every process it starts inherits: after SIGTERM the test looks for that marker in every process
+every process it starts inherits: after Ctrl-C the test looks for that marker in every process
 on the machine, so a process that left ``up``'s tree (an orphan) is found too. The metadata
 database is read directly, with SQLite, after the stack is gone.
 """
@@ -129,7 +129,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         command += [f"--{name}-port", str(ports[name])]
     output = state / "up.log"
     with output.open("wb") as log:
-        # A session of its own, as a terminal gives a command: the test signals ``up`` alone.
+        # A session and process group of its own, as a terminal gives a command.
         process = subprocess.Popen(
             command, cwd=REPO_ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
@@ -235,7 +235,7 @@ def test_view_splat_opens_the_runs_splat_tab_inside_airflow(stack: Stack) -> Non
     assert airflow_around > 0, "Airflow's page stays around the viewer"
 
 
-def test_sigterm_stops_everything_up_started_within_30_s_and_leaves_no_run_running(stack: Stack) -> None:
+def test_ctrl_c_stops_everything_up_started_within_30_s_and_leaves_no_run_running(stack: Stack) -> None:
     printed_run = json.loads(
         subprocess.run(["bash", "-c", stack.printed_curl()], capture_output=True, check=True).stdout
     )
@@ -247,7 +247,9 @@ def test_sigterm_stops_everything_up_started_within_30_s_and_leaves_no_run_runni
     assert len(started) > 5, "up, Airflow's components, their workers and a stage job are running"
 
     stopped_at = time.monotonic()
-    stack.process.send_signal(signal.SIGTERM)
+    # What Ctrl-C does: SIGINT to the terminal's foreground process group, ``up`` and its children
+    # (Airflow's own session is not in it). SIGTERM goes to the same handler.
+    os.killpg(stack.process.pid, signal.SIGINT)
     stack.process.wait(timeout=STOP_SECONDS)
     _wait_for(
         lambda: not stack.marked_processes(),

@@ -4,6 +4,7 @@ SMTP sink), composing when they send, with their pictures fetched from S3 and ea
 from __future__ import annotations
 
 import json
+import smtplib
 from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
@@ -20,7 +21,7 @@ from splatflow.local.connections import SENDER, smtp_connection
 from splatflow.local.smtp_sink import SmtpSink
 from splatflow.pipeline import ids
 from splatflow.pipeline.delivery import DeliveryRecord, OutgoingEmail, compose_failure_email
-from splatflow.pipeline.email_operator import ResultEmailOperator, RunEmailOperator
+from splatflow.pipeline.email_operator import MessageSmtpHook, ResultEmailOperator, RunEmailOperator
 from splatflow.pipeline.failures import Failure
 from splatflow.pipeline.layout import RunLayout
 from splatflow.pipeline.manifest import QualityMetrics, StageRecord, build_manifest
@@ -161,3 +162,40 @@ def test_the_result_email_presigns_its_links_only_as_it_is_sent(sink: SmtpSink, 
         body = message.get_body((kind,))
         assert body is not None and "X-Amz-Signature=" in body.get_content()
     assert "X-Amz" not in json.dumps(manifest), "the operator's input holds no presigned link"
+
+
+class _FlakyClient(smtplib.SMTP):
+    """An SMTP client (never connected) whose first ``failures`` sends fail as a dropped server would."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+        self.sent: list[EmailMessage] = []
+
+    def send_message(self, msg: Any, *args: Any, **kwargs: Any) -> dict[str, tuple[int, bytes]]:
+        if self.failures:
+            self.failures -= 1
+            raise smtplib.SMTPServerDisconnected("connection unexpectedly closed")
+        self.sent.append(msg)
+        return {}
+
+
+def _hook_with(client: _FlakyClient, retry_limit: int) -> MessageSmtpHook:
+    from airflow.models.connection import Connection
+
+    hook = MessageSmtpHook()
+    hook.conn = Connection(conn_type="smtp", extra=json.dumps({"retry_limit": retry_limit}))
+    hook._smtp_client = client
+    return hook
+
+
+def test_a_send_is_retried_up_to_the_connections_retry_limit_as_the_provider_does() -> None:
+    message = EmailMessage()
+    recovering, failing = _FlakyClient(failures=2), _FlakyClient(failures=3)
+
+    _hook_with(recovering, retry_limit=2).send_message(message)
+    with pytest.raises(smtplib.SMTPServerDisconnected):
+        _hook_with(failing, retry_limit=2).send_message(message)
+
+    assert recovering.sent == [message]
+    assert failing.sent == [] and failing.failures == 0, "three tries, then the error"

@@ -40,7 +40,8 @@ def test_values_are_read_and_typed() -> None:
         ("SPLATFLOW_PRESIGN_EXPIRY_SECONDS", "9999999", "at most 604800"),
         ("SPLATFLOW_SFM_ARGUMENTS", "[1]", "must be a JSON object"),
         ("SPLATFLOW_COMPRESS_ARGUMENTS", "{", "is not valid JSON"),
-        ("SPLATFLOW_REPROCESS_SCHEDULE", "every night", "neither 'none', a preset"),
+        ("SPLATFLOW_REPROCESS_SCHEDULE", "every night", "neither 'none', one of Airflow's presets"),
+        ("SPLATFLOW_REPROCESS_SCHEDULE", "@dayly", "@daily, @hourly"),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str, message: str) -> None:
@@ -51,7 +52,14 @@ def test_bad_values_name_the_variable(name: str, value: str, message: str) -> No
 
 @pytest.mark.parametrize(
     ("value", "schedule"),
-    [(None, "@daily"), ("none", None), ("None", None), ("0 3 * * *", "0 3 * * *"), ("@hourly", "@hourly")],
+    [
+        (None, "@daily"),
+        ("none", None),
+        ("None", None),
+        ("0 3 * * *", "0 3 * * *"),
+        ("@hourly", "@hourly"),
+        ("@quarterly", "@quarterly"),
+    ],
 )
 def test_the_reprocess_schedule_is_daily_unless_set_to_a_cron_or_to_none(
     value: str | None, schedule: str | None

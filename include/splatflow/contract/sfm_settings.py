@@ -20,6 +20,9 @@ CameraModelName = Literal["SIMPLE_PINHOLE", "SIMPLE_RADIAL", "RADIAL", "OPENCV"]
 GIB = 1024**3
 MIB = 1024**2
 
+PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png"})
+"""What the SfM stage takes as a photo in a ZIP (any letter case); the rest is skipped and reported."""
+
 
 @dataclass(frozen=True)
 class Settings:

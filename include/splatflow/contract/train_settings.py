@@ -77,8 +77,8 @@ class Settings:
     """A Gaussian whose largest axis is more than this many times its smallest pays a penalty
     (as in PhysGaussian), which keeps needle-shaped splats out of the model ..."""
     anisotropy_weight: float | None = None
-    """... of this weight times the mean of ``log(largest / smallest / max_anisotropy)`` over the
-    Gaussians past the ratio (0: no penalty)."""
+    """... of this weight times the mean, over all Gaussians, of how far ``log(largest / smallest)``
+    passes ``log(max_anisotropy)`` (zero for a Gaussian within the ratio; weight 0: no penalty)."""
     progress_every: int | None = None
     """Steps between progress lines."""
     packed: bool = False

@@ -122,10 +122,13 @@ def _serve(runtime: EmbeddedRuntime) -> None:
 
 def up(args: argparse.Namespace) -> None:
     """The runtime plus ``airflow standalone`` (UI and REST API on localhost:8080), the sample ready to run."""
-    from splatflow.local.stack import run_stack
+    from splatflow.local.stack import AirflowEndedError, run_stack
 
     with _job_engine(args) as docker_host:
-        run_stack(EmbeddedRuntime(_runtime_settings(args, docker_host)), args.state_dir, args.api_port)
+        try:
+            run_stack(EmbeddedRuntime(_runtime_settings(args, docker_host)), args.state_dir, args.api_port)
+        except AirflowEndedError as exc:
+            raise SystemExit(f"up: {exc}") from None
 
 
 def demo(args: argparse.Namespace) -> None:

@@ -17,18 +17,18 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from splatflow.contract.sfm_settings import PHOTO_SUFFIXES
 from splatflow.local.airflow_env import REPO_ROOT, airflow_environment, prepare_airflow
 from splatflow.local.aws_clients import aws_client
 from splatflow.local.runtime import EmbeddedRuntime, RuntimeSettings
 from splatflow.pipeline.layout import MANIFEST_NAME
-from splatflow.pipeline.submission import run_prefix
+from splatflow.pipeline.submission import S3Location, run_prefix
 
 log = logging.getLogger(__name__)
 
 SAMPLE = REPO_ROOT / "data" / "sample" / "brighton_beach"
 SAMPLE_KEY = "samples/brighton_beach.zip"
 """Where the sample's ZIP goes in the uploads bucket, for the demo and for ``make up``."""
-PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png")
 DEMO_EMAIL = "you@example.com"
 DEMO_SETTINGS = {
     "SPLATFLOW_SFM_ARGUMENTS": json.dumps({"image_max_size": "640", "extraction_max_size": "640"}),
@@ -69,11 +69,16 @@ class Upload:
         path = photos.expanduser().resolve()
         if path.is_dir():
             if not photos_in(path):
-                raise ValueError(f"{path} holds no photos ({', '.join(PHOTO_SUFFIXES)})")
+                raise ValueError(f"{path} holds no photos ({', '.join(sorted(PHOTO_SUFFIXES))})")
             return cls(f"demo/{path.name}.zip", sample_zip(path))
         if path.is_file() and zipfile.is_zipfile(path):
-            return cls(f"demo/{path.name}", path.read_bytes())
+            return cls(f"demo/{path.stem}.zip", path.read_bytes())
         raise ValueError(f"{path} is neither a ZIP of photos nor a folder of photos")
+
+    def conf(self, bucket: str) -> dict[str, str]:
+        """The run's parameters; ``s3_url`` has the key percent-encoded, so a name with spaces,
+        ``#`` or ``?`` passes the pipeline's input check and names this very object."""
+        return {"s3_url": S3Location(bucket, self.key).url, "email": DEMO_EMAIL, "preset": "preview"}
 
 
 def _download_outputs(runtime: EmbeddedRuntime, manifest: dict[str, Any], target: Path) -> dict[str, Path]:
@@ -128,7 +133,7 @@ def run_sample(
         from airflow.models.dagbag import DagBag
 
         dag = DagBag(dag_folder=str(REPO_ROOT / "dags" / "splat_pipeline.py")).get_dag("splat_pipeline")
-        conf = {"s3_url": f"s3://{settings.upload_bucket}/{upload.key}", "email": DEMO_EMAIL, "preset": "preview"}
+        conf = upload.conf(settings.upload_bucket)
         started = time.monotonic()
         run = dag.test(run_conf=conf)
         wall = time.monotonic() - started

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import signal
 import subprocess
@@ -43,8 +44,13 @@ LOCAL_STACK_DEFAULTS = {"SPLATFLOW_REPROCESS_SCHEDULE": "none"}
 """Settings of the local stack that the environment ``up`` runs in may override: ``splat_reprocess``
 starts no runs on its own (set ``SPLATFLOW_REPROCESS_SCHEDULE=@daily`` to have it), but can be
 triggered from the UI."""
-UNFINISHED_RUNS_TIMEOUT_SECONDS = 15
-"""Airflow's import and one transaction; ``up`` promises to be gone within 30 s."""
+STOP_BUDGET_SECONDS = 28.0
+"""From the stop signal until ``up`` has exited: ``up`` promises to be gone within 30 s. Airflow's
+processes get at most ``TERM_GRACE_SECONDS`` plus two seconds, marking the unfinished runs failed
+(Airflow's import and one transaction, about 5 s) runs meanwhile the runtime stops its jobs, and
+whatever is left of the budget is the most the marking is waited for."""
+API_TIMEOUT_SECONDS = 2
+"""One readiness request to the local API server; short, so a stop during start-up is not held up."""
 
 
 @dataclass(frozen=True)
@@ -92,7 +98,8 @@ class Trigger:
 def _ask(url: str, payload: object = None, token: str | None = None) -> Any:
     headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})}
     data = None if payload is None else json.dumps(payload).encode()
-    with urllib.request.urlopen(urllib.request.Request(url, data=data, headers=headers), timeout=10) as reply:
+    request = urllib.request.Request(url, data=data, headers=headers)
+    with urllib.request.urlopen(request, timeout=API_TIMEOUT_SECONDS) as reply:
         return json.loads(reply.read() or b"null")
 
 
@@ -115,13 +122,23 @@ def pipeline_registered(api_url: str, password: str) -> bool:
     return True
 
 
+class AirflowEndedError(RuntimeError):
+    """``airflow standalone`` exited by itself while the stack was up."""
+
+
 def run_stack(runtime: EmbeddedRuntime, state_dir: Path, api_port: int) -> None:
-    """Run the stack until SIGINT or SIGTERM (or until Airflow ends by itself), then stop all of it."""
+    """Run the stack until SIGINT or SIGTERM, then stop all of it within ``STOP_BUDGET_SECONDS``.
+
+    Raises :class:`AirflowEndedError` (after the same stop) when Airflow ends by itself, so that ``up``
+    exits with an error rather than as if asked to stop.
+    """
     stopping = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopping.set())
     runtime.start()
     marking: subprocess.Popen[bytes] | None = None
+    ended_by_itself = False
+    deadline = math.inf
     try:
         environment = {
             **LOCAL_STACK_DEFAULTS,
@@ -146,15 +163,20 @@ def run_stack(runtime: EmbeddedRuntime, state_dir: Path, api_port: int) -> None:
                 print(trigger.instructions(settings.mail_dir), flush=True)  # noqa: T201 - for the person at the terminal
             while not stopping.wait(1.0) and airflow.running():
                 pass
+            ended_by_itself = not stopping.is_set()
         finally:
+            deadline = time.monotonic() + STOP_BUDGET_SECONDS
             log.info("stopping Airflow")
             airflow.stop()
             marking = _fail_unfinished_runs(environment)
     finally:
+        deadline = min(deadline, time.monotonic() + STOP_BUDGET_SECONDS)
         log.info("stopping the embedded runtime")
         runtime.stop()
         if marking is not None:
-            _wait_for_marking(marking)
+            _wait_for_marking(marking, deadline)
+    if ended_by_itself:
+        raise AirflowEndedError("airflow standalone exited by itself; its output above says why")
 
 
 def _wait_until_ready(
@@ -179,9 +201,9 @@ def _fail_unfinished_runs(environment: Mapping[str, str]) -> subprocess.Popen[by
     return subprocess.Popen([sys.executable, "-m", "splatflow.local.unfinished_runs"], env=dict(environment))
 
 
-def _wait_for_marking(marking: subprocess.Popen[bytes]) -> None:
+def _wait_for_marking(marking: subprocess.Popen[bytes], deadline: float) -> None:
     try:
-        status = marking.wait(timeout=UNFINISHED_RUNS_TIMEOUT_SECONDS)
+        status = marking.wait(timeout=max(1.0, deadline - time.monotonic()))
     except subprocess.TimeoutExpired:
         marking.kill()
         marking.wait()

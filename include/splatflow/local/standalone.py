@@ -34,7 +34,9 @@ COOKIE = "SPLATFLOW_STACK"
 TERM_GRACE_SECONDS = 8.0
 """How long Airflow's processes get after SIGTERM before SIGKILL: the scheduler alone would wait
 for every running task, and ``up`` promises to be gone within 30 s."""
-KILL_WAIT_SECONDS = 5.0
+KILL_WAIT_SECONDS = 2.0
+"""SIGKILL cannot be ignored: only a process stuck in the kernel outlives it, and ``up`` does not wait
+for one."""
 
 
 def _alive(process: psutil.Process) -> bool:
@@ -104,9 +106,10 @@ class StandaloneAirflow:
             log.warning("Airflow processes outlived SIGTERM by %.0f s: killing them", TERM_GRACE_SECONDS)
             self._signal_all(signal.SIGKILL)
         remaining = _still_alive(self.started_processes(), KILL_WAIT_SECONDS)
-        self.process.wait(timeout=KILL_WAIT_SECONDS)
         if remaining:
             log.error("Airflow processes still alive after SIGKILL: %s", [process.pid for process in remaining])
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=0.5)
 
     def _signal_all(self, sig: signal.Signals) -> None:
         assert self.process is not None

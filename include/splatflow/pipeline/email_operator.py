@@ -57,7 +57,14 @@ class MessageSmtpHook(SmtpHook):
         client = self._smtp_client
         if not isinstance(client, smtplib.SMTP):
             raise AirflowException("the SMTP hook is not connected: send inside its `with` block")
-        client.send_message(message)
+        # As the provider's send_email_smtp does: retried up to the connection's retry_limit.
+        for attempt in range(self.smtp_retry_limit + 1):
+            try:
+                client.send_message(message)
+                return
+            except smtplib.SMTPException:
+                if attempt == self.smtp_retry_limit:
+                    raise
 
 
 def run_plan(context: Any) -> PreparedRun | None:

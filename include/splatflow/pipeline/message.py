@@ -82,4 +82,5 @@ def build_message(
                 disposition="inline",
                 filename=picture.file_name,
             )
+        html_part.set_param("type", "text/html")  # RFC 2387: multipart/related names its root's type
     return message

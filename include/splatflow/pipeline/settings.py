@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from airflow.utils.dates import cron_presets
 from croniter import croniter
 
 from splatflow.contract.compress_settings import Settings as CompressSettings
@@ -26,6 +27,8 @@ ENV_PREFIX = "SPLATFLOW_"
 
 LOCAL_REGISTRY = "000000000000.dkr.ecr.us-east-1.amazonaws.com/splatflow"
 LOCAL_ROLE_ARN = "arn:aws:iam::000000000000:role/splatflow-sagemaker-jobs"
+SCHEDULE_PRESETS = frozenset({*cron_presets, "@once", "@continuous"})
+"""The schedule strings Airflow reads as presets (its cron presets, plus its two timetables by name)."""
 
 
 class SettingsError(ValueError):
@@ -209,8 +212,11 @@ class _Reader:
             return default
         if raw.lower() == "none":
             return None
-        if not raw.startswith("@") and not croniter.is_valid(raw):
-            raise SettingsError(f"{ENV_PREFIX}{name}={raw!r} is neither 'none', a preset such as '@daily', nor cron")
+        if raw not in SCHEDULE_PRESETS and not croniter.is_valid(raw):
+            raise SettingsError(
+                f"{ENV_PREFIX}{name}={raw!r} is neither 'none', one of Airflow's presets "
+                f"({', '.join(sorted(SCHEDULE_PRESETS))}), nor a cron expression"
+            )
         return raw
 
     def resources(self, stage: str, default: StageResources) -> StageResources:

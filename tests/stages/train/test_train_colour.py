@@ -57,7 +57,7 @@ def test_renders_keep_the_photos_mean_colour_from_training_to_the_sog(tmp_path, 
     trainer = Trainer(settings, scene, torch.device("cpu"), tmp_path / "checkpoints")
     trainer.run()
 
-    trained = splats_from_parameters(dict(trainer.params), 0, antialiased=True)
+    trained = splats_from_parameters(dict(trainer.params), 0, antialiased=settings.rasterize_mode == "antialiased")
     write_ply(trained, tmp_path / "splat.ply")
     write_sog(encode_splats(read_ply(tmp_path / "splat.ply")).encoded, tmp_path / "scene.sog")
     for name, splats in (("trained", trained), ("sog", read_sog(tmp_path / "scene.sog"))):

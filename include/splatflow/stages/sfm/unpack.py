@@ -17,12 +17,11 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from splatflow.contract.sfm_settings import Settings
+from splatflow.contract.sfm_settings import PHOTO_SUFFIXES, Settings
 from splatflow.stages.contract import FailureCode, StageError
 
 log = logging.getLogger(__name__)
 
-PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png"})
 COPY_CHUNK_BYTES = 1024 * 1024
 
 
