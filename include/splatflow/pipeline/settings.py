@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from airflow.utils.dates import cron_presets
 from croniter import croniter
 
 from splatflow.contract.compress_settings import Settings as CompressSettings
@@ -27,8 +26,17 @@ ENV_PREFIX = "SPLATFLOW_"
 
 LOCAL_REGISTRY = "000000000000.dkr.ecr.us-east-1.amazonaws.com/splatflow"
 LOCAL_ROLE_ARN = "arn:aws:iam::000000000000:role/splatflow-sagemaker-jobs"
-SCHEDULE_PRESETS = frozenset({*cron_presets, "@once", "@continuous"})
-"""The schedule strings Airflow reads as presets (its cron presets, plus its two timetables by name)."""
+
+
+def schedule_presets() -> frozenset[str]:
+    """The schedule strings Airflow reads as presets: its cron presets and its two timetables by name.
+
+    Imported when asked for: importing Airflow configures it from the environment of that moment,
+    which must not happen as a side effect of importing these settings.
+    """
+    from airflow.utils.dates import cron_presets
+
+    return frozenset({*cron_presets, "@once", "@continuous"})
 
 
 class SettingsError(ValueError):
@@ -212,10 +220,11 @@ class _Reader:
             return default
         if raw.lower() == "none":
             return None
-        if raw not in SCHEDULE_PRESETS and not croniter.is_valid(raw):
+        presets = schedule_presets()
+        if raw not in presets and not croniter.is_valid(raw):
             raise SettingsError(
                 f"{ENV_PREFIX}{name}={raw!r} is neither 'none', one of Airflow's presets "
-                f"({', '.join(sorted(SCHEDULE_PRESETS))}), nor a cron expression"
+                f"({', '.join(sorted(presets))}), nor a cron expression"
             )
         return raw
 
