@@ -20,7 +20,7 @@ from splatflow.render.rasterize import rasterization
 
 Rasterizer = Callable[..., tuple[torch.Tensor, torch.Tensor, dict[str, Any]]]
 
-__all__ = ["Rasterizer", "rasterization", "render_splats", "select_rasterizer"]
+__all__ = ["Rasterizer", "rasterization", "render_splats", "select_rasterizer", "to_8_bit"]
 
 
 def select_rasterizer(device: torch.device) -> Rasterizer:
@@ -66,3 +66,9 @@ def render_splats(
         rasterize_mode="antialiased" if splats.antialiased else "classic",
     )
     return images[0].clamp(0.0, 1.0).cpu().numpy().astype(np.float32)
+
+
+def to_8_bit(image: npt.NDArray[np.float32]) -> npt.NDArray[np.uint8]:
+    """A render in [0, 1] as 8-bit pixels, rounded to the nearest step: every PNG of a render
+    (stills, comparisons, training previews) is made the same way, so their colours compare."""
+    return np.clip(np.rint(image * 255.0), 0, 255).astype(np.uint8)

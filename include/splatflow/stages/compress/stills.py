@@ -24,7 +24,7 @@ from PIL import Image
 from splatflow.contract.outputs import COMPARISON, ORBIT_STILLS, PREVIEW, orbit_still
 from splatflow.formats.cameras import Camera, read_cameras, read_up
 from splatflow.formats.ply import Splats
-from splatflow.render import render_splats
+from splatflow.render import render_splats, to_8_bit
 from splatflow.render.overview import Overview, overview_camera, up_from_cameras
 
 log = logging.getLogger(__name__)
@@ -88,10 +88,6 @@ def site_views(splats: Splats, cameras_file: Path | None) -> SiteViews | None:
     return SiteViews(up=up, preview=preview, orbits=orbits, holdout=cameras[0] if cameras else None)
 
 
-def _pixels(image: npt.NDArray[np.float32]) -> npt.NDArray[np.uint8]:
-    return np.clip(np.rint(image * 255.0), 0, 255).astype(np.uint8)
-
-
 def _save(pixels: npt.NDArray[np.uint8], path: Path) -> None:
     Image.fromarray(pixels).save(path, optimize=True)
 
@@ -104,7 +100,7 @@ def _comparison(decoded: Splats, camera: Camera, photos: Path | None) -> npt.NDA
     view = camera.scaled(COMPARISON_WIDTH / camera.width)
     with Image.open(photo_path) as image:
         photo = np.asarray(image.convert("RGB").resize((view.width, view.height), Image.Resampling.LANCZOS))
-    return np.concatenate([photo, _pixels(render_splats(decoded, view))], axis=1)
+    return np.concatenate([photo, to_8_bit(render_splats(decoded, view))], axis=1)
 
 
 def write_stills(decoded: Splats, views: SiteViews | None, photos: Path | None, output_dir: Path) -> bool:
@@ -113,9 +109,9 @@ def write_stills(decoded: Splats, views: SiteViews | None, photos: Path | None, 
     if views is None:
         log.info("no cameras travel with the model; no stills rendered")
         return False
-    _save(_pixels(render_splats(decoded, views.preview.camera)), output_dir / PREVIEW)
+    _save(to_8_bit(render_splats(decoded, views.preview.camera)), output_dir / PREVIEW)
     for index, orbit in enumerate(views.orbits, start=1):
-        _save(_pixels(render_splats(decoded, orbit.camera)), output_dir / orbit_still(index))
+        _save(to_8_bit(render_splats(decoded, orbit.camera)), output_dir / orbit_still(index))
     comparison = None if views.holdout is None else _comparison(decoded, views.holdout, photos)
     if comparison is not None:
         _save(comparison, output_dir / COMPARISON)

@@ -20,6 +20,7 @@ from splatflow.contract.outputs import MODEL_CAMERAS, MODEL_HOLDOUT, MODEL_METRI
 from splatflow.contract.train_settings import Settings
 from splatflow.formats.cameras import write_cameras
 from splatflow.formats.ply import Splats, write_ply
+from splatflow.render import to_8_bit
 from splatflow.render.overview import scene_up
 from splatflow.stages.train.dataset import SceneData
 from splatflow.stages.train.trainer import TrainingResult
@@ -44,11 +45,6 @@ def splats_from_parameters(params: dict[str, torch.Tensor], sh_degree: int, anti
         sh_rest=np.ascontiguousarray(array("shN")[:, :rest, :]),
         antialiased=antialiased,
     )
-
-
-def _to_8_bit(pixels: npt.NDArray[np.float32] | torch.Tensor) -> npt.NDArray[np.uint8]:
-    array = pixels.numpy() if isinstance(pixels, torch.Tensor) else pixels
-    return (np.clip(array, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
 
 
 def _png(pixels: npt.NDArray[np.uint8], path: Path) -> None:
@@ -89,7 +85,7 @@ def write_model(
     for view in holdout:
         _png(view.photo, folder / MODEL_HOLDOUT / f"{view.camera.name}.png")
     for view, render in list(zip(holdout, result.final.renders, strict=True))[: settings.previews]:
-        side_by_side = np.concatenate([view.photo, _to_8_bit(render)], axis=1)
+        side_by_side = np.concatenate([view.photo, to_8_bit(render.numpy())], axis=1)
         _png(side_by_side, folder / PREVIEWS_DIR / f"{Path(view.camera.name).stem}.png")
     document = metrics_document(result, settings, device)
     (folder / MODEL_METRICS).write_text(json.dumps(document, indent=1), encoding="utf-8")
