@@ -9,38 +9,38 @@ result. Start it from the trigger form, the REST API
 |---|---|---|
 | `validate` | Airflow task | checks the URL, the bucket allow-list, the email, the steps and the stages' settings |
 | `wait_for_input` | S3 sensor | waits (bounded) for an upload still arriving |
-| `sfm.gate`, `train.gate`, `compress.gate` | Airflow task | skips the stage when this run does not start it |
-| `sfm.request`, `train.request`, `compress.request` | Airflow task | the stage's SageMaker job request |
-| `sfm.job` | SageMaker Processing | photo alignment with COLMAP: cameras and a sparse model |
-| `train.job` | SageMaker Training (GPU) | 3D Gaussian Splatting, checkpointed, early-stopped |
-| `compress.job` | SageMaker Processing | SOG compression with a quality check |
+| `sfm` | SageMaker Processing | photo alignment with COLMAP: cameras and a sparse model |
+| `train` | SageMaker Training (GPU) | 3D Gaussian Splatting, checkpointed, early-stopped |
+| `compress` | SageMaker Processing | SOG compression with a quality check, from the training job's output |
 | `publish` | Airflow task | manifest (written last), the viewer page |
 | `deliver` | EmailOperator | the result email, its links presigned as it goes out, sent once |
-| `on_failure.send_email` | EmailOperator | after any failure: the failed step and why, in an email sent once |
-| `on_failure.fail_run` | Airflow task | keeps the run marked failed after the failure email went out |
+| `on_failure` | EmailOperator | after a failure: which step and why, emailed once; then fails, keeping the run red |
 
-`steps` picks `full`, `train_and_compress` (reuse an SfM output) or `compress_only` (reuse a
-trained model). A failure anywhere fails every task after it, so `on_failure`, which follows
-the last one, runs after any failure. Deployment settings are `SPLATFLOW_*` environment
+Each stage task skips when this run does not start it, and otherwise builds its SageMaker job
+request from the run's plan when it runs (its log shows the request). `steps` picks `full`,
+`train_and_compress` (reuse an SfM output) or `compress_only` (reuse a trained model). The plan
+and the jobs' results travel as task arguments (the graph's extra edges from `validate` and
+`train`). A failure anywhere fails every task after it, so `on_failure`, which follows the last
+one, runs after any failure. Deployment settings are `SPLATFLOW_*` environment
 variables (see the README).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import pendulum
 from airflow.providers.amazon.aws.sensors.s3 import S3KeySensor
-from airflow.sdk import DAG, Param, TaskGroup, TriggerRule, chain, task
+from airflow.sdk import DAG, Param, TriggerRule, chain, task
 
 from splatflow.pipeline import ids, tasks
-from splatflow.pipeline.email_operator import FailureEmailOperator, ResultEmailOperator
-from splatflow.pipeline.operators import StageProcessingOperator, StageTrainingOperator
+from splatflow.pipeline.emails.operators import FailureEmailOperator, ResultEmailOperator
+from splatflow.pipeline.operators import CompressOperator, SfmOperator, TrainingOperator
+from splatflow.pipeline.s3_locations import MAX_URL_CHARS
 from splatflow.pipeline.settings import PipelineSettings
-from splatflow.pipeline.submission import MAX_EMAIL_CHARS, MAX_URL_CHARS, PRESETS, STEPS
+from splatflow.pipeline.submission import MAX_EMAIL_CHARS, PRESETS, STEPS
 
 SETTINGS = PipelineSettings.from_environment()
 UPLOAD_BUCKETS = " or ".join(sorted(SETTINGS.allowed_buckets)) or "no bucket yet (SPLATFLOW_ALLOWED_BUCKETS)"
@@ -52,29 +52,15 @@ def _attempts(max_runtime_seconds: int) -> int:
     return math.ceil(max_runtime_seconds / SETTINGS.check_interval_seconds) + 10
 
 
-def stage(
-    name: str,
-    request: Callable[[], dict[str, Any]],
-    job: type[StageProcessingOperator | StageTrainingOperator],
-    max_runtime_seconds: int,
-    **job_args: Any,
-) -> TaskGroup:
-    """A stage as one task group: its gate, its job request, its SageMaker job."""
-    with TaskGroup(name) as group:
-        # The gate runs after a skipped stage too; a failed one fails it.
-        gate = task(task_id=ids.GATE, trigger_rule=TriggerRule.NONE_FAILED)(tasks.stage_gate)(name)
-        config = task(task_id=ids.REQUEST)(request)()
-        submitted = job(
-            task_id=ids.JOB,
-            config=config,
-            deferrable=True,
-            check_interval=SETTINGS.check_interval_seconds,
-            max_attempts=_attempts(max_runtime_seconds),
-            action_if_job_exists="timestamp",
-            **job_args,
-        )
-        chain(gate, config, submitted)
-    return group
+def _job_args(max_runtime_seconds: int) -> dict[str, Any]:
+    """What every stage task shares: it waits deferred and runs after a stage this run skipped."""
+    return {
+        "deferrable": True,
+        "check_interval": SETTINGS.check_interval_seconds,
+        "max_attempts": _attempts(max_runtime_seconds),
+        "action_if_job_exists": "timestamp",
+        "trigger_rule": TriggerRule.NONE_FAILED,
+    }
 
 
 with DAG(
@@ -152,26 +138,24 @@ with DAG(
         retries=0,
     )
 
-    sfm = stage(ids.SFM, tasks.sfm_request, StageProcessingOperator, SETTINGS.sfm.max_runtime_seconds)
-    train = stage(
-        ids.TRAIN,
-        tasks.training_request,
-        StageTrainingOperator,
-        SETTINGS.train.max_runtime_seconds + SETTINGS.spot_max_wait_seconds,
+    sfm = SfmOperator(task_id=ids.SFM, plan=plan, **_job_args(SETTINGS.sfm.max_runtime_seconds))
+    train = TrainingOperator(
+        task_id=ids.TRAIN,
+        plan=plan,
         print_log=True,
         pool=SETTINGS.gpu_pool,
+        **_job_args(SETTINGS.train.max_runtime_seconds + SETTINGS.spot_max_wait_seconds),
     )
-    compress = stage(
-        ids.COMPRESS, tasks.compress_request, StageProcessingOperator, SETTINGS.compress.max_runtime_seconds
+    compress = CompressOperator(
+        task_id=ids.COMPRESS, plan=plan, training=train.output, **_job_args(SETTINGS.compress.max_runtime_seconds)
     )
 
-    manifest = task(task_id=ids.PUBLISH)(tasks.publish)()
+    manifest = task(task_id=ids.PUBLISH, trigger_rule=TriggerRule.NONE_FAILED)(tasks.publish)(
+        plan, sfm.output, train.output, compress.output
+    )
 
-    deliver = ResultEmailOperator(task_id=ids.DELIVER, manifest=manifest)
+    deliver = ResultEmailOperator(task_id=ids.DELIVER, plan=plan, manifest=manifest)
 
-    with TaskGroup(ids.ON_FAILURE) as on_failure:
-        failure_email = FailureEmailOperator(task_id=ids.SEND_EMAIL, trigger_rule=TriggerRule.ONE_FAILED)
-        # The failure email succeeds when a step fails; failing here keeps the run itself red.
-        chain(failure_email, task(task_id=ids.FAIL_RUN, retries=0)(tasks.fail_run)())
+    on_failure = FailureEmailOperator(task_id=ids.ON_FAILURE, plan=plan, trigger_rule=TriggerRule.ONE_FAILED)
 
     chain(plan, wait_for_input, sfm, train, compress, manifest, deliver, on_failure)

@@ -276,7 +276,7 @@ def test_checker_requires_a_non_root_user_for_the_airflow_image(tail: str, probl
 @pytest.mark.parametrize(
     ("entrypoint", "problem"),
     [
-        ("python -m splatflow.stages.contract", "line 3: ENTRYPOINT is in shell form"),
+        ("python -m splatflow.stages.harness", "line 3: ENTRYPOINT is in shell form"),
         ('["/bin/run-everything"]', "line 3: ENTRYPOINT names no Python module"),
         (None, "the final stage has no ENTRYPOINT"),
     ],
@@ -294,7 +294,7 @@ def test_checker_accepts_pinned_multi_stage_images_and_known_modules() -> None:
         "COPY pyproject.toml include/ ./\n"
         "FROM --platform=linux/amd64 python:3.11.14-slim@sha256:" + "0" * 64 + "\n"
         "COPY --from=build /opt/venv /opt/venv\n"
-        'ENTRYPOINT ["python", "-m", "splatflow.stages.contract"]\n'
+        'ENTRYPOINT ["python", "-m", "splatflow.stages.harness"]\n'
     )
     assert dockerfile_problems(text, REPO_ROOT) == []
 

@@ -11,7 +11,7 @@ import pytest
 
 from splatflow.contract.hyperparameters import to_container_arguments
 from splatflow.contract.sfm_settings import Settings
-from splatflow.stages.contract import StageError, read_arguments
+from splatflow.stages.harness import StageError, read_arguments
 
 
 def test_container_arguments_round_trip_every_setting() -> None:

@@ -1,5 +1,5 @@
 """Every DAG in dags/ imports cleanly, fast, with owner, tags, docs and retries (Astronomer style), and
-``splat_pipeline`` reads as a table of contents: one line of steps, each stage one group."""
+``splat_pipeline`` reads as a table of contents: one line of steps, one task per step."""
 
 from __future__ import annotations
 
@@ -15,25 +15,25 @@ from airflow.providers.standard.operators.python import ShortCircuitOperator
 from airflow.sdk import DAG, TriggerRule
 
 from splatflow.pipeline import ids
-from splatflow.pipeline.operators import StageProcessingOperator, StageTrainingOperator
+from splatflow.pipeline.operators import CompressOperator, SfmOperator, TrainingOperator
 
 DAGS_FOLDER = Path(__file__).resolve().parents[2] / "dags"
 MAX_PARSE_SECONDS = 2.0
 NO_RETRY_TASKS = {
     ids.VALIDATE: "bad input does not fix itself; a retry would only delay the failure email",
     ids.WAIT_FOR_INPUT: "the sensor has its own bounded timeout",
-    ids.in_group(ids.ON_FAILURE, ids.FAIL_RUN): "it exists to fail: it marks a run red after its failure email",
 }
-PIPELINE_STEPS = [
-    ids.VALIDATE,
-    ids.WAIT_FOR_INPUT,
-    *(ids.in_group(stage, task) for stage in ids.STAGES for task in (ids.GATE, ids.REQUEST, ids.JOB)),
-    ids.PUBLISH,
-    ids.DELIVER,
-    ids.in_group(ids.ON_FAILURE, ids.SEND_EMAIL),
-    ids.in_group(ids.ON_FAILURE, ids.FAIL_RUN),
-]
-"""``splat_pipeline``'s tasks in the order they run."""
+PIPELINE_STEPS = [ids.VALIDATE, ids.WAIT_FOR_INPUT, *ids.STAGES, ids.PUBLISH, ids.DELIVER, ids.ON_FAILURE]
+"""``splat_pipeline``'s tasks in the order they run: the steps of the README's diagram."""
+DATA_EDGES = {
+    ids.SFM: {ids.VALIDATE},
+    ids.TRAIN: {ids.VALIDATE},
+    ids.COMPRESS: {ids.VALIDATE, ids.TRAIN},
+    ids.PUBLISH: {ids.VALIDATE, *ids.STAGES},
+    ids.DELIVER: {ids.VALIDATE},
+    ids.ON_FAILURE: {ids.VALIDATE},
+}
+"""What each task takes as arguments from earlier steps, besides following the step before it."""
 
 
 @pytest.fixture(scope="module")
@@ -86,27 +86,29 @@ def test_every_task_is_in_its_dags_doc_table(dag_bag: DagBag) -> None:
 
 def test_the_pipeline_is_one_line_of_steps_with_failure_handling_at_its_end(dag_bag: DagBag) -> None:
     dag = _dags(dag_bag)[ids.PIPELINE_DAG_ID]
-    assert sorted(task.task_id for task in dag.tasks) == sorted(PIPELINE_STEPS)
+    assert [task.task_id for task in dag.topological_sort()] == PIPELINE_STEPS
+    assert not dag.task_group_dict, "a step is one task, not a group"
     for before, after in itertools.pairwise(PIPELINE_STEPS):
-        assert dag.get_task(after).upstream_task_ids == {before}, f"{after} should follow {before} alone"
+        upstream = dag.get_task(after).upstream_task_ids
+        assert upstream == {before} | DATA_EDGES.get(after, set()), f"{after} should follow {before}"
     assert dag.get_task(PIPELINE_STEPS[0]).upstream_task_ids == set()
     # A failure anywhere fails every task after it, so one edge into the failure email is enough.
-    assert dag.get_task(ids.in_group(ids.ON_FAILURE, ids.SEND_EMAIL)).trigger_rule == TriggerRule.ONE_FAILED
+    assert dag.get_task(ids.ON_FAILURE).trigger_rule == TriggerRule.ONE_FAILED
 
 
-def test_each_stage_is_a_group_of_its_gate_request_and_job(dag_bag: DagBag) -> None:
+def test_each_stage_is_one_sagemaker_task_that_runs_after_a_skipped_stage(dag_bag: DagBag) -> None:
     dag = _dags(dag_bag)[ids.PIPELINE_DAG_ID]
-    jobs = {ids.SFM: StageProcessingOperator, ids.TRAIN: StageTrainingOperator, ids.COMPRESS: StageProcessingOperator}
+    jobs: dict[str, type] = {ids.SFM: SfmOperator, ids.TRAIN: TrainingOperator, ids.COMPRESS: CompressOperator}
     for stage, operator in jobs.items():
-        group = dag.task_group_dict[stage]
-        assert set(group.children) == {ids.in_group(stage, task) for task in (ids.GATE, ids.REQUEST, ids.JOB)}
-        assert isinstance(dag.get_task(ids.stage_job(stage)), operator)
-        assert dag.get_task(ids.in_group(stage, ids.GATE)).trigger_rule == TriggerRule.NONE_FAILED
+        task = dag.get_task(stage)
+        assert isinstance(task, operator)
+        assert task.trigger_rule == TriggerRule.NONE_FAILED
+    assert dag.get_task(ids.PUBLISH).trigger_rule == TriggerRule.NONE_FAILED
 
 
 def test_both_emails_go_out_through_the_email_operator(dag_bag: DagBag) -> None:
     dag = _dags(dag_bag)[ids.PIPELINE_DAG_ID]
-    for task_id in (ids.DELIVER, ids.in_group(ids.ON_FAILURE, ids.SEND_EMAIL)):
+    for task_id in (ids.DELIVER, ids.ON_FAILURE):
         assert isinstance(dag.get_task(task_id), EmailOperator)
 
 

@@ -34,7 +34,7 @@ from iam_policy_evaluation import (
 from pipeline_support import SAMPLE_PHOTOS, UPLOADS, WORK, pipeline_environment, run_pipeline, upload, zip_photos
 
 from splatflow.local.aws_clients import aws_client
-from splatflow.local.sagemaker.jobs import ACCOUNT_ID
+from splatflow.local.sagemaker.job_records import ACCOUNT_ID
 from splatflow.pipeline.settings import LOCAL_ROLE_ARN
 
 REGION = "us-east-1"

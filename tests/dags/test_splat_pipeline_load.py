@@ -25,7 +25,7 @@ from airflow_server import DAG_ID, AirflowServer, airflow_server, leaked_secrets
 from pipeline_support import UPLOADS, WORK, html_of, mail_to, s3_of
 from sample_sfm import make_sample_sfm_output
 
-from splatflow.local.sagemaker.jobs import TRAINING, JobRecord
+from splatflow.local.sagemaker.job_records import TRAINING, JobRecord
 from splatflow.pipeline import ids
 from splatflow.pipeline.settings import PipelineSettings
 from splatflow.pipeline.submission import run_prefix
@@ -250,9 +250,7 @@ def test_task_logs_after_the_load_hold_no_credentials_or_presigned_urls(
     some_run = next(iter(load.states))
     assert "X-Amz-Signature" in html_of(mail_to(server.runtime, load.addresses[some_run])[0])
     train_log = "".join(
-        path.read_text()
-        for path in server.task_log_files()
-        if f"task_id={ids.stage_job(ids.TRAIN)}/" in path.as_posix()
+        path.read_text() for path in server.task_log_files() if f"task_id={ids.TRAIN}/" in path.as_posix()
     )
     assert train_log.count("train: finished") >= RUNS, "the training jobs' logs are not in the task logs"
 

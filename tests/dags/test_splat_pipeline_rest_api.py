@@ -25,7 +25,7 @@ from splatflow.pipeline.submission import run_prefix
 
 pytestmark = pytest.mark.slow
 
-COMPRESS_JOB = ids.stage_job(ids.COMPRESS)
+COMPRESS_JOB = ids.COMPRESS
 
 RUN_TIMEOUT_SECONDS = 300
 

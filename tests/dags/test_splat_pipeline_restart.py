@@ -48,7 +48,7 @@ from splatflow.local.aws_clients import aws_client
 from splatflow.local.net import free_port
 from splatflow.local.runtime import EmbeddedRuntime
 from splatflow.pipeline import ids
-from splatflow.pipeline.jobs import STAGE_JOB_KINDS
+from splatflow.pipeline.job_lookup import STAGE_JOB_KINDS
 from splatflow.pipeline.requests import job_name
 from splatflow.pipeline.submission import run_prefix
 
@@ -57,7 +57,7 @@ log = logging.getLogger(__name__)
 pytestmark = pytest.mark.slow
 
 ADDRESS = "restart@example.com"
-TRAIN_JOB = ids.stage_job(ids.TRAIN)
+TRAIN_JOB = ids.TRAIN
 COMPONENTS = ("api-server", "scheduler", "triggerer", "dag-processor")
 LONG_TRAINING = json.dumps(
     {"preset": "preview", "max_steps": "1000000", "max_minutes": "1.5", "max_width": "96", "eval_every": "1000000"}

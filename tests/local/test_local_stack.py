@@ -220,7 +220,7 @@ def test_view_splat_opens_the_runs_splat_tab_inside_airflow(stack: Stack) -> Non
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox"])
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         _sign_in(page, stack)
-        page.goto(f"{stack.api_url}/dags/splat_pipeline/runs/{run}/tasks/compress.job/details")
+        page.goto(f"{stack.api_url}/dags/splat_pipeline/runs/{run}/tasks/compress/details")
         link = page.get_by_role("link", name="View splat")
         link.wait_for(timeout=60_000)
         target = link.get_attribute("target")

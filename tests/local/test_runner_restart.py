@@ -15,7 +15,7 @@ from typing import Any
 from runner_support import BUCKET, processing_request, runner_settings, sagemaker_client, unique, wait_for
 
 from splatflow.local.runtime import EmbeddedRuntime
-from splatflow.local.sagemaker.jobs import PROCESSING
+from splatflow.local.sagemaker.job_records import PROCESSING
 from splatflow.local.sagemaker.runner import JobRunner
 from splatflow.local.sagemaker.service import RUNNER_RESTART_REASON
 

@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 
+from splatflow.contract.instances import is_gpu_instance
 from splatflow.contract.sfm_settings import Settings as SfmSettings
 from splatflow.contract.train_settings import PRESETS
-from splatflow.local.sagemaker.container import container_command, is_gpu_instance
-from splatflow.local.sagemaker.jobs import JobRecord
-from splatflow.local.sagemaker.plans import plan_for, prepare_workspace
+from splatflow.local.sagemaker.container import container_command
+from splatflow.local.sagemaker.job_plans import plan_for, prepare_workspace
+from splatflow.local.sagemaker.job_records import JobRecord
 from splatflow.local.sagemaker.workspace import Workspace
 from splatflow.pipeline.requests import build_sfm_request, build_training_request
 from splatflow.pipeline.settings import PipelineSettings

@@ -119,9 +119,9 @@ def test_the_first_failed_step_in_pipeline_order_is_the_one_reported() -> None:
     states = {
         ids.VALIDATE: "success",
         ids.WAIT_FOR_INPUT: "success",
-        ids.in_group(ids.TRAIN, ids.GATE): "upstream_failed",
+        ids.TRAIN: "upstream_failed",
         ids.PUBLISH: "upstream_failed",
-        ids.stage_job(ids.SFM): "failed",
+        ids.SFM: "failed",
     }
     failure = _explain(states, jobs=jobs)
     assert failure == Failure("sfm", FailureCode.TOO_FEW_PHOTOS, "the ZIP holds 1 photo(s)", sfm_job)
@@ -139,12 +139,13 @@ def test_an_upload_that_never_came_is_missing_input() -> None:
     assert "did not appear in S3 within 60 minutes" in failure.reason
 
 
-def test_a_request_that_failed_before_its_job_is_the_stages_internal_failure() -> None:
-    failure = _explain({ids.in_group(ids.COMPRESS, ids.REQUEST): "failed"})
+def test_a_stage_that_failed_before_its_job_started_is_the_stages_internal_failure() -> None:
+    failure = _explain({ids.COMPRESS: "failed"})
     assert (failure.step, failure.code) == ("compress", FailureCode.INTERNAL)
+    assert "could not be started" in failure.reason
 
 
 def test_a_stage_whose_job_cannot_be_found_still_gets_an_email() -> None:
-    failure = _explain({ids.stage_job(ids.TRAIN): "failed"}, jobs=object())
+    failure = _explain({ids.TRAIN: "failed"}, jobs=object())
     assert (failure.step, failure.code) == ("train", FailureCode.INTERNAL)
     assert "could not be started" in failure.reason

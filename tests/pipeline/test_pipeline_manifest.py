@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime
 
 import pytest
+from manifest_examples import (
+    COMPRESS,
+    COMPRESS_REPORT,
+    SFM,
+    SFM_REPORT,
+    SUBMISSION,
+    TRAIN_METRICS,
+    success_manifest,
+)
 
 import splatflow
 from splatflow.pipeline.manifest import (
@@ -15,41 +23,8 @@ from splatflow.pipeline.manifest import (
     FailureRecord,
     QualityMetrics,
     StageRecord,
-    build_manifest,
-    manifest_is_outdated,
-    manifest_status,
-    submissions_to_reprocess,
 )
 from splatflow.pipeline.pricing import estimate_cost
-from splatflow.pipeline.submission import S3Location, Submission
-
-SUBMISSION = Submission(email="pilot@example.com", input=S3Location("drone-uploads", "survey/photos.zip"))
-CREATED = datetime(2026, 5, 1, 12, 30, tzinfo=UTC)
-
-SFM = StageRecord("sfm", "splat-sfm-abc", "ml.c6i.2xlarge", 1, seconds=600, billable_seconds=600)
-TRAIN = StageRecord("train", "splat-train-abc", "ml.g4dn.xlarge", 1, seconds=1800, billable_seconds=600)
-COMPRESS = StageRecord("compress", "splat-compress-abc", "ml.c6i.4xlarge", 1, seconds=120, billable_seconds=120)
-
-SFM_REPORT = {"photos": {"received": 40, "decoded": 39, "registered": 37}, "points": 5000}
-TRAIN_METRICS = {"psnr": 24.5, "ssim": 0.81, "gaussians": 250_000, "steps": 7000}
-COMPRESS_REPORT = {"splats": 250_000, "ply_bytes": 59_000_000, "sog_bytes": 5_900_000, "ratio": 10.0}
-
-
-def success_manifest(**overrides: Any) -> dict[str, Any]:
-    arguments: dict[str, Any] = {
-        "run_id": "manual__2026-05-01T12:00:00+00:00",
-        "submission": SUBMISSION,
-        "stages": [SFM, TRAIN, COMPRESS],
-        "quality": QualityMetrics.from_reports(SFM_REPORT, TRAIN_METRICS, COMPRESS_REPORT),
-        "outputs": {
-            "sog": S3Location("work", "runs/x/compress/scene.sog"),
-            "ply": S3Location("work", "runs/x/compress/splat.ply"),
-        },
-        "created_at": CREATED,
-        "run_started_at": CREATED - timedelta(minutes=45),
-    }
-    return build_manifest(**{**arguments, **overrides})
-
 
 # --- stage records --------------------------------------------------------------------------------
 
@@ -246,74 +221,3 @@ def test_created_at_defaults_to_now_in_utc() -> None:
 
 
 # --- reading manifests back for reprocessing ----------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("made_by", "current", "outdated"),
-    [
-        ("0.1.0", "0.1.0", False),
-        ("0.1.0", "0.2.0", True),
-        ("0.10.0", "0.9.0", False),  # compared as versions, not as text
-        ("1.0.0rc1", "1.0.0", True),
-        ("not-a-version", "0.1.0", True),
-        (None, "0.1.0", True),
-    ],
-)
-def test_outdated_means_made_by_an_older_pipeline(made_by: str | None, current: str, outdated: bool) -> None:
-    assert manifest_is_outdated({"pipeline_version": made_by}, current) is outdated
-
-
-def test_manifest_status_for_the_reprocessing_dag() -> None:
-    manifest = success_manifest()
-    assert manifest_status(manifest, splatflow.__version__) == "current"
-    assert manifest_status({**manifest, "pipeline_version": "0.0.1"}, splatflow.__version__) == "outdated"
-    assert manifest_status({**manifest, "status": "failed"}, splatflow.__version__) == "failed"
-
-
-@pytest.mark.parametrize(
-    "manifest",
-    [
-        None,
-        "manifest",
-        [],
-        {},
-        {"manifest_version": MANIFEST_VERSION + 1, "status": "succeeded", "submission": {}},
-        {"manifest_version": MANIFEST_VERSION, "status": "running", "submission": {}},
-        {"manifest_version": MANIFEST_VERSION, "status": "failed", "submission": "s3://x/y.zip"},
-    ],
-)
-def test_a_manifest_we_cannot_read_is_unreadable(manifest: object) -> None:
-    assert manifest_status(manifest, "0.1.0") == "unreadable"
-
-
-def _run(submission: Submission, status: str, version: str, minutes: int) -> dict[str, Any]:
-    manifest = success_manifest(submission=submission, created_at=CREATED + timedelta(minutes=minutes))
-    return {**manifest, "status": status, "pipeline_version": version}
-
-
-def test_reprocessing_picks_exactly_the_failed_and_outdated_submissions_by_their_latest_run() -> None:
-    current = "0.2.0"
-    ok = Submission(email="a@example.com", input=S3Location("drone-uploads", "ok.zip"))
-    failed = Submission(email="b@example.com", input=S3Location("drone-uploads", "failed.zip"))
-    fixed = Submission(email="c@example.com", input=S3Location("drone-uploads", "fixed.zip"))
-    old = Submission(email="d@example.com", steps="compress_only", model=S3Location("drone-uploads", "m.ply"))
-    broke_again = Submission(email="e@example.com", input=S3Location("drone-uploads", "again.zip"))
-    manifests = [
-        _run(ok, "succeeded", current, 1),
-        _run(failed, "failed", current, 2),
-        _run(fixed, "failed", "0.1.0", 3),
-        _run(fixed, "succeeded", current, 4),
-        _run(old, "succeeded", "0.1.0", 0),
-        _run(broke_again, "succeeded", "0.1.0", 5),
-        _run(broke_again, "failed", current, 6),
-        {"manifest_version": 99},
-        {**_run(ok, "failed", current, 7), "submission": {"s3_url": "s3://drone-uploads/x.zip", "email": "a\r\nb"}},
-    ]
-    assert submissions_to_reprocess(manifests, current) == [old, failed, broke_again]
-
-
-def test_reprocessing_resubmits_through_the_params_it_was_given() -> None:
-    spaced = Submission(email="a@example.com", input=S3Location("drone-uploads", "my photos/été.zip"))
-    manifest = json.loads(json.dumps({**success_manifest(submission=spaced), "status": "failed"}))
-    [again] = submissions_to_reprocess([manifest])
-    assert again == spaced

@@ -1,6 +1,6 @@
-"""The stage operators: no retry when the code says it cannot help, a retry takes over its run's job, the
-job's log copied to the task log, a killed task stops its job, and a delivered run's stages stay
-as they are."""
+"""The stage operators: a stage the run does not start skips, the request is built from the run's plan,
+no retry when the code says it cannot help, a retry takes over its run's job, a killed task stops
+its job, and a delivered run's stages stay as they are."""
 
 from __future__ import annotations
 
@@ -12,28 +12,27 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import boto3
 import pytest
 from airflow.providers.amazon.aws.triggers.sagemaker import SageMakerTrigger
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException, TaskDeferred
-from moto import mock_aws
 
 from splatflow.local.aws_clients import aws_client
 from splatflow.local.config import DEFAULT_STAGE_MODULES, RunnerSettings
 from splatflow.local.runtime import EmbeddedRuntime, RuntimeSettings
 from splatflow.pipeline.layout import RunLayout
 from splatflow.pipeline.operators import (
+    CompressOperator,
+    SfmOperator,
     StageProcessingOperator,
-    StageTrainingOperator,
     StoppingSageMakerTrigger,
-    job_log_lines,
+    TrainingOperator,
     retry_cannot_help,
-    run_layout_of,
-    skip_if_delivered,
+    skip_unless_started,
 )
-
-GROUP = "/aws/sagemaker/TrainingJobs"
-NOW_MS = int(time.time() * 1000)
+from splatflow.pipeline.run_plan import PreparedRun
+from splatflow.pipeline.s3_locations import S3Location
+from splatflow.pipeline.settings import PipelineSettings
+from splatflow.pipeline.submission import Submission
 
 
 @pytest.mark.parametrize(
@@ -53,24 +52,6 @@ NOW_MS = int(time.time() * 1000)
 )
 def test_only_a_stages_code_that_a_retry_cannot_help_stops_retries(reason: str | None, permanent: bool) -> None:
     assert retry_cannot_help(reason) is permanent
-
-
-@mock_aws
-def test_job_log_lines_reads_every_stream_of_the_job_in_order() -> None:
-    logs = boto3.client("logs", region_name="us-east-1")
-    logs.create_log_group(logGroupName=GROUP)
-    for stream, lines in (("job-a/algo-1-100", ["one", "two"]), ("job-a/algo-2-100", ["three"])):
-        logs.create_log_stream(logGroupName=GROUP, logStreamName=stream)
-        events = [{"timestamp": NOW_MS + i, "message": line} for i, line in enumerate(lines)]
-        logs.put_log_events(logGroupName=GROUP, logStreamName=stream, logEvents=events)
-    logs.create_log_stream(logGroupName=GROUP, logStreamName="job-ab/algo-1-100")
-    logs.put_log_events(
-        logGroupName=GROUP, logStreamName="job-ab/algo-1-100", logEvents=[{"timestamp": NOW_MS, "message": "other"}]
-    )
-
-    assert list(job_log_lines(logs, GROUP, "job-a")) == ["one", "two", "three"]
-    assert list(job_log_lines(logs, GROUP, "job-a", limit=2)) == ["one", "two"]
-    assert list(job_log_lines(logs, GROUP, "job-b")) == []
 
 
 # A killed task stops its job: the trigger's on_kill (deferred) and the operator's (worker).
@@ -117,6 +98,31 @@ def _processing_config(name: str) -> dict[str, Any]:
     }
 
 
+class _ScriptedStage(StageProcessingOperator):
+    """A processing stage whose request is a fixed one: the stage operators' behaviour, on the
+    runtime's scripted image."""
+
+    STAGE = "compress"
+
+    def __init__(self, *, request: dict[str, Any], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.request = request
+
+    def build_request(self, plan: PreparedRun, settings: PipelineSettings) -> dict[str, Any]:
+        return json.loads(json.dumps(self.request))
+
+
+def _plan(bucket: str, run: str, steps: str = "compress_only") -> dict[str, Any]:
+    """A run's plan (as ``validate`` returns it) for a run keeping its objects under ``s3://bucket/runs/run/``."""
+    sources = {
+        "full": {"input": S3Location("uploads", "photos.zip")},
+        "train_and_compress": {"sfm_output": S3Location("uploads", "sfm/")},
+        "compress_only": {"model": S3Location("uploads", "splat.ply")},
+    }
+    submission = Submission(email="pilot@example.com", steps=steps, **sources[steps])  # type: ignore[arg-type]
+    return PreparedRun(run, submission, RunLayout(bucket, f"runs/{run}")).to_dict()
+
+
 def _status(sagemaker: Any, name: str, timeout: float = 30.0) -> str:
     """The job's status once it has left InProgress/Stopping (or the last one seen)."""
     deadline = time.monotonic() + timeout
@@ -147,7 +153,8 @@ def test_killing_a_deferred_stage_task_stops_its_job(killable_runtime: EmbeddedR
 
 def test_killing_a_running_stage_task_on_the_worker_stops_its_job(killable_runtime: EmbeddedRuntime) -> None:
     sagemaker = _started_job(killable_runtime, "splat-kill-worker")
-    operator = StageProcessingOperator(task_id="sfm", config=_processing_config("splat-kill-worker"))
+    operator = _ScriptedStage(task_id="sfm", plan=_plan("work", "r1"), request={})
+    operator.config = _processing_config("splat-kill-worker")  # as execute leaves it
 
     operator.on_kill()
 
@@ -156,7 +163,7 @@ def test_killing_a_running_stage_task_on_the_worker_stops_its_job(killable_runti
 
 
 def test_stage_operators_wait_with_the_trigger_that_stops_the_job_when_killed() -> None:
-    operator = StageTrainingOperator(task_id="train", config={"TrainingJobName": "splat-x-train"})
+    operator = TrainingOperator(task_id="train", plan=_plan("work", "r1"))
     provider_trigger = SageMakerTrigger(job_name="splat-x-train", job_type="Training", waiter_delay=7)
 
     with pytest.raises(TaskDeferred) as deferred:
@@ -171,9 +178,52 @@ def test_stage_operators_wait_with_the_trigger_that_stops_the_job_when_killed() 
 # A delivered run is final: a cleared stage task skips instead of overwriting what the email links to.
 
 
-def test_the_run_is_found_from_a_stage_output() -> None:
-    assert run_layout_of("s3://work/runs/2026-11-22-abc/sfm/") == RunLayout("work", "runs/2026-11-22-abc")
-    assert run_layout_of("s3://work/runs/r1/train").delivery_key == "runs/r1/delivered.json"
+def test_a_task_killed_before_it_built_its_request_has_no_job_to_stop() -> None:
+    CompressOperator(task_id="compress", plan=_plan("work", "r1")).on_kill()
+
+
+@pytest.mark.parametrize(
+    ("steps", "started"),
+    [
+        ("full", {"sfm", "train", "compress"}),
+        ("train_and_compress", {"train", "compress"}),
+        ("compress_only", {"compress"}),
+    ],
+)
+def test_a_stage_task_skips_a_stage_its_run_does_not_start(
+    killable_runtime: EmbeddedRuntime, steps: str, started: set[str]
+) -> None:
+    bucket = f"work-{steps.replace('_', '-')}"
+    aws_client("s3", killable_runtime.aws_url, "us-east-1").create_bucket(Bucket=bucket)
+    plan = PreparedRun.from_dict(_plan(bucket, "r1", steps))
+    for stage in (SfmOperator.STAGE, TrainingOperator.STAGE, CompressOperator.STAGE):
+        if stage in started:
+            skip_unless_started(plan, stage, "aws_default")
+        else:
+            with pytest.raises(AirflowSkipException, match=f"do not include the {stage} stage"):
+                skip_unless_started(plan, stage, "aws_default")
+
+
+def test_each_stage_task_builds_its_request_from_the_plan_and_the_training_result() -> None:
+    plan = PreparedRun.from_dict(_plan("work", "r1", "full"))
+    settings = PipelineSettings()
+    training = {"Training": {"ModelArtifacts": {"S3ModelArtifacts": "s3://work/runs/r1/train/j/output/model.tar.gz"}}}
+
+    sfm = SfmOperator(task_id="sfm", plan=plan.to_dict()).build_request(plan, settings)
+    train = TrainingOperator(task_id="train", plan=plan.to_dict()).build_request(plan, settings)
+    compress = CompressOperator(task_id="compress", plan=plan.to_dict(), training=training).build_request(
+        plan, settings
+    )
+
+    assert sfm["ProcessingInputs"][0]["S3Input"]["S3Uri"] == "s3://uploads/photos.zip"
+    assert train["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"] == "s3://work/runs/r1/sfm/"
+    (model_input,) = compress["ProcessingInputs"]
+    assert model_input["S3Input"]["S3Uri"] == "s3://work/runs/r1/train/j/output/model.tar.gz"
+
+
+def test_the_plan_and_the_training_result_are_templated_fields() -> None:
+    assert "plan" in SfmOperator.template_fields and "plan" in TrainingOperator.template_fields
+    assert {"plan", "training", "config"} <= set(CompressOperator.template_fields)
 
 
 def test_a_stage_of_a_delivered_run_skips_without_starting_a_job(killable_runtime: EmbeddedRuntime) -> None:
@@ -193,20 +243,22 @@ def test_a_stage_of_a_delivered_run_skips_without_starting_a_job(killable_runtim
             }
         ]
     }
-    skip_if_delivered("aws_default", "s3://work-delivered/runs/r1/compress/")  # no record yet: no skip
+    plan = _plan("work-delivered", "r1")
+    skip_unless_started(PreparedRun.from_dict(plan), "compress", "aws_default")  # no record yet: no skip
     failure_sent = {"failure": {"to": "p@example.com", "sent_at": "2026-11-22T10:00:00+00:00"}}
     s3.put_object(Bucket="work-delivered", Key="runs/r1/delivered.json", Body=json.dumps(failure_sent).encode())
-    skip_if_delivered("aws_default", "s3://work-delivered/runs/r1/compress/")  # only a failure email: retry allowed
+    skip_unless_started(PreparedRun.from_dict(plan), "compress", "aws_default")  # only a failure email: retry allowed
     result_sent = {**failure_sent, "success": {"to": "p@example.com", "sent_at": "2026-11-22T11:00:00+00:00"}}
     s3.put_object(Bucket="work-delivered", Key="runs/r1/delivered.json", Body=json.dumps(result_sent).encode())
 
     with pytest.raises(AirflowSkipException, match="delivered already"):
-        StageProcessingOperator(task_id="compress", config=config).execute({})
+        _ScriptedStage(task_id="compress", plan=plan, request=config).execute({})
 
     assert killable_runtime.runner is not None
     sagemaker = aws_client("sagemaker", killable_runtime.runner.url, "us-east-1")
     assert sagemaker.list_processing_jobs(NameContains=name)["ProcessingJobSummaries"] == []
-    skip_if_delivered("aws_default", "s3://work-delivered/runs/r2/compress/")  # another run is not affected
+    other_run = PreparedRun.from_dict(_plan("work-delivered", "r2"))
+    skip_unless_started(other_run, "compress", "aws_default")  # another run is not affected
 
 
 # A retry takes over the job of its run's generation instead of starting a second one.
@@ -218,7 +270,7 @@ def _try_context(try_number: int, clear_number: int = 0) -> dict[str, Any]:
     return {"ti": SimpleNamespace(try_number=try_number), "dag_run": SimpleNamespace(clear_number=clear_number)}
 
 
-def _stage_operator(runtime: EmbeddedRuntime, name: str, arguments: list[str]) -> StageProcessingOperator:
+def _stage_operator(runtime: EmbeddedRuntime, name: str, arguments: list[str]) -> _ScriptedStage:
     s3 = aws_client("s3", runtime.aws_url, "us-east-1")
     if TAKEOVER_BUCKET not in {bucket["Name"] for bucket in s3.list_buckets()["Buckets"]}:
         s3.create_bucket(Bucket=TAKEOVER_BUCKET)
@@ -236,7 +288,9 @@ def _stage_operator(runtime: EmbeddedRuntime, name: str, arguments: list[str]) -
             }
         ]
     }
-    return StageProcessingOperator(task_id="compress", config=config, deferrable=True, check_interval=1)
+    return _ScriptedStage(
+        task_id="compress", plan=_plan(TAKEOVER_BUCKET, name), request=config, deferrable=True, check_interval=1
+    )
 
 
 def _job_names(runtime: EmbeddedRuntime, stem: str) -> list[str]:

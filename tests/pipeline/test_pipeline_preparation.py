@@ -13,11 +13,11 @@ import pytest
 from moto import mock_aws
 
 from splatflow.contract.failures import FailureCode
-from splatflow.pipeline.plan import PreparedRun
 from splatflow.pipeline.preparation import prepare_run, training_request
 from splatflow.pipeline.records import RESULT_ENTRY, mark_email_sent
+from splatflow.pipeline.refusal import SubmissionError
+from splatflow.pipeline.run_plan import PreparedRun
 from splatflow.pipeline.settings import PipelineSettings, SettingsError
-from splatflow.pipeline.submission import SubmissionError
 
 UPLOADS = "uploads"
 WORK = "work"

@@ -12,11 +12,12 @@ import pytest
 from moto import mock_aws
 
 from splatflow.pipeline.layout import RunLayout
-from splatflow.pipeline.plan import PreparedRun
 from splatflow.pipeline.publishing import publish_run, stage_job_names
 from splatflow.pipeline.records import read_json
+from splatflow.pipeline.run_plan import PreparedRun
+from splatflow.pipeline.s3_locations import S3Location
 from splatflow.pipeline.settings import PipelineSettings
-from splatflow.pipeline.submission import S3Location, Submission
+from splatflow.pipeline.submission import Submission
 
 WORK = "work"
 LAYOUT = RunLayout(WORK, "runs/r1")

@@ -44,9 +44,7 @@ def finished_run(pipeline_runtime: EmbeddedRuntime) -> Any:
 
 
 def test_view_splat_link_points_at_the_finished_runs_viewer(finished_run: Any) -> None:
-    key = TaskInstanceKey(
-        ids.PIPELINE_DAG_ID, ids.stage_job(ids.COMPRESS), finished_run.run_id, try_number=1, map_index=-1
-    )
+    key = TaskInstanceKey(ids.PIPELINE_DAG_ID, ids.COMPRESS, finished_run.run_id, try_number=1, map_index=-1)
 
     assert ViewSplatLink().get_link(None, ti_key=key) == splat_tab_path("splat_pipeline", finished_run.run_id)
     assert ViewSplatLink().get_link(None, ti_key=key._replace(run_id="manual__not-a-run")) == ""
@@ -70,7 +68,7 @@ def test_api_server_links_and_serves_the_finished_runs_viewer_to_signed_in_users
         page = api.get(page_url, headers=signed_in)
         served_sog = api.get(page_url + "scene.sog", headers=signed_in)
         run_path = f"/api/v2/dags/splat_pipeline/dagRuns/{quote(finished_run.run_id, safe='')}"
-        links = api.get(f"{run_path}/taskInstances/{ids.stage_job(ids.COMPRESS)}/links", headers=signed_in)
+        links = api.get(f"{run_path}/taskInstances/{ids.COMPRESS}/links", headers=signed_in)
 
     assert links.status_code == 200
     # What the task's page in the UI shows: the run's Splat tab, which shows this page inside Airflow's.

@@ -2,7 +2,7 @@
 
 Processing jobs have no hyperparameters file: the request builder turns these settings into
 ``ContainerArguments`` (``--name value``) and the stage parses them back with
-``stages.contract.read_arguments``. Part of the contract package (standard library only): the
+``stages.harness.read_arguments``. Part of the contract package (standard library only): the
 pipeline checks an operator's ``SPLATFLOW_COMPRESS_ARGUMENTS`` against this class before any job
 starts.
 """

@@ -1,7 +1,7 @@
 """The SfM stage's settings, passed as Processing-job container arguments (``--name value``).
 
 Processing jobs have no hyperparameters file, so the request builder turns these settings into
-``ContainerArguments`` and the stage parses them back with ``stages.contract.read_arguments``.
+``ContainerArguments`` and the stage parses them back with ``stages.harness.read_arguments``.
 Part of the contract package (standard library only): the pipeline checks an operator's
 ``SPLATFLOW_SFM_ARGUMENTS`` against this class before any job starts.
 """

@@ -22,7 +22,8 @@ from splatflow.local.airflow_env import REPO_ROOT, airflow_environment, prepare_
 from splatflow.local.aws_clients import aws_client
 from splatflow.local.runtime import EmbeddedRuntime, RuntimeSettings
 from splatflow.pipeline.layout import MANIFEST_NAME
-from splatflow.pipeline.submission import S3Location, run_prefix
+from splatflow.pipeline.s3_locations import S3Location
+from splatflow.pipeline.submission import run_prefix
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from splatflow.contract.failures import FailureCode, parse_failure_reason
 from splatflow.pipeline import ids
-from splatflow.pipeline.jobs import STAGE_JOB_KINDS, container_reason, newest_job
+from splatflow.pipeline.job_lookup import STAGE_JOB_KINDS, container_reason, newest_job
 from splatflow.pipeline.requests import job_name
 
 log = logging.getLogger(__name__)
@@ -99,7 +99,7 @@ def explain_failure(
     if failed is None:
         return Failure("unknown", FailureCode.INTERNAL, "a step failed; the Airflow task log has the details")
     step = ids.STEP_OF_TASK[failed]
-    if failed in {ids.stage_job(stage) for stage in STAGE_JOB_KINDS}:
+    if failed in ids.STAGES:
         return _stage_failure(sagemaker, run_id, step)
     if failed == ids.WAIT_FOR_INPUT:
         minutes = max(1, round(input_wait_seconds / 60))

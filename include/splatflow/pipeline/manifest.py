@@ -18,12 +18,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from packaging.version import InvalidVersion, Version
-
 from splatflow import __version__
-from splatflow.pipeline.jobs import container_reason
+from splatflow.pipeline.job_lookup import container_reason
 from splatflow.pipeline.pricing import PRICE_REGION, estimate_cost, spot_savings
-from splatflow.pipeline.submission import S3Location, Submission
+from splatflow.pipeline.s3_locations import S3Location
+from splatflow.pipeline.submission import Submission
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +31,6 @@ MANIFEST_VERSION = 1
 
 StageName = Literal["sfm", "train", "compress"]
 RunStatus = Literal["succeeded", "failed"]
-ManifestState = Literal["current", "failed", "outdated", "unreadable"]
 COMPLETED = "Completed"
 
 
@@ -81,7 +79,7 @@ class StageRecord:
         """
         cluster = description["ProcessingResources"]["ClusterConfig"]
         started, ended = description.get("ProcessingStartTime"), description.get("ProcessingEndTime")
-        seconds = (_as_datetime(ended) - _as_datetime(started)).total_seconds() if started and ended else 0.0
+        seconds = (as_datetime(ended) - as_datetime(started)).total_seconds() if started and ended else 0.0
         return cls(
             stage=stage,
             job_name=description["ProcessingJobName"],
@@ -109,7 +107,7 @@ class StageRecord:
         }
 
 
-def _as_datetime(value: datetime | str) -> datetime:
+def as_datetime(value: datetime | str) -> datetime:
     """A timezone-aware moment; a naive one (or one from JSON) is taken as UTC, as AWS reports them."""
     moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
@@ -229,7 +227,7 @@ def build_manifest(
     unfinished = [record.stage for record in records if record.status != COMPLETED]
     if failure is None and unfinished:
         raise ValueError(f"a succeeded run cannot hold unfinished jobs ({', '.join(unfinished)})")
-    created = _as_datetime(created_at or datetime.now(UTC)).astimezone(UTC)
+    created = as_datetime(created_at or datetime.now(UTC)).astimezone(UTC)
     costs = [record.cost_usd for record in records]
     known_costs = [cost for cost in costs if cost is not None]
     status: RunStatus = "failed" if failure else "succeeded"
@@ -244,7 +242,7 @@ def build_manifest(
         "compute_seconds": round(sum(record.seconds for record in records), 3),
         "run_seconds": None
         if run_started_at is None
-        else round((created - _as_datetime(run_started_at)).total_seconds(), 3),
+        else round((created - as_datetime(run_started_at)).total_seconds(), 3),
         # A total that leaves out an unpriced job would be a guess presented as a fact.
         "total_cost_usd": round(sum(known_costs), 6) if len(known_costs) == len(costs) else None,
         "cost_basis": f"SageMaker on-demand prices, {PRICE_REGION}; an estimate",
@@ -252,51 +250,3 @@ def build_manifest(
         "outputs": {name: location.uri for name, location in sorted(outputs.items())},
         "failure": None if failure is None else {"stage": failure.stage, "reason": failure.reason},
     }
-
-
-def manifest_is_outdated(manifest: Mapping[str, Any], current_version: str) -> bool:
-    """Whether an older pipeline (or one whose version cannot be read) made this manifest."""
-    try:
-        return Version(str(manifest.get("pipeline_version"))) < Version(current_version)
-    except InvalidVersion:
-        return True
-
-
-def manifest_status(manifest: object, current_version: str = __version__) -> ManifestState:
-    """How the batch-reprocessing DAG sees a run's manifest.
-
-    ``failed`` and ``outdated`` runs are submitted again; an ``unreadable`` manifest (not ours, a
-    layout we no longer know, no readable submission) cannot be, and is left for a person.
-    """
-    if not isinstance(manifest, Mapping) or manifest.get("manifest_version") != MANIFEST_VERSION:
-        return "unreadable"
-    if manifest.get("status") not in ("succeeded", "failed") or not isinstance(manifest.get("submission"), Mapping):
-        return "unreadable"
-    if manifest["status"] == "failed":
-        return "failed"
-    return "outdated" if manifest_is_outdated(manifest, current_version) else "current"
-
-
-def submissions_to_reprocess(
-    manifests: Iterable[Mapping[str, Any]], current_version: str = __version__
-) -> list[Submission]:
-    """The submissions whose latest run failed or was made by an older pipeline, oldest first.
-
-    Each submission counts once, judged by its latest manifest: a failure that a later run fixed
-    is not redone.
-    """
-    latest: dict[Submission, tuple[datetime, ManifestState]] = {}
-    for manifest in manifests:
-        state = manifest_status(manifest, current_version)
-        try:
-            if state == "unreadable":
-                raise ValueError("unknown manifest layout")
-            submission = Submission.from_dict(manifest["submission"])
-            created = _as_datetime(manifest["created_at"])
-        except (KeyError, TypeError, ValueError) as exc:  # SubmissionError is a ValueError
-            log.warning("skipping the manifest of run %r: %s", manifest.get("run_id"), str(exc)[:200])
-            continue
-        if submission not in latest or created > latest[submission][0]:
-            latest[submission] = (created, state)
-    due = [(created, submission) for submission, (created, state) in latest.items() if state in ("failed", "outdated")]
-    return [submission for _, submission in sorted(due, key=lambda item: item[0])]

@@ -14,11 +14,12 @@ from typing import Any
 
 from splatflow.contract.failures import FailureCode
 from splatflow.pipeline.layout import RunLayout
-from splatflow.pipeline.plan import PreparedRun
 from splatflow.pipeline.records import result_delivered
+from splatflow.pipeline.refusal import SubmissionError
 from splatflow.pipeline.requests import build_compress_request, build_sfm_request, build_training_request
+from splatflow.pipeline.run_plan import PreparedRun
 from splatflow.pipeline.settings import PipelineSettings
-from splatflow.pipeline.submission import SubmissionError, parse_submission, run_prefix
+from splatflow.pipeline.submission import parse_submission, run_prefix
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from splatflow.contract.outputs import COMPRESSION_OUTPUTS, COMPRESSION_REPORT, SFM_REPORT, TRAINING_METRICS
 from splatflow.encryption import encryption_args
-from splatflow.pipeline.jobs import STAGE_JOB_KINDS
+from splatflow.pipeline.job_lookup import STAGE_JOB_KINDS
 from splatflow.pipeline.layout import RunLayout
 from splatflow.pipeline.manifest import (
     FailureRecord,
@@ -25,10 +25,10 @@ from splatflow.pipeline.manifest import (
     StageRecord,
     build_manifest,
 )
-from splatflow.pipeline.plan import PreparedRun
 from splatflow.pipeline.records import put_json, read_json
+from splatflow.pipeline.run_plan import PreparedRun
+from splatflow.pipeline.s3_locations import S3Location
 from splatflow.pipeline.settings import PipelineSettings
-from splatflow.pipeline.submission import S3Location
 from splatflow.viewer import VIEWER_CONTENT_TYPE, VIEWER_FILE_NAME, viewer_page
 
 log = logging.getLogger(__name__)

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from splatflow.contract.compress_settings import Settings as CompressSettings
 from splatflow.contract.hyperparameters import to_container_arguments, to_hyperparameters
+from splatflow.contract.instances import is_gpu_instance
 from splatflow.contract.paths import CONTAINER, SFM_CHANNEL
 from splatflow.contract.sfm_settings import Settings as SfmSettings
 from splatflow.contract.train_settings import Settings as TrainSettings
@@ -24,9 +25,6 @@ from splatflow.pipeline.settings import PipelineSettings, StageResources
 JOB_NAME_BASE_MAX = 46
 """SageMaker allows 63 characters; the operators append ``-c<clear number>`` (up to 6 characters)
 to a cleared run's jobs and ``-<10-digit timestamp>`` on a retry."""
-
-GPU_INSTANCE_TYPE = re.compile(r"^ml\.[gp]\d")
-"""SageMaker's NVIDIA GPU families (ml.g4dn, g5, g6, g6e, p3, p4d, p5, ...)."""
 
 SFM_REPOSITORY = "sfm"
 TRAIN_REPOSITORY = "3dgs"
@@ -50,7 +48,7 @@ def training_device(instance_type: str) -> Literal["cuda", "cpu"]:
     """The training stage's ``device`` for an instance type: ``cuda`` on a GPU instance, where
     the stage then fails at once if CUDA cannot start instead of training for hours on the CPU,
     and ``cpu`` elsewhere (the embedded runtime on a machine without a GPU)."""
-    return "cuda" if GPU_INSTANCE_TYPE.match(instance_type) else "cpu"
+    return "cuda" if is_gpu_instance(instance_type) else "cpu"
 
 
 def _tags(run_id: str, stage: str) -> list[dict[str, str]]:

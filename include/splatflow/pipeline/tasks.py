@@ -1,14 +1,14 @@
 """The callables behind the DAGs' TaskFlow tasks.
 
-The DAG files only wire these together; each reads what it needs from the task context (params,
-run id, the run's plan and other upstream XComs, looked up by the ids in ``ids`` so the graph
-shows the order of the steps rather than an edge from ``validate`` to each), builds its hooks
-from the ``aws_default`` connection and hands plain values to the modules where the logic lives
-and is tested (``preparation``, ``publishing``, ``delivery``, ``failures``…).
+The DAG files only wire these together; each takes what an earlier step made as its arguments
+(the run's plan, the stage jobs' results), reads the rest from the task context (params, run id),
+builds its hooks from the ``aws_default`` connection and hands plain values to the modules where
+the logic lives and is tested (``preparation``, ``publishing``, ``failures``…).
 
 A task with nothing to do for this run raises ``AirflowSkipException``: that is the pipeline's one
-way of skipping (a stage's gate, a stage of a delivered run), and the next stage's gate runs
-after a skipped one. The emails are sent by operators of their own (``email_operator``).
+way of skipping (a stage this run does not start, a step of a delivered run), and the next step
+runs after a skipped one. The stage jobs and the emails are operators of their own
+(``operators``, ``email_operator``).
 """
 
 from __future__ import annotations
@@ -22,25 +22,19 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from splatflow.contract.failures import FailureCode, format_failure_reason
 from splatflow.pipeline import failures, ids, preparation, publishing, reprocessing
 from splatflow.pipeline.clients import s3_client, sagemaker_client
-from splatflow.pipeline.jobs import STAGE_JOB_KINDS
-from splatflow.pipeline.plan import PreparedRun
+from splatflow.pipeline.refusal import SubmissionError
+from splatflow.pipeline.run_plan import PreparedRun
 from splatflow.pipeline.settings import PipelineSettings, SettingsError
-from splatflow.pipeline.submission import SubmissionError
 
 log = logging.getLogger(__name__)
-
-
-def _plan() -> PreparedRun:
-    """The run's plan, as ``validate`` made it."""
-    return PreparedRun.from_dict(get_current_context()["ti"].xcom_pull(task_ids=ids.VALIDATE))
 
 
 def validate() -> dict[str, Any]:
     """Check the submission and the stages' settings; a refusal fails at once (no retry), with its
     failure line kept for the email."""
     context = get_current_context()
-    settings = PipelineSettings.from_environment()
     try:
+        settings = PipelineSettings.from_environment()
         prepared = preparation.prepare_run(context["params"], context["run_id"], settings, s3_client())
     except (SubmissionError, SettingsError) as exc:
         code = exc.code if isinstance(exc, SubmissionError) else FailureCode.INVALID_SETTINGS
@@ -51,42 +45,23 @@ def validate() -> dict[str, Any]:
     return prepared.to_dict()
 
 
-def stage_gate(stage: str) -> None:
-    """Let ``stage``'s request and job run only when this run starts that job."""
-    plan = _plan()
-    if plan.delivered:
-        raise AirflowSkipException(f"run {plan.run_id} already delivered its result; its outputs stay as sent")
-    if not plan.starts(stage):
-        raise AirflowSkipException(f"steps '{plan.submission.steps}' do not include the {stage} stage")
+def publish(
+    plan: dict[str, Any],
+    sfm: dict[str, Any] | None,
+    train: dict[str, Any] | None,
+    compress: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """Collect the stage reports, write ``manifest.json`` last, and publish the viewer page.
 
-
-def sfm_request() -> dict[str, Any]:
-    return preparation.sfm_request(_plan(), PipelineSettings.from_environment())
-
-
-def training_request() -> dict[str, Any]:
-    return preparation.training_request(_plan(), PipelineSettings.from_environment())
-
-
-def compress_request() -> dict[str, Any]:
-    training_result = get_current_context()["ti"].xcom_pull(task_ids=ids.stage_job(ids.TRAIN))
-    return preparation.compress_request(_plan(), PipelineSettings.from_environment(), training_result)
-
-
-def publish() -> dict[str, Any]:
-    """Collect the stage reports, write ``manifest.json`` last, and publish the viewer page."""
-    context = get_current_context()
-    ti = context["ti"]
-    results = {stage: ti.xcom_pull(task_ids=ids.stage_job(stage)) for stage in STAGE_JOB_KINDS}
+    Each stage's argument is its task's result (None for a stage this run did not start).
+    """
+    prepared = PreparedRun.from_dict(plan)
+    if prepared.delivered:
+        raise AirflowSkipException(f"run {prepared.run_id} already delivered its result; its outputs stay as sent")
+    results = {ids.SFM: sfm, ids.TRAIN: train, ids.COMPRESS: compress}
     descriptions = publishing.describe_stage_jobs(results, sagemaker_client())
-    started = context["dag_run"].start_date
-    settings = PipelineSettings.from_environment()
-    return publishing.publish_run(_plan(), settings, s3_client(), descriptions, started)
-
-
-def fail_run() -> None:
-    """Runs only after a failure email: the run must end failed even though that email succeeded."""
-    raise AirflowFailException("a step of this run failed; the failure email names it and the reason")
+    started = get_current_context()["dag_run"].start_date
+    return publishing.publish_run(prepared, PipelineSettings.from_environment(), s3_client(), descriptions, started)
 
 
 def find_due_submissions() -> list[dict[str, Any]]:

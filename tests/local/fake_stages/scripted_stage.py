@@ -1,6 +1,6 @@
 """A test-only stage whose behaviour is scripted by its settings, to exercise the job runner.
 
-It follows the same container contract as the real stages (``splatflow.stages.contract``):
+It follows the same container contract as the real stages (``splatflow.stages.harness``):
 Processing settings come from container arguments, Training settings from hyperparameters.json.
 """
 
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from splatflow.stages.contract import FailureCode, MlPaths, StageError, read_arguments, read_settings, run_stage
+from splatflow.stages.harness import FailureCode, MlPaths, StageError, read_arguments, read_settings, run_stage
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from splatflow.contract.sfm_settings import Settings
-from splatflow.stages.contract import FailureCode, StageError
+from splatflow.stages.harness import FailureCode, StageError
 from splatflow.stages.sfm import mapping
 from splatflow.stages.sfm.mapping import check_registration, required_registered
 from splatflow.stages.sfm.unpack import SkippedFile

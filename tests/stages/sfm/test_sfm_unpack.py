@@ -10,7 +10,7 @@ import pytest
 from sfm_stage_runner import zip_of
 
 from splatflow.contract.sfm_settings import Settings
-from splatflow.stages.contract import StageError
+from splatflow.stages.harness import StageError
 from splatflow.stages.sfm.unpack import find_input_zip, unpack_photos
 
 

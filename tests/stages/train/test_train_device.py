@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from splatflow.stages.contract import StageError
+from splatflow.stages.harness import StageError
 from splatflow.stages.train import device as device_module
 from splatflow.stages.train.device import choose_device, cuda_start_failure, host_driver_version
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from splatflow.contract.paths import ML_ROOT_ENV
 from splatflow.local.config import RunnerSettings
-from splatflow.local.sagemaker.plans import JobPlan
+from splatflow.local.sagemaker.job_plans import JobPlan
 from splatflow.local.sagemaker.workspace import Workspace
 
 

@@ -22,15 +22,10 @@ import shutil
 import subprocess
 from pathlib import PurePosixPath
 
+from splatflow.contract.instances import is_gpu_instance
 from splatflow.local.sagemaker.backends import BackendError, Command
-from splatflow.local.sagemaker.plans import JobPlan
+from splatflow.local.sagemaker.job_plans import JobPlan
 from splatflow.local.sagemaker.workspace import Workspace
-from splatflow.pipeline.requests import GPU_INSTANCE_TYPE
-
-
-def is_gpu_instance(instance_type: str) -> bool:
-    """An instance type with NVIDIA GPUs, as the training request tells them apart."""
-    return GPU_INSTANCE_TYPE.match(instance_type) is not None
 
 
 def host_has_nvidia_gpus() -> bool:

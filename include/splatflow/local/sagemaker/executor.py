@@ -28,8 +28,8 @@ from splatflow.local.sagemaker.container import (
     remove_container,
     require_image,
 )
-from splatflow.local.sagemaker.jobs import TRAINING, JobRecord
-from splatflow.local.sagemaker.plans import JobPlan, model_artifacts_uri, plan_for, prepare_workspace
+from splatflow.local.sagemaker.job_plans import JobPlan, model_artifacts_uri, plan_for, prepare_workspace
+from splatflow.local.sagemaker.job_records import TRAINING, JobRecord
 from splatflow.local.sagemaker.store import JobStore
 from splatflow.local.sagemaker.workspace import ExitMessageError, Workspace, WorkspacePathError
 

@@ -19,7 +19,7 @@ import botocore.session
 
 from splatflow.local.sagemaker.errors import ResourceInUseError, UnknownOperationError, ValidationError
 from splatflow.local.sagemaker.executor import JobExecutor
-from splatflow.local.sagemaker.jobs import KINDS, TRAINING, JobKind, JobRecord
+from splatflow.local.sagemaker.job_records import KINDS, TRAINING, JobKind, JobRecord
 from splatflow.local.sagemaker.store import JobStore
 from splatflow.local.sagemaker.validation import validate_request
 

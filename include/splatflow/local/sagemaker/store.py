@@ -7,7 +7,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from splatflow.local.sagemaker.jobs import JobKind, JobRecord
+from splatflow.local.sagemaker.job_records import JobKind, JobRecord
 
 
 class JobStore:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from splatflow.contract.outputs import MODEL_CAMERAS, MODEL_HOLDOUT, MODEL_PLY
-from splatflow.stages.contract import FailureCode, StageError
+from splatflow.stages.harness import FailureCode, StageError
 
 log = logging.getLogger(__name__)
 

@@ -31,7 +31,7 @@ from splatflow.stages.compress.pruning import prune_least_significant
 from splatflow.stages.compress.quality import QualityCheck, check_quality, pick_views
 from splatflow.stages.compress.report import CompressionReport, attribute_rmse, quality_summary
 from splatflow.stages.compress.stills import SiteViews, site_views, write_stills
-from splatflow.stages.contract import FailureCode, MlPaths, StageError, read_arguments, staged_output
+from splatflow.stages.harness import FailureCode, MlPaths, StageError, read_arguments, staged_output
 
 STAGE_NAME = "compress"
 

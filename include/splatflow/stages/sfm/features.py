@@ -31,7 +31,7 @@ import numpy as np
 import pycolmap
 
 from splatflow.contract.sfm_settings import Settings
-from splatflow.stages.contract import Progress
+from splatflow.stages.harness import Progress
 from splatflow.stages.sfm.colmap_options import thread_count
 from splatflow.stages.sfm.matching import choose_matching
 from splatflow.stages.sfm.photos import Photo

@@ -22,7 +22,7 @@ from pathlib import Path
 import pycolmap
 
 from splatflow.contract.sfm_settings import MapperKind, Settings
-from splatflow.stages.contract import FailureCode, StageError
+from splatflow.stages.harness import FailureCode, StageError
 from splatflow.stages.sfm.colmap_options import thread_count
 from splatflow.stages.sfm.heartbeat import heartbeat
 from splatflow.stages.sfm.unpack import SkippedFile

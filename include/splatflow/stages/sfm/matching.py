@@ -18,7 +18,7 @@ from pathlib import Path
 import pycolmap
 
 from splatflow.contract.sfm_settings import MatchingMethod, Settings
-from splatflow.stages.contract import FailureCode, StageError
+from splatflow.stages.harness import FailureCode, StageError
 from splatflow.stages.sfm.colmap_options import UNVERIFIED_CONFIGS, thread_count
 from splatflow.stages.sfm.footprints import SEED_NEIGHBORS, footprint_reach, height_above_ground
 from splatflow.stages.sfm.heartbeat import heartbeat

@@ -19,7 +19,7 @@ from pathlib import Path
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from splatflow.contract.sfm_settings import Settings
-from splatflow.stages.contract import Progress
+from splatflow.stages.harness import Progress
 from splatflow.stages.sfm.colmap_options import thread_count
 from splatflow.stages.sfm.unpack import SkippedFile
 

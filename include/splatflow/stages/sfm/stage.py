@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 
 from splatflow.contract.sfm_settings import Settings
-from splatflow.stages.contract import FailureCode, MlPaths, StageError, read_arguments, staged_output
+from splatflow.stages.harness import FailureCode, MlPaths, StageError, read_arguments, staged_output
 from splatflow.stages.sfm.colmap_options import quiet_pycolmap, seed_pycolmap
 from splatflow.stages.sfm.features import extract_features, plan_extraction
 from splatflow.stages.sfm.georegister import GeoRegistration, georegister

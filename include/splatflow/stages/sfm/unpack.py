@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from splatflow.contract.sfm_settings import PHOTO_SUFFIXES, Settings
-from splatflow.stages.contract import FailureCode, StageError
+from splatflow.stages.harness import FailureCode, StageError
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from PIL import Image
 
 from splatflow.contract.outputs import SFM_REPORT
 from splatflow.formats.cameras import Camera, camera_from_matrices
-from splatflow.stages.contract import FailureCode, StageError
+from splatflow.stages.harness import FailureCode, StageError
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from splatflow.contract.train_settings import DeviceChoice
-from splatflow.stages.contract import FailureCode, StageError
+from splatflow.stages.harness import FailureCode, StageError
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ import logging
 
 from splatflow.contract.paths import SFM_CHANNEL
 from splatflow.contract.train_settings import Settings, preset_value
-from splatflow.stages.contract import FailureCode, MlPaths, StageError, read_settings, staged_output
+from splatflow.stages.harness import FailureCode, MlPaths, StageError, read_settings, staged_output
 from splatflow.stages.train.dataset import load_scene
 from splatflow.stages.train.device import choose_device
 from splatflow.stages.train.outputs import splats_from_parameters, write_model

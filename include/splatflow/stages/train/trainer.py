@@ -26,7 +26,7 @@ from splatflow.contract.train_settings import Settings, preset_value
 from splatflow.render import camera_tensors, select_rasterizer
 from splatflow.render.sh import camera_centres
 from splatflow.render.threads import use_cpu_threads
-from splatflow.stages.contract import FailureCode, Progress, StageError
+from splatflow.stages.harness import FailureCode, Progress, StageError
 from splatflow.stages.train.checkpoints import load_latest_checkpoint, save_checkpoint
 from splatflow.stages.train.dataset import SceneData
 from splatflow.stages.train.init import gaussians_from_points, scene_scale

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from splatflow.contract.failures import FailureCode, parse_failure_reason
-from splatflow.stages.contract import (
+from splatflow.stages.harness import (
     EXIT_INTERNAL_ERROR,
     EXIT_OK,
     EXIT_STAGE_FAILED,
@@ -22,7 +22,7 @@ from splatflow.stages.contract import (
 STAGE = textwrap.dedent(
     """
     import sys
-    from splatflow.stages.contract import FailureCode, StageError, run_stage
+    from splatflow.stages.harness import FailureCode, StageError, run_stage
 
     def main(paths):
         mode = sys.argv[1]
@@ -116,7 +116,7 @@ def test_a_stage_whose_library_is_missing_fails_with_the_reason_in_the_failure_f
     (tmp_path / "needs_a_library.py").write_text("import no_such_library\n\ndef main(paths):\n    pass\n")
     script = tmp_path / "entry.py"
     script.write_text(
-        'from splatflow.stages.contract import run_stage_module\nrun_stage_module("demo", "needs_a_library")\n'
+        'from splatflow.stages.harness import run_stage_module\nrun_stage_module("demo", "needs_a_library")\n'
     )
 
     result = subprocess.run(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from splatflow.local.sagemaker.jobs import TRAINING, JobRecord
+from splatflow.local.sagemaker.job_records import TRAINING, JobRecord
 from splatflow.local.sagemaker.workspace import Workspace
 
 DEFAULT_CHECKPOINT_PATH = "/opt/ml/checkpoints"

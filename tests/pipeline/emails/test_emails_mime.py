@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from mail_structure import inline_pictures
 
-from splatflow.pipeline.message import InlinePicture, build_message, content_id
+from splatflow.pipeline.emails.mime import InlinePicture, build_message, content_id
 
 PNG = b"\x89PNG\r\n\x1a\n a stand-in picture"
 SENT_AT = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)

@@ -13,14 +13,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from splatflow.pipeline.emails.rendering import ResultLinks, inline_stills, render_failure_email, render_success_email
 from splatflow.pipeline.failures import Failure
 from splatflow.pipeline.layout import RunLayout
-from splatflow.pipeline.notifications import ResultLinks, inline_stills, render_failure_email, render_success_email
-from splatflow.pipeline.plan import PreparedRun
 from splatflow.pipeline.publishing import record_failure
 from splatflow.pipeline.records import RESULT_ENTRY, email_sent, failure_entry
+from splatflow.pipeline.refusal import SubmissionError
+from splatflow.pipeline.run_plan import PreparedRun
 from splatflow.pipeline.settings import PipelineSettings
-from splatflow.pipeline.submission import SubmissionError, validate_email
+from splatflow.pipeline.submission import validate_email
 from splatflow.viewer import viewer_link
 
 log = logging.getLogger(__name__)

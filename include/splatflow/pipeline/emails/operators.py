@@ -26,13 +26,15 @@ from typing import Any
 from airflow.providers.common.compat.sdk import AirflowException
 from airflow.providers.smtp.hooks.smtp import SmtpHook
 from airflow.providers.smtp.operators.smtp import EmailOperator
+from airflow.sdk.exceptions import AirflowFailException
 
-from splatflow.pipeline import delivery, failures, ids
+from splatflow.pipeline import failures
 from splatflow.pipeline.clients import s3_client, sagemaker_client
-from splatflow.pipeline.delivery import OutgoingEmail
-from splatflow.pipeline.message import InlinePicture, build_message
-from splatflow.pipeline.plan import PreparedRun
+from splatflow.pipeline.emails import composition
+from splatflow.pipeline.emails.composition import OutgoingEmail
+from splatflow.pipeline.emails.mime import InlinePicture, build_message
 from splatflow.pipeline.records import email_sent, mark_email_sent
+from splatflow.pipeline.run_plan import PreparedRun
 from splatflow.pipeline.settings import PipelineSettings
 
 
@@ -67,22 +69,24 @@ class MessageSmtpHook(SmtpHook):
                     raise
 
 
-def run_plan(context: Any) -> PreparedRun | None:
-    """The run's plan, as ``validate`` made it (None when the input check refused the run)."""
-    plan = context["ti"].xcom_pull(task_ids=ids.VALIDATE)
-    return PreparedRun.from_dict(plan) if plan else None
-
-
 class RunEmailOperator(EmailOperator):
     """Sends the email :meth:`compose` returns, once, with its pictures fetched from S3.
 
     Of the base operator's parameters, ``conn_id`` and ``from_email`` apply; the message's
-    content and shape are the composed email's.
+    content and shape are the composed email's. ``plan`` is the run's plan as ``validate`` made it
+    (templated: None when the input check refused the run).
     """
 
-    def __init__(self, **kwargs: Any) -> None:
+    template_fields: Sequence[str] = (*EmailOperator.template_fields, "plan")
+
+    def __init__(self, *, plan: Any, **kwargs: Any) -> None:
         # The address is the run's own, known once the email is composed.
         super().__init__(to=[], **kwargs)
+        self.plan = plan
+
+    @property
+    def run_plan(self) -> PreparedRun | None:
+        return PreparedRun.from_dict(self.plan) if self.plan else None
 
     def compose(self, context: Any, settings: PipelineSettings, s3: Any) -> OutgoingEmail:
         raise NotImplementedError
@@ -122,22 +126,30 @@ class ResultEmailOperator(RunEmailOperator):
     """The result email of a published run: its figures, download links presigned as it is sent,
     and its stills inline."""
 
-    template_fields: Sequence[str] = (*EmailOperator.template_fields, "manifest")
+    template_fields: Sequence[str] = (*RunEmailOperator.template_fields, "manifest")
 
     def __init__(self, *, manifest: Any, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.manifest = manifest
 
     def compose(self, context: Any, settings: PipelineSettings, s3: Any) -> OutgoingEmail:
-        plan = run_plan(context)
+        plan = self.run_plan
         if plan is None:
             raise RuntimeError("a published run has no plan: the validate task's XCom is missing")
-        return delivery.compose_result_email(plan, self.manifest, settings, s3)
+        return composition.compose_result_email(plan, self.manifest, settings, s3)
 
 
 class FailureEmailOperator(RunEmailOperator):
     """The failure email: the first step of the run that failed and why, in plain words, after a
-    failed manifest is recorded for batch reprocessing."""
+    failed manifest is recorded for batch reprocessing.
+
+    It runs only after a failure, and fails itself once the email went out (or could not be
+    addressed), so the run stays marked failed: a successful last task would turn it green.
+    """
+
+    def execute(self, context: Any) -> None:
+        super().execute(context)
+        raise AirflowFailException("a step of this run failed; the failure email names it and the reason")
 
     def compose(self, context: Any, settings: PipelineSettings, s3: Any) -> OutgoingEmail:
         ti = context["ti"]
@@ -154,4 +166,4 @@ class FailureEmailOperator(RunEmailOperator):
             sagemaker=sagemaker_client(),
             input_wait_seconds=settings.input_wait_seconds,
         )
-        return delivery.compose_failure_email(context["params"], ti.run_id, run_plan(context), failure, settings, s3)
+        return composition.compose_failure_email(context["params"], ti.run_id, self.run_plan, failure, settings, s3)

@@ -8,11 +8,11 @@ import smtplib
 from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import boto3
 import pytest
+from airflow.sdk.exceptions import AirflowFailException
 from mail_structure import inline_pictures, read_eml
 from moto import mock_aws
 
@@ -20,16 +20,22 @@ from splatflow.contract.failures import FailureCode
 from splatflow.local.connections import SENDER, smtp_connection
 from splatflow.local.smtp_sink import SmtpSink
 from splatflow.pipeline import ids
-from splatflow.pipeline.delivery import DeliveryRecord, OutgoingEmail, compose_failure_email
-from splatflow.pipeline.email_operator import MessageSmtpHook, ResultEmailOperator, RunEmailOperator
+from splatflow.pipeline.emails.composition import DeliveryRecord, OutgoingEmail, compose_failure_email
+from splatflow.pipeline.emails.mime import content_id
+from splatflow.pipeline.emails.operators import (
+    FailureEmailOperator,
+    MessageSmtpHook,
+    ResultEmailOperator,
+    RunEmailOperator,
+)
 from splatflow.pipeline.failures import Failure
 from splatflow.pipeline.layout import RunLayout
 from splatflow.pipeline.manifest import QualityMetrics, StageRecord, build_manifest
-from splatflow.pipeline.message import content_id
-from splatflow.pipeline.plan import PreparedRun
 from splatflow.pipeline.records import RESULT_ENTRY, failure_entry, read_json
+from splatflow.pipeline.run_plan import PreparedRun
+from splatflow.pipeline.s3_locations import S3Location
 from splatflow.pipeline.settings import PipelineSettings
-from splatflow.pipeline.submission import S3Location, Submission
+from splatflow.pipeline.submission import Submission
 
 WORK = "work-mail"
 LAYOUT = RunLayout(WORK, "runs/r1")
@@ -87,8 +93,8 @@ def test_an_email_goes_out_once_with_its_pictures_inline(sink: SmtpSink, s3: Any
         delivery_record=DeliveryRecord.of(LAYOUT, RESULT_ENTRY),
     )
 
-    _Composed(task_id="send_email", outgoing=outgoing).execute({})
-    _Composed(task_id="send_email", outgoing=outgoing).execute({})  # a cleared or re-run task
+    _Composed(task_id="send_email", plan=None, outgoing=outgoing).execute({})
+    _Composed(task_id="send_email", plan=None, outgoing=outgoing).execute({})  # a cleared or re-run task
 
     messages = _messages(sink)
     assert len(messages) == 1
@@ -114,8 +120,8 @@ def test_a_failure_email_is_recorded_for_its_step_and_does_not_finish_the_run(si
         pictures={},
         delivery_record=DeliveryRecord.of(LAYOUT, failure_entry("sfm")),
     )
-    _Composed(task_id="send_email", outgoing=outgoing).execute({})
-    _Composed(task_id="send_email", outgoing=outgoing).execute({})
+    _Composed(task_id="send_email", plan=None, outgoing=outgoing).execute({})
+    _Composed(task_id="send_email", plan=None, outgoing=outgoing).execute({})
 
     (message,) = _messages(sink)
     assert inline_pictures(message) == {}
@@ -129,7 +135,7 @@ def test_a_run_refused_for_its_unusable_address_gets_no_email(sink: SmtpSink, s3
     outgoing = compose_failure_email(params, "run-1", None, failure, PipelineSettings(work_bucket=WORK), s3)
     assert outgoing.to is None and outgoing.delivery_record is None
 
-    _Composed(task_id="send_email", outgoing=outgoing).execute({})
+    _Composed(task_id="send_email", plan=None, outgoing=outgoing).execute({})
 
     assert _messages(sink) == []
 
@@ -150,10 +156,9 @@ def test_the_result_email_presigns_its_links_only_as_it_is_sent(sink: SmtpSink, 
         },
     )
     plan = PreparedRun("r1", SUBMISSION, LAYOUT)
-    ti = SimpleNamespace(xcom_pull=lambda task_ids: plan.to_dict() if task_ids == ids.VALIDATE else None)
-    operator = ResultEmailOperator(task_id=ids.DELIVER, manifest=manifest)
+    operator = ResultEmailOperator(task_id=ids.DELIVER, plan=plan.to_dict(), manifest=manifest)
 
-    operator.execute({"ti": ti})
+    operator.execute({})
 
     (message,) = _messages(sink)
     assert message["To"] == "pilot@example.com" and message["Subject"] == "Your 3D splat of splat.ply is ready"
@@ -162,6 +167,33 @@ def test_the_result_email_presigns_its_links_only_as_it_is_sent(sink: SmtpSink, 
         body = message.get_body((kind,))
         assert body is not None and "X-Amz-Signature=" in body.get_content()
     assert "X-Amz" not in json.dumps(manifest), "the operator's input holds no presigned link"
+
+
+class _ComposedFailure(FailureEmailOperator):
+    """The failure email operator, sending the email it was given."""
+
+    def __init__(self, *, outgoing: OutgoingEmail, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.outgoing = outgoing
+
+    def compose(self, context: Any, settings: PipelineSettings, s3: Any) -> OutgoingEmail:
+        return self.outgoing
+
+
+def test_the_failure_email_goes_out_and_then_fails_its_task_so_the_run_stays_failed(sink: SmtpSink, s3: Any) -> None:
+    outgoing = OutgoingEmail(
+        to="pilot@example.com",
+        subject="Your photos could not be processed",
+        html_content="<p>why</p>",
+        text_content="why",
+        pictures={},
+        delivery_record=DeliveryRecord.of(LAYOUT, failure_entry("sfm")),
+    )
+
+    with pytest.raises(AirflowFailException, match="a step of this run failed"):
+        _ComposedFailure(task_id=ids.ON_FAILURE, plan=None, outgoing=outgoing).execute({})
+
+    assert [m["Subject"] for m in _messages(sink)] == ["Your photos could not be processed"]
 
 
 class _FlakyClient(smtplib.SMTP):
