@@ -14,7 +14,7 @@ export AIRFLOW__CORE__LOAD_EXAMPLES := False
 
 BACKEND ?= subprocess
 
-.PHONY: install browser engine images test lint typecheck unit demo serve up clean
+.PHONY: install browser engine images test lint typecheck unit suite demo serve up clean
 
 install: $(STAMP)
 
@@ -55,10 +55,20 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-unit: install browser engine
-	$(BIN)/pytest
+# The suite runs in TEST_WORKERS processes (pytest-xdist), a test file to a process: most end-to-end
+# tests wait on jobs and servers, so more processes than cores keep both cores busy. Work that every
+# process would repeat (the stage images, Airflow's database) is done once per run (tests/conftest.py).
+TEST_WORKERS ?= 4
 
-test: lint typecheck unit
+# The fast loop after each change: every test but the end-to-end ones (`-m slow`).
+unit: install browser
+	$(BIN)/pytest -m "not slow" -n $(TEST_WORKERS) --dist loadfile
+
+# Every test, the slow end-to-end ones included (what CI runs).
+suite: install browser engine
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
+
+test: lint typecheck suite
 
 # BACKEND=docker runs every job in its stage image (built first) instead of as a process.
 # PHOTOS=path runs the demo on your photos (a ZIP, or a folder of photos) instead of the sample.

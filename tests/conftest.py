@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -10,9 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 from splatflow.local.containers.engine import Engine, container_engine
-from splatflow.local.containers.images import BuiltImage, build_stage_images, stage_images
+from splatflow.local.containers.images import StageImage, build_stage_images, missing_images, stage_images
 from splatflow.pipeline.settings import PipelineSettings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -25,12 +27,38 @@ os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(REPO_ROOT / "plugins")
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 
 
+def shared_folder(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
+    """A folder every pytest-xdist worker of this run shares (this process's own when there are none),
+    for work done once per run: the parent of the workers' temporary folders."""
+    base = tmp_path_factory.getbasetemp()
+    folder = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / name
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 @pytest.fixture(scope="session")
-def airflow_db() -> Path:
-    """A migrated metadata database for tests that run DAGs (``dag.test()``) or the API server."""
-    airflow = Path(sys.executable).with_name("airflow")
-    subprocess.run([str(airflow), "db", "migrate"], check=True, capture_output=True)
-    return Path(os.environ["AIRFLOW_HOME"])
+def airflow_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated metadata database for tests that run DAGs (``dag.test()``) or the API server.
+
+    The migration (a minute on two busy cores) runs once per test run into a shared template, and
+    each process of the run (each pytest-xdist worker has its own ``AIRFLOW_HOME``) gets a copy.
+    """
+    home = Path(os.environ["AIRFLOW_HOME"])
+    shared = shared_folder(tmp_path_factory, "airflow-db")
+    template = shared / "airflow.db"
+    with FileLock(shared / "lock"):
+        if not template.exists():
+            environment = {
+                **os.environ,
+                "AIRFLOW_HOME": str(shared),
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{template}",
+            }
+            airflow = Path(sys.executable).with_name("airflow")
+            subprocess.run([str(airflow), "db", "migrate"], check=True, capture_output=True, env=environment)
+    copy = home / "airflow.db.copy"
+    shutil.copyfile(template, copy)
+    copy.replace(home / "airflow.db")
+    return home
 
 
 @pytest.fixture(scope="session")
@@ -56,6 +84,14 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
 
 
 @pytest.fixture(scope="session")
-def built_stage_images(engine: Engine) -> list[BuiltImage]:
-    """The three stage images, built from their Dockerfiles as ``python -m splatflow.local images`` builds them."""
-    return build_stage_images(engine, REPO_ROOT, stage_images(REPO_ROOT, PipelineSettings()))
+def built_stage_images(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> list[StageImage]:
+    """The three stage images, built from their Dockerfiles as ``python -m splatflow.local images`` builds
+    them: once per test run, by whichever process needs them first (the others wait for it)."""
+    images = stage_images(REPO_ROOT, PipelineSettings())
+    shared = shared_folder(tmp_path_factory, "stage-images")
+    with FileLock(shared / "lock"):
+        built_by_this_run = shared / "built"
+        if not built_by_this_run.exists() or missing_images(engine, images):
+            build_stage_images(engine, REPO_ROOT, images)
+            built_by_this_run.touch()
+    return images

@@ -20,7 +20,7 @@ from splatflow.contract.sfm_settings import Settings as SfmSettings
 from splatflow.local.aws_clients import aws_client
 from splatflow.local.config import RunnerSettings
 from splatflow.local.containers.engine import Engine
-from splatflow.local.containers.images import BuiltImage
+from splatflow.local.containers.images import StageImage
 from splatflow.local.runtime import EmbeddedRuntime, RuntimeSettings
 from splatflow.pipeline.requests import build_sfm_request
 from splatflow.pipeline.settings import PipelineSettings
@@ -41,7 +41,7 @@ def _runtime(state: Path, runner: RunnerSettings) -> EmbeddedRuntime:
 
 @pytest.fixture(scope="module")
 def runtimes(
-    engine: Engine, built_stage_images: list[BuiltImage], tmp_path_factory: pytest.TempPathFactory
+    engine: Engine, built_stage_images: list[StageImage], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, EmbeddedRuntime]]:
     """One runtime running jobs as processes, one running them in their images, side by side."""
     state = tmp_path_factory.mktemp("hostile")

@@ -20,7 +20,6 @@ from splatflow.pipeline.operators import CompressOperator, SfmOperator, Training
 DAGS_FOLDER = Path(__file__).resolve().parents[2] / "dags"
 MAX_PARSE_SECONDS = 2.0
 NO_RETRY_TASKS = {
-    ids.VALIDATE: "bad input does not fix itself; a retry would only delay the failure email",
     ids.WAIT_FOR_INPUT: "the sensor has its own bounded timeout",
 }
 PIPELINE_STEPS = [ids.VALIDATE, ids.WAIT_FOR_INPUT, *ids.STAGES, ids.PUBLISH, ids.DELIVER, ids.ON_FAILURE]
@@ -128,3 +127,11 @@ def test_batch_reprocessing_starts_runs_on_its_own_only_when_scheduled(
         monkeypatch.setenv("SPLATFLOW_REPROCESS_SCHEDULE", value)
     dag = DagBag(dag_folder=str(DAGS_FOLDER / "splat_reprocess.py")).dags[ids.REPROCESS_DAG_ID]
     assert dag.schedule == schedule
+
+
+def test_unreadable_stage_settings_leave_the_dags_loading(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A JSON typo in a stage's settings fails the runs at ``validate``, with an email; the DAGs still load."""
+    monkeypatch.setenv("SPLATFLOW_TRAIN_HYPERPARAMETERS", '{"max_steps": 7000')
+    bag = DagBag(dag_folder=str(DAGS_FOLDER))
+    assert bag.import_errors == {}
+    assert ids.PIPELINE_DAG_ID in bag.dags

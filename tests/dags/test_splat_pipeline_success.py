@@ -32,7 +32,7 @@ from pipeline_support import (
 
 from splatflow.contract.outputs import STILLS
 from splatflow.local.containers.engine import Engine
-from splatflow.local.containers.images import BuiltImage
+from splatflow.local.containers.images import StageImage
 from splatflow.local.runtime import EmbeddedRuntime
 from splatflow.pipeline.submission import run_prefix
 
@@ -152,7 +152,7 @@ def _outputs(runtime: EmbeddedRuntime, run: Any, address: str) -> RunOutputs:
 def in_images(
     finished_run: tuple[Any, dict[str, Any], list[EmailMessage]],
     engine: Engine,
-    built_stage_images: list[BuiltImage],
+    built_stage_images: list[StageImage],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> RunOutputs:
     with pipeline_environment(tmp_path_factory.mktemp("in-images"), engine=engine) as runtime:

@@ -62,6 +62,7 @@ def test_due_submissions_are_failed_and_outdated_oldest_first(seeded_manifests: 
     assert due_submissions(s3_of(seeded_manifests), WORK, limit=1) == due[:1]
 
 
+@pytest.mark.slow
 def test_the_batch_dag_triggers_one_pipeline_run_per_due_submission(
     seeded_manifests: EmbeddedRuntime, airflow_db: Path
 ) -> None:

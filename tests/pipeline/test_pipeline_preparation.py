@@ -10,10 +10,11 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from splatflow.contract.failures import FailureCode
-from splatflow.pipeline.preparation import prepare_run, training_request
+from splatflow.pipeline.preparation import check_bucket_readable, prepare_run, training_request
 from splatflow.pipeline.records import RESULT_ENTRY, mark_email_sent
 from splatflow.pipeline.refusal import SubmissionError
 from splatflow.pipeline.run_plan import PreparedRun
@@ -89,3 +90,33 @@ def test_a_delivered_run_starts_nothing_and_waits_for_its_own_record(s3: Any) ->
     again = prepare_run(FULL, "run-1", SETTINGS, s3)
     assert again.delivered and not any(again.starts(stage) for stage in ("sfm", "train", "compress"))
     assert again.wait_for_uri == f"s3://{WORK}/{first.layout.delivery_key}"
+
+
+class _AnsweringS3:
+    """An S3 client whose HeadBucket answers with one error, as botocore raises it."""
+
+    def __init__(self, code: str, status: int) -> None:
+        self.error = ClientError(
+            {"Error": {"Code": code}, "ResponseMetadata": {"HTTPStatusCode": status}}, "HeadBucket"
+        )
+
+    def head_bucket(self, Bucket: str) -> None:  # noqa: N803 - boto3's parameter name
+        raise self.error
+
+
+@pytest.mark.parametrize(("code", "status", "words"), [("404", 404, "does not exist"), ("403", 403, "cannot be read")])
+def test_a_missing_or_unreadable_bucket_refuses_the_submission(code: str, status: int, words: str) -> None:
+    with pytest.raises(SubmissionError, match=words) as refused:
+        check_bucket_readable(_AnsweringS3(code, status), UPLOADS)
+    assert refused.value.code is FailureCode.INPUT_MISSING
+
+
+@pytest.mark.parametrize(
+    ("code", "status"), [("SlowDown", 503), ("ThrottlingException", 400), ("InternalError", 500), ("503", 503)]
+)
+def test_a_throttle_or_a_server_error_is_no_answer_about_the_bucket_and_is_raised_for_a_retry(
+    code: str, status: int
+) -> None:
+    with pytest.raises(ClientError) as raised:
+        check_bucket_readable(_AnsweringS3(code, status), UPLOADS)
+    assert not isinstance(raised.value, SubmissionError)

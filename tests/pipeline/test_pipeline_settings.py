@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from splatflow.pipeline.settings import PipelineSettings, SettingsError
@@ -38,8 +40,6 @@ def test_values_are_read_and_typed() -> None:
         ("SPLATFLOW_SFM_VOLUME_GB", "-5", "must be positive"),
         ("SPLATFLOW_SPOT_TRAINING", "perhaps", "is not true/false"),
         ("SPLATFLOW_PRESIGN_EXPIRY_SECONDS", "9999999", "at most 604800"),
-        ("SPLATFLOW_SFM_ARGUMENTS", "[1]", "must be a JSON object"),
-        ("SPLATFLOW_COMPRESS_ARGUMENTS", "{", "is not valid JSON"),
         ("SPLATFLOW_REPROCESS_SCHEDULE", "every night", "neither 'none', one of Airflow's presets"),
         ("SPLATFLOW_REPROCESS_SCHEDULE", "@dayly", "@daily, @hourly"),
     ],
@@ -48,6 +48,30 @@ def test_bad_values_name_the_variable(name: str, value: str, message: str) -> No
     with pytest.raises(SettingsError, match=message) as error:
         PipelineSettings.from_environment({name: value})
     assert name in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message", "read"),
+    [
+        ("SPLATFLOW_SFM_ARGUMENTS", "[1]", "must be a JSON object", PipelineSettings.sfm_settings),
+        ("SPLATFLOW_COMPRESS_ARGUMENTS", "{", "is not valid JSON", PipelineSettings.compress_settings),
+        (
+            "SPLATFLOW_TRAIN_HYPERPARAMETERS",
+            '{"max_steps": 7000',
+            "is not valid JSON",
+            lambda settings: settings.train_settings("standard"),
+        ),
+    ],
+)
+def test_unreadable_stage_settings_fail_when_a_run_asks_for_them_not_when_read(
+    name: str, value: str, message: str, read: Any
+) -> None:
+    settings = PipelineSettings.from_environment({name: value})  # the DAG files read this at parse time
+
+    with pytest.raises(SettingsError, match=message) as error:
+        read(settings)
+    assert name in str(error.value)
+    assert PipelineSettings.from_environment({name: value}).gpu_pool == "sagemaker_gpu_training"
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,8 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from splatflow.contract.failures import FailureCode
 from splatflow.pipeline.layout import RunLayout
 from splatflow.pipeline.records import result_delivered
@@ -37,15 +39,35 @@ def prepare_run(params: Mapping[str, Any], run_id: str, settings: PipelineSettin
     if prepared.delivered:
         log.info("run %s already delivered its result; nothing is redone, its outputs stay as sent", run_id)
     check_stage_settings(prepared, settings)
-    bucket = prepared.wait_for_uri.split("/")[2]
+    check_bucket_readable(s3, prepared.wait_for_uri.split("/")[2])
+    return prepared
+
+
+BUCKET_REFUSALS = frozenset({"400", "403", "404", "NoSuchBucket", "NotFound", "AccessDenied", "Forbidden"})
+"""What ``HeadBucket`` answers for a bucket that is not there or not readable: S3 "returns a generic
+400 Bad Request, 403 Forbidden or 404 Not Found code" with no body (Amazon S3 API Reference,
+HeadBucket), which botocore reports as the status code."""
+
+
+def check_bucket_readable(s3: Any, bucket: str) -> None:
+    """Refuse the submission when S3 says its bucket is missing or unreadable.
+
+    Anything else (throttling, a 5xx, a dropped connection) is no answer about the bucket: it is
+    raised as it is, so ``validate`` fails that try and Airflow tries again, instead of telling the
+    user their bucket does not exist.
+    """
     try:
         s3.head_bucket(Bucket=bucket)
-    except Exception:  # noqa: BLE001 - botocore raises ClientError or NoSuchBucket depending on the call
+    except ClientError as error:
+        code = str(error.response.get("Error", {}).get("Code", ""))
+        if code not in BUCKET_REFUSALS:
+            raise
+        what = "does not exist" if code in {"404", "NoSuchBucket", "NotFound"} else "cannot be read by the pipeline"
         raise SubmissionError(
-            f"The bucket '{bucket}' does not exist or the pipeline is not allowed to read it.",
+            f"The bucket '{bucket}' {what} (S3 answered {code}); check the bucket's name in the link, "
+            "or ask the operator to let the pipeline read it.",
             FailureCode.INPUT_MISSING,
         ) from None
-    return prepared
 
 
 def check_stage_settings(prepared: PreparedRun, settings: PipelineSettings) -> None:

@@ -90,6 +90,9 @@ class PipelineSettings:
     train_hyperparameters: Mapping[str, str] = field(default_factory=dict)
     """Extra training hyperparameters on top of the submission's preset."""
     compress_arguments: Mapping[str, str] = field(default_factory=dict)
+    unreadable_stage_settings: Mapping[str, str] = field(default_factory=dict)
+    """Stage-settings variables whose text is not a JSON object, with why: the runs that start the
+    stage fail at their input check, with an email naming the variable, while the DAGs still load."""
     reprocess_schedule: str | None = "@daily"
     """When ``splat_reprocess`` starts on its own: a cron expression or preset, or None (``none``):
     only when triggered. The local stack sets none."""
@@ -103,16 +106,25 @@ class PipelineSettings:
 
     def sfm_settings(self) -> SfmSettings:
         """The SfM stage's settings: its defaults with ``SPLATFLOW_SFM_ARGUMENTS`` applied."""
-        return _stage_settings(SfmSettings, "SFM_ARGUMENTS", self.sfm_arguments)
+        return self._stage_settings(SfmSettings, "SFM_ARGUMENTS", self.sfm_arguments)
 
     def train_settings(self, preset: Preset) -> TrainSettings:
         """The training settings for a submission's preset, with ``SPLATFLOW_TRAIN_HYPERPARAMETERS``
         applied (a ``preset`` there wins over the submission's)."""
-        return _stage_settings(TrainSettings, "TRAIN_HYPERPARAMETERS", {"preset": preset, **self.train_hyperparameters})
+        values = {"preset": preset, **self.train_hyperparameters}
+        return self._stage_settings(TrainSettings, "TRAIN_HYPERPARAMETERS", values)
 
     def compress_settings(self) -> CompressSettings:
         """The compression stage's settings: its defaults with ``SPLATFLOW_COMPRESS_ARGUMENTS`` applied."""
-        return _stage_settings(CompressSettings, "COMPRESS_ARGUMENTS", self.compress_arguments)
+        return self._stage_settings(CompressSettings, "COMPRESS_ARGUMENTS", self.compress_arguments)
+
+    def _stage_settings(self, settings_type: type[_Settings], variable: str, values: Mapping[str, str]) -> _Settings:
+        if variable in self.unreadable_stage_settings:
+            raise SettingsError(f"{ENV_PREFIX}{variable} {self.unreadable_stage_settings[variable]}")
+        try:
+            return from_hyperparameters(settings_type, values)
+        except HyperparameterError as exc:
+            raise SettingsError(f"{ENV_PREFIX}{variable}: {exc}") from None
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> PipelineSettings:
@@ -142,18 +154,14 @@ class PipelineSettings:
             sfm_arguments=reader.mapping("SFM_ARGUMENTS"),
             train_hyperparameters=reader.mapping("TRAIN_HYPERPARAMETERS"),
             compress_arguments=reader.mapping("COMPRESS_ARGUMENTS"),
+            unreadable_stage_settings=reader.unreadable_mappings(STAGE_SETTINGS_VARIABLES),
             reprocess_schedule=reader.schedule("REPROCESS_SCHEDULE", defaults.reprocess_schedule),
         )
 
 
 _Settings = TypeVar("_Settings")
 
-
-def _stage_settings(settings_type: type[_Settings], variable: str, values: Mapping[str, str]) -> _Settings:
-    try:
-        return from_hyperparameters(settings_type, values)
-    except HyperparameterError as exc:
-        raise SettingsError(f"{ENV_PREFIX}{variable}: {exc}") from None
+STAGE_SETTINGS_VARIABLES = ("SFM_ARGUMENTS", "TRAIN_HYPERPARAMETERS", "COMPRESS_ARGUMENTS")
 
 
 MAX_PRESIGN_SECONDS = 7 * 24 * 3600
@@ -202,17 +210,27 @@ class _Reader:
             return default
         return frozenset(part.strip() for part in raw.split(",") if part.strip())
 
-    def mapping(self, name: str) -> dict[str, str]:
+    def _json_object(self, name: str) -> dict[str, object] | str:
+        """The variable's JSON object, or why its text is not one."""
         raw = self._raw(name)
         if raw is None:
             return {}
         try:
             value = json.loads(raw)
         except json.JSONDecodeError as exc:
-            raise SettingsError(f"{ENV_PREFIX}{name} is not valid JSON: {exc}") from None
-        if not isinstance(value, dict):
-            raise SettingsError(f"{ENV_PREFIX}{name} must be a JSON object of settings")
+            return f"is not valid JSON: {exc}"
+        return value if isinstance(value, dict) else "must be a JSON object of settings"
+
+    def mapping(self, name: str) -> dict[str, str]:
+        """The variable's settings as strings (none when its text is not a JSON object: see below)."""
+        value = self._json_object(name)
+        if isinstance(value, str):
+            return {}
         return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in value.items()}
+
+    def unreadable_mappings(self, names: tuple[str, ...]) -> dict[str, str]:
+        """Why each of ``names`` whose text is not a JSON object cannot be read."""
+        return {name: problem for name in names if isinstance(problem := self._json_object(name), str)}
 
     def schedule(self, name: str, default: str | None) -> str | None:
         raw = self._raw(name)
