@@ -44,6 +44,7 @@ EXAMPLE_KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT_ID}:key/1234abcd-12ab-34cd-56e
 CONNECTION_POLICY = "airflow-connection-policy.json"
 JOB_ROLE_POLICY = "sagemaker-job-role-policy.json"
 TRUST_POLICY = "sagemaker-job-role-trust-policy.json"
+LINK_SIGNER_POLICY = "link-signer-policy.json"
 POLICY_OF_IDENTITY = {"airflow": CONNECTION_POLICY, "job": JOB_ROLE_POLICY}
 
 NEEDED_ONLY_ON_AWS: dict[str, dict[str, str]] = {
@@ -167,6 +168,16 @@ def test_every_recorded_call_is_allowed_by_its_identitys_policy(recorded_run: Re
 
 
 @pytest.mark.slow
+def test_every_emailed_link_is_allowed_by_the_link_signers_policy(recorded_run: RecordedRun) -> None:
+    """The links' downloads need only the link signer's policy (SPLATFLOW_PRESIGN_CONN_ID)."""
+    policy = load_policy(LINK_SIGNER_POLICY, placeholder_values(recorded_run.kms_key_arn))
+    links = [item for call in recorded_run.of("airflow") if call.presigned for item in authorizations(call, ACCOUNT_ID)]
+    assert links, "the email's presigned links are recorded"
+    refused = _refusals(policy, links)
+    assert not refused, f"{LINK_SIGNER_POLICY} refuses:\n{refused}"
+
+
+@pytest.mark.slow
 def test_sagemaker_may_assume_the_job_role_for_every_job_it_ran(recorded_run: RecordedRun) -> None:
     trust = load_policy(TRUST_POLICY, placeholder_values(recorded_run.kms_key_arn))
     assumptions = [sagemaker_on_behalf_of_jobs(call, ACCOUNT_ID)[0] for call in recorded_run.created_jobs()]
@@ -192,8 +203,8 @@ def test_every_granted_action_is_used_or_needed_only_on_aws(recorded_run: Record
 POLICY_FILES = sorted(path.name for path in POLICY_DIR.glob("*.json"))
 
 
-def test_the_three_policy_documents_exist() -> None:
-    expected = {CONNECTION_POLICY, JOB_ROLE_POLICY, TRUST_POLICY}
+def test_the_four_policy_documents_exist() -> None:
+    expected = {CONNECTION_POLICY, JOB_ROLE_POLICY, TRUST_POLICY, LINK_SIGNER_POLICY}
     assert set(POLICY_FILES) == expected
 
 
@@ -224,6 +235,7 @@ ROLE_ARN = f"arn:aws:iam::{ACCOUNT_ID}:role/{JOB_ROLE_NAME}"
 JOB_ARN = f"arn:aws:sagemaker:{REGION}:{ACCOUNT_ID}:training-job/splat-run-train"
 LOGS = f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group"
 VIA_S3 = {"kms:ViaService": f"s3.{REGION}.amazonaws.com"}
+RUN_OBJECTS = f"arn:aws:s3:::{WORK}/runs/r"
 ISOLATED = {"sagemaker:NetworkIsolation": "true", "aws:TagKeys": ("splatflow:run-id",)}
 
 EVALUATOR_CASES = [
@@ -233,6 +245,10 @@ EVALUATOR_CASES = [
     (CONNECTION_POLICY, Authorization("s3:PutObject", f"arn:aws:s3:::{UPLOADS}/a.zip"), Decision.IMPLICITLY_DENIED),
     (CONNECTION_POLICY, Authorization("s3:GetObject", "arn:aws:s3:::someone-else/a.zip"), Decision.IMPLICITLY_DENIED),
     (CONNECTION_POLICY, Authorization("s3:DeleteObject", f"arn:aws:s3:::{WORK}/runs/r/x"), Decision.IMPLICITLY_DENIED),
+    (LINK_SIGNER_POLICY, Authorization("s3:GetObject", f"{RUN_OBJECTS}/compress/scene.sog"), Decision.ALLOWED),
+    (LINK_SIGNER_POLICY, Authorization("s3:GetObject", f"{RUN_OBJECTS}/manifest.json"), Decision.IMPLICITLY_DENIED),
+    (LINK_SIGNER_POLICY, Authorization("s3:GetObject", f"arn:aws:s3:::{UPLOADS}/a.zip"), Decision.IMPLICITLY_DENIED),
+    (LINK_SIGNER_POLICY, Authorization("s3:PutObject", f"{RUN_OBJECTS}/compress/x"), Decision.IMPLICITLY_DENIED),
     (
         CONNECTION_POLICY,
         Authorization("iam:PassRole", ROLE_ARN, {"iam:PassedToService": "sagemaker.amazonaws.com"}),

@@ -75,6 +75,9 @@ class PipelineSettings:
     kms_key_id: str | None = None
     """KMS key for job volumes and outputs; None uses S3-managed encryption (SSE-S3)."""
     presign_expiry_seconds: int = 7 * 24 * 3600
+    presign_conn_id: str = "aws_default"
+    """Airflow connection whose credentials sign the emailed links: temporary (role) credentials end
+    the links when they expire, so production names an IAM user's keys meant for it (docs/iam.md)."""
     input_wait_seconds: int = 3600
     """How long ``wait_for_input`` waits for an upload that is still arriving before it fails."""
     input_poke_seconds: int = 30
@@ -145,6 +148,7 @@ class PipelineSettings:
             network_isolation=reader.flag("NETWORK_ISOLATION", defaults.network_isolation),
             kms_key_id=reader.text("KMS_KEY_ID", "") or None,
             presign_expiry_seconds=reader.number("PRESIGN_EXPIRY_SECONDS", defaults.presign_expiry_seconds),
+            presign_conn_id=reader.text("PRESIGN_CONN_ID", defaults.presign_conn_id),
             input_wait_seconds=reader.number("INPUT_WAIT_SECONDS", defaults.input_wait_seconds),
             input_poke_seconds=reader.number("INPUT_POKE_SECONDS", defaults.input_poke_seconds),
             retry_delay_seconds=reader.number("RETRY_DELAY_SECONDS", defaults.retry_delay_seconds),

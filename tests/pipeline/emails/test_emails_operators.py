@@ -140,7 +140,8 @@ def test_a_run_refused_for_its_unusable_address_gets_no_email(sink: SmtpSink, s3
     assert _messages(sink) == []
 
 
-def test_the_result_email_presigns_its_links_only_as_it_is_sent(sink: SmtpSink, s3: Any) -> None:
+def _send_result_email(s3: Any) -> dict[str, Any]:
+    """Publishes a compress-only run's outputs and sends its result email; returns its manifest."""
     outputs = {name: S3Location(WORK, f"runs/r1/compress/{name}") for name in ("scene.sog", "splat.ply")}
     for location in outputs.values():
         s3.put_object(Bucket=WORK, Key=location.key, Body=b"bytes")
@@ -156,9 +157,12 @@ def test_the_result_email_presigns_its_links_only_as_it_is_sent(sink: SmtpSink, 
         },
     )
     plan = PreparedRun("r1", SUBMISSION, LAYOUT)
-    operator = ResultEmailOperator(task_id=ids.DELIVER, plan=plan.to_dict(), manifest=manifest)
+    ResultEmailOperator(task_id=ids.DELIVER, plan=plan.to_dict(), manifest=manifest).execute({})
+    return manifest
 
-    operator.execute({})
+
+def test_the_result_email_presigns_its_links_only_as_it_is_sent(sink: SmtpSink, s3: Any) -> None:
+    manifest = _send_result_email(s3)
 
     (message,) = _messages(sink)
     assert message["To"] == "pilot@example.com" and message["Subject"] == "Your 3D splat of splat.ply is ready"
@@ -167,6 +171,20 @@ def test_the_result_email_presigns_its_links_only_as_it_is_sent(sink: SmtpSink, 
         body = message.get_body((kind,))
         assert body is not None and "X-Amz-Signature=" in body.get_content()
     assert "X-Amz" not in json.dumps(manifest), "the operator's input holds no presigned link"
+
+
+def test_the_links_are_signed_by_the_connection_meant_for_it(
+    sink: SmtpSink, s3: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SPLATFLOW_PRESIGN_CONN_ID", "result_links")
+    keys = {"conn_type": "aws", "login": "AKIARESULTLINKS00000", "password": "secret"}
+    monkeypatch.setenv("AIRFLOW_CONN_RESULT_LINKS", json.dumps(keys))
+
+    _send_result_email(s3)
+
+    (message,) = _messages(sink)
+    body = message.get_body(("plain",))
+    assert body is not None and "X-Amz-Credential=AKIARESULTLINKS00000" in body.get_content()
 
 
 class _ComposedFailure(FailureEmailOperator):

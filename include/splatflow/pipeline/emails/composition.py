@@ -16,6 +16,7 @@ from typing import Any
 from splatflow.pipeline.emails.rendering import ResultLinks, inline_stills, render_failure_email, render_success_email
 from splatflow.pipeline.failures import Failure
 from splatflow.pipeline.layout import RunLayout
+from splatflow.pipeline.link_signing import LinkSigner
 from splatflow.pipeline.publishing import record_failure
 from splatflow.pipeline.records import RESULT_ENTRY, email_sent, failure_entry
 from splatflow.pipeline.refusal import SubmissionError
@@ -60,29 +61,36 @@ class OutgoingEmail:
     """None for a run refused before it had a prefix: there is no record to keep."""
 
 
-def presigned_links(manifest: Mapping[str, Any], settings: PipelineSettings, s3: Any) -> ResultLinks:
-    """Download and viewer links that work from the email alone, valid for the configured time."""
-
-    def presign(uri: str) -> str:
-        bucket, _, key = uri.removeprefix("s3://").partition("/")
-        url: str = s3.generate_presigned_url(
-            "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=settings.presign_expiry_seconds
+def presigned_links(
+    manifest: Mapping[str, Any], settings: PipelineSettings, signer: LinkSigner, now: datetime | None = None
+) -> ResultLinks:
+    """Download and viewer links that work from the email alone, for as long as the signer allows."""
+    now = (now or datetime.now(UTC)).replace(microsecond=0)
+    lifetime = signer.lifetime(settings.presign_expiry_seconds, now)
+    if lifetime.expires_at - now < timedelta(seconds=settings.presign_expiry_seconds):
+        log.warning(
+            "the links expire %s, sooner than the %d s asked for: the connection %r signs with temporary "
+            "credentials; give it an IAM user's keys (docs/iam.md)",
+            lifetime.expires_at.isoformat(),
+            settings.presign_expiry_seconds,
+            settings.presign_conn_id,
         )
-        return url
-
     outputs = manifest["outputs"]
-    sog = presign(outputs["sog"])
-    expires_at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=settings.presign_expiry_seconds)
+    sog = signer.presign(outputs["sog"], lifetime, now)
     return ResultLinks(
-        sog=sog, ply=presign(outputs["ply"]), viewer=viewer_link(presign(outputs["viewer"]), sog), expires_at=expires_at
+        sog=sog,
+        ply=signer.presign(outputs["ply"], lifetime, now),
+        viewer=viewer_link(signer.presign(outputs["viewer"], lifetime, now), sog),
+        expires_at=lifetime.expires_at,
+        expiry_certain=lifetime.certain,
     )
 
 
 def compose_result_email(
-    prepared: PreparedRun, manifest: Mapping[str, Any], settings: PipelineSettings, s3: Any
+    prepared: PreparedRun, manifest: Mapping[str, Any], settings: PipelineSettings, signer: LinkSigner
 ) -> OutgoingEmail:
     """The result email of a published run: figures, presigned links and the stills inline."""
-    email = render_success_email(manifest, presigned_links(manifest, settings, s3))
+    email = render_success_email(manifest, presigned_links(manifest, settings, signer))
     return OutgoingEmail(
         to=prepared.submission.email,
         subject=email.subject,

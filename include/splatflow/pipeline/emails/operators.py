@@ -29,7 +29,7 @@ from airflow.providers.smtp.operators.smtp import EmailOperator
 from airflow.sdk.exceptions import AirflowFailException
 
 from splatflow.pipeline import failures
-from splatflow.pipeline.clients import s3_client, sagemaker_client
+from splatflow.pipeline.clients import link_signer, s3_client, sagemaker_client
 from splatflow.pipeline.emails import composition
 from splatflow.pipeline.emails.composition import OutgoingEmail
 from splatflow.pipeline.emails.mime import InlinePicture, build_message
@@ -136,7 +136,7 @@ class ResultEmailOperator(RunEmailOperator):
         plan = self.run_plan
         if plan is None:
             raise RuntimeError("a published run has no plan: the validate task's XCom is missing")
-        return composition.compose_result_email(plan, self.manifest, settings, s3)
+        return composition.compose_result_email(plan, self.manifest, settings, link_signer(settings.presign_conn_id))
 
 
 class FailureEmailOperator(RunEmailOperator):

@@ -68,6 +68,8 @@ class ResultLinks:
     ply: str
     viewer: str
     expires_at: datetime
+    expiry_certain: bool = True
+    """False when the signing credentials' expiry is unknown: ``expires_at`` is then the latest."""
 
     def __post_init__(self) -> None:
         for name in ("sog", "ply", "viewer"):
@@ -119,7 +121,11 @@ def _count(value: int | None) -> str:
 
 
 def _time_left(expires_at: datetime, now: datetime) -> str:
-    hours = max(0.0, (expires_at - now).total_seconds() / 3600)
+    seconds = max(0.0, (expires_at - now).total_seconds())
+    if round(seconds / 60) < 60:
+        minutes = max(1, round(seconds / 60))
+        return f"in {minutes} minute{'s' if minutes > 1 else ''}"
+    hours = seconds / 3600
     if hours >= 48:
         return f"in {round(hours / 24)} days"
     return f"in {max(1, round(hours))} hour{'s' if round(hours) > 1 else ''}"
