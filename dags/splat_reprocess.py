@@ -2,18 +2,26 @@
 ### Batch reprocessing of failed and outdated submissions
 
 Reads every run's `manifest.json` in the work bucket and starts `splat_pipeline` again for each
-submission whose latest run failed, or was made by an older pipeline version (after an
-upgrade). Each submission is re-checked against the bucket allow-list by the pipeline itself.
+submission whose latest run was made by an older pipeline version (after an upgrade), or failed
+in a way another run may fix: a transient failure (`TIME_LIMIT`, `SERVICE_INTERRUPTED`,
+`INTERNAL`), or any failure of an older pipeline version. A failure the same input repeats
+(`NO_OVERLAP`, `TOO_FEW_PHOTOS`…) is not rerun, and no submission is tried more than
+`SPLATFLOW_REPROCESS_MAX_ATTEMPTS` (3) times in a row by one pipeline version. Each submission is
+re-checked against the bucket allow-list by the pipeline itself.
 
 | task | runs as | what it does |
 |---|---|---|
-| `find_due_submissions` | Airflow task | the submissions due, oldest first (none on a dry run, which only logs them) |
-| `rerun` | TriggerDagRunOperator, mapped | starts `splat_pipeline` once per due submission, a few at a time |
+| `find_due_submissions` | Airflow task | the runs due, longest waiting first (none on a dry run: it logs them) |
+| `rerun` | TriggerDagRunOperator, mapped | starts `splat_pipeline` once per due submission |
+
+Each rerun's run id is derived from the submission and its attempt, so a run still in progress
+when the next batch comes is skipped, never started twice.
 
 It runs daily (`SPLATFLOW_REPROCESS_SCHEDULE`: a cron expression or preset, or `none` to run
 only when triggered, as the local stack has it). Params: `dry_run` lists what would run without
-starting anything; `max_submissions` bounds one batch. Concurrency is bounded twice: this DAG
-starts at most a few runs at a time, and the pipeline's GPU pool bounds concurrent training jobs.
+starting anything; `max_submissions` bounds the `splat_pipeline` runs in progress (queued or
+running, this batch's included): a backlog drains a batch a day. The pipeline's GPU pool bounds
+concurrent training jobs on top.
 """
 
 from __future__ import annotations
@@ -47,7 +55,11 @@ with DAG(
     params={
         "dry_run": Param(False, type="boolean", description="List the due submissions without starting runs."),
         "max_submissions": Param(
-            50, type="integer", minimum=1, maximum=1000, description="At most this many runs per batch."
+            50,
+            type="integer",
+            minimum=1,
+            maximum=1000,
+            description="At most this many pipeline runs in progress once this batch has started its runs.",
         ),
     },
 ) as dag:
@@ -57,4 +69,5 @@ with DAG(
         trigger_dag_id=ids.PIPELINE_DAG_ID,
         wait_for_completion=False,
         max_active_tis_per_dag=4,
-    ).expand(conf=due)
+        skip_when_already_exists=True,
+    ).expand_kwargs(due)

@@ -1,4 +1,5 @@
-"""The batch DAG re-runs exactly the submissions whose latest run failed or is outdated."""
+"""The batch DAG re-runs exactly the submissions whose latest run is outdated or failed in a way another
+run may fix, each under a run id of its own attempt."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ import pytest
 from pipeline_support import REPO_ROOT, UPLOADS, WORK, pipeline_runtime, s3_of
 
 from splatflow import __version__
+from splatflow.contract.failures import FailureCode
 from splatflow.local.runtime import EmbeddedRuntime
 from splatflow.pipeline.manifest import FailureRecord, QualityMetrics, build_manifest
-from splatflow.pipeline.reprocessing import due_submissions
+from splatflow.pipeline.reprocessing import due_runs
 from splatflow.pipeline.submission import parse_submission
 
 __all__ = ["pipeline_runtime"]
@@ -21,7 +23,9 @@ __all__ = ["pipeline_runtime"]
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 
 
-def _manifest(run: str, zip_name: str, *, failed: bool, age_days: int, version: str = __version__) -> dict[str, Any]:
+def _manifest(
+    run: str, zip_name: str, *, failed: FailureCode | None, age_days: int, version: str = __version__
+) -> dict[str, Any]:
     submission = parse_submission({"s3_url": f"s3://{UPLOADS}/{zip_name}", "email": "ops@example.com"}, {UPLOADS})
     manifest = build_manifest(
         run_id=run,
@@ -29,7 +33,7 @@ def _manifest(run: str, zip_name: str, *, failed: bool, age_days: int, version: 
         stages=[],
         quality=QualityMetrics(),
         outputs={},
-        failure=FailureRecord("sfm", "too few photos") if failed else None,
+        failure=FailureRecord("sfm", failed, "it failed") if failed else None,
         created_at=NOW - timedelta(days=age_days),
     )
     manifest["pipeline_version"] = version
@@ -43,11 +47,12 @@ def seeded_manifests(pipeline_runtime: EmbeddedRuntime) -> EmbeddedRuntime:
     for item in s3.list_objects_v2(Bucket=WORK).get("Contents", []):
         s3.delete_object(Bucket=WORK, Key=item["Key"])
     manifests = [
-        _manifest("r1", "failed.zip", failed=True, age_days=5),
-        _manifest("r2", "old.zip", failed=False, age_days=4, version="0.0.1"),
-        _manifest("r3", "fine.zip", failed=False, age_days=3),
-        _manifest("r4", "fixed.zip", failed=True, age_days=9),
-        _manifest("r5", "fixed.zip", failed=False, age_days=2),
+        _manifest("r1", "failed.zip", failed=FailureCode.SERVICE_INTERRUPTED, age_days=5),
+        _manifest("r2", "old.zip", failed=None, age_days=4, version="0.0.1"),
+        _manifest("r3", "fine.zip", failed=None, age_days=3),
+        _manifest("r4", "fixed.zip", failed=FailureCode.INTERNAL, age_days=9),
+        _manifest("r5", "fixed.zip", failed=None, age_days=2),
+        _manifest("r6", "no-overlap.zip", failed=FailureCode.NO_OVERLAP, age_days=6),
     ]
     for manifest in manifests:
         key = f"runs/reprocess-{manifest['run_id']}/manifest.json"
@@ -57,9 +62,12 @@ def seeded_manifests(pipeline_runtime: EmbeddedRuntime) -> EmbeddedRuntime:
 
 
 def test_due_submissions_are_failed_and_outdated_oldest_first(seeded_manifests: EmbeddedRuntime) -> None:
-    due = due_submissions(s3_of(seeded_manifests), WORK, limit=10)
-    assert [conf["s3_url"] for conf in due] == [f"s3://{UPLOADS}/failed.zip", f"s3://{UPLOADS}/old.zip"]
-    assert due_submissions(s3_of(seeded_manifests), WORK, limit=1) == due[:1]
+    due = due_runs(s3_of(seeded_manifests), WORK, limit=10, in_progress=0, max_attempts=3)
+    assert [run.trigger_kwargs()["conf"]["s3_url"] for run in due] == [
+        f"s3://{UPLOADS}/failed.zip",
+        f"s3://{UPLOADS}/old.zip",
+    ]
+    assert due_runs(s3_of(seeded_manifests), WORK, limit=1, in_progress=0, max_attempts=3) == due[:1]
 
 
 @pytest.mark.slow
@@ -84,3 +92,9 @@ def test_the_batch_dag_triggers_one_pipeline_run_per_due_submission(
         f"s3://{UPLOADS}/failed.zip",
         f"s3://{UPLOADS}/old.zip",
     ]
+    assert all(run.run_id.startswith("reprocess__") for run in triggered)
+
+    again = bag.get_dag("splat_reprocess").test(run_conf={"dry_run": False})
+    assert again.state == "success"
+    after = {run.run_id for run in DagRun.find(dag_id="splat_pipeline")}
+    assert after == before | {run.run_id for run in triggered}, "runs still in progress are not started twice"

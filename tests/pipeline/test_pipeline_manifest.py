@@ -18,6 +18,7 @@ from manifest_examples import (
 )
 
 import splatflow
+from splatflow.contract.failures import FailureCode
 from splatflow.pipeline.manifest import (
     MANIFEST_VERSION,
     FailureRecord,
@@ -185,7 +186,7 @@ def test_an_unpriced_instance_leaves_the_total_unknown() -> None:
     assert manifest["total_cost_usd"] is None
 
 
-def test_a_failure_manifest_names_the_stage_and_reason() -> None:
+def test_a_failure_manifest_names_the_stage_its_code_and_reason() -> None:
     failed_training = StageRecord(
         "train", "splat-train-abc", "ml.g4dn.xlarge", 1, 90, 90, "Failed", "AlgorithmError: train: diverged"
     )
@@ -193,10 +194,10 @@ def test_a_failure_manifest_names_the_stage_and_reason() -> None:
         stages=[SFM, failed_training],
         quality=QualityMetrics.from_reports(SFM_REPORT),
         outputs={},
-        failure=FailureRecord("train", "training diverged at step 300"),
+        failure=FailureRecord("train", FailureCode.DIVERGED, "training diverged at step 300"),
     )
     assert manifest["status"] == "failed"
-    assert manifest["failure"] == {"stage": "train", "reason": "training diverged at step 300"}
+    assert manifest["failure"] == {"stage": "train", "code": "DIVERGED", "reason": "training diverged at step 300"}
     assert manifest["stages"]["train"]["status"] == "Failed"
     json.dumps(manifest, allow_nan=False)
 

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from splatflow import __version__
+from splatflow.contract.failures import FailureCode
 from splatflow.pipeline.job_lookup import container_reason
 from splatflow.pipeline.pricing import PRICE_REGION, estimate_cost, spot_savings
 from splatflow.pipeline.s3_locations import S3Location
@@ -198,10 +199,17 @@ def _count(report: Mapping[str, Any], *path: str) -> int | None:
 
 @dataclass(frozen=True)
 class FailureRecord:
-    """Which stage failed and the reason it gave (already in the user's words)."""
+    """Which stage failed, with which code, and the reason it gave (already in the user's words).
+
+    The code is what batch reprocessing decides by: a ``NO_OVERLAP`` ZIP fails the same way again.
+    """
 
     stage: str
+    code: FailureCode
     reason: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"stage": self.stage, "code": self.code.value, "reason": self.reason}
 
 
 def build_manifest(
@@ -248,5 +256,5 @@ def build_manifest(
         "cost_basis": f"SageMaker on-demand prices, {PRICE_REGION}; an estimate",
         "quality": quality.to_dict(),
         "outputs": {name: location.uri for name, location in sorted(outputs.items())},
-        "failure": None if failure is None else {"stage": failure.stage, "reason": failure.reason},
+        "failure": None if failure is None else failure.to_dict(),
     }

@@ -155,7 +155,7 @@ def publish_run(
 
 
 def record_failure(
-    prepared: PreparedRun, settings: PipelineSettings, s3: Any, stage: str, reason: str
+    prepared: PreparedRun, settings: PipelineSettings, s3: Any, failure: FailureRecord
 ) -> dict[str, Any] | None:
     """A failed manifest, so batch reprocessing finds the submission; a succeeded one is never replaced."""
     layout = prepared.layout
@@ -168,7 +168,7 @@ def record_failure(
         stages=[],
         quality=QualityMetrics(),
         outputs={},
-        failure=FailureRecord(stage, reason),
+        failure=failure,
     )
     put_json(s3, layout.bucket, layout.manifest_key, manifest, settings.kms_key_id)
     return manifest

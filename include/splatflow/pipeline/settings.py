@@ -99,6 +99,9 @@ class PipelineSettings:
     reprocess_schedule: str | None = "@daily"
     """When ``splat_reprocess`` starts on its own: a cron expression or preset, or None (``none``):
     only when triggered. The local stack sets none."""
+    reprocess_max_attempts: int = 3
+    """Failed runs of one submission after which ``splat_reprocess`` stops trying it (a newer
+    pipeline version tries it once more)."""
 
     def image_uri(self, repository: str) -> str:
         return f"{self.image_registry.rstrip('/')}/{repository}:{self.image_tag}"
@@ -160,6 +163,7 @@ class PipelineSettings:
             compress_arguments=reader.mapping("COMPRESS_ARGUMENTS"),
             unreadable_stage_settings=reader.unreadable_mappings(STAGE_SETTINGS_VARIABLES),
             reprocess_schedule=reader.schedule("REPROCESS_SCHEDULE", defaults.reprocess_schedule),
+            reprocess_max_attempts=reader.number("REPROCESS_MAX_ATTEMPTS", defaults.reprocess_max_attempts),
         )
 
 

@@ -65,15 +65,25 @@ def publish(
 
 
 def find_due_submissions() -> list[dict[str, Any]]:
-    """The submissions to run again (none on a dry run, which only logs them)."""
-    params = get_current_context()["params"]
+    """The pipeline runs to start again, as the trigger task's arguments (none on a dry run).
+
+    ``max_submissions`` bounds the pipeline runs in progress, counted as Airflow sees them (queued or
+    running, whoever started them), so a backlog drains a batch at a time instead of all at once.
+    """
+    context = get_current_context()
+    params = context["params"]
     settings = PipelineSettings.from_environment()
-    due = reprocessing.due_submissions(s3_client(), settings.work_bucket, int(params["max_submissions"]))
-    for conf in due:
-        log.info(
-            "due: %s (%s)", conf.get("s3_url") or conf.get("sfm_output_url") or conf.get("model_url"), conf["steps"]
-        )
+    in_progress = context["ti"].get_dr_count(dag_id=ids.PIPELINE_DAG_ID, states=["queued", "running"])
+    due = reprocessing.due_runs(
+        s3_client(),
+        settings.work_bucket,
+        limit=int(params["max_submissions"]),
+        in_progress=in_progress,
+        max_attempts=settings.reprocess_max_attempts,
+    )
+    for run in due:
+        log.info("due: %s (%s) as %s", run.submission.source.name, run.submission.steps, run.run_id)
     if params["dry_run"]:
         log.info("dry run: %d submissions would run again; none started", len(due))
         return []
-    return due
+    return [run.trigger_kwargs() for run in due]

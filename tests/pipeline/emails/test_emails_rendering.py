@@ -181,7 +181,7 @@ def test_a_long_name_is_shortened_in_the_subject() -> None:
 
 
 def test_only_a_succeeded_run_gets_a_success_email() -> None:
-    failed = manifest_for(failure=FailureRecord("train", "diverged"))
+    failed = manifest_for(failure=FailureRecord("train", FailureCode.DIVERGED, "diverged"))
     with pytest.raises(ValueError, match="succeeded"):
         render_success_email(failed, LINKS, now=NOW)
 

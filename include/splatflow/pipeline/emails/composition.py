@@ -17,6 +17,7 @@ from splatflow.pipeline.emails.rendering import ResultLinks, inline_stills, rend
 from splatflow.pipeline.failures import Failure
 from splatflow.pipeline.layout import RunLayout
 from splatflow.pipeline.link_signing import LinkSigner
+from splatflow.pipeline.manifest import FailureRecord
 from splatflow.pipeline.publishing import record_failure
 from splatflow.pipeline.records import RESULT_ENTRY, email_sent, failure_entry
 from splatflow.pipeline.refusal import SubmissionError
@@ -126,7 +127,7 @@ def compose_failure_email(
             address = None
         source, record = None, None
     if prepared is not None and record is not None and not email_sent(s3, record.layout, record.entry):
-        record_failure(prepared, settings, s3, failure.step, failure.reason)
+        record_failure(prepared, settings, s3, FailureRecord(failure.step, failure.code, failure.reason))
     email = render_failure_email(
         step=failure.step, code=failure.code, reason=failure.reason, run_id=run_id, source_name=source
     )
