@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from airflow.providers.amazon.aws.triggers.sagemaker import SageMakerTrigger
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException, TaskDeferred
+from airflow.triggers.base import BaseTrigger
 
 from splatflow.local.aws_clients import aws_client
 from splatflow.local.config import DEFAULT_STAGE_MODULES, RunnerSettings
@@ -310,11 +311,26 @@ def _first_try(runtime: EmbeddedRuntime, name: str, arguments: list[str]) -> Any
     return aws_client("sagemaker", runtime.runner.url, "us-east-1")
 
 
+async def _first_event(trigger: BaseTrigger) -> dict[str, Any]:
+    """The event a trigger fires first, as the triggerer would hand it to ``execute_complete``."""
+    async for event in trigger.run():
+        return dict(event.payload)
+    raise AssertionError("the trigger fired no event")
+
+
 def test_a_retry_takes_the_result_of_its_runs_completed_job(killable_runtime: EmbeddedRuntime) -> None:
     sagemaker = _first_try(killable_runtime, "splat-takeover-done", ["--mode", "sleep", "--seconds", "0"])
     assert _status(sagemaker, "splat-takeover-done") == "Completed"
 
-    result = _stage_operator(killable_runtime, "splat-takeover-done", SLEEPING).execute(_try_context(2))
+    operator = _stage_operator(killable_runtime, "splat-takeover-done", SLEEPING)
+    with pytest.raises(TaskDeferred) as deferred:
+        operator.execute(_try_context(2))
+    trigger = deferred.value.trigger
+    assert type(trigger) is StoppingSageMakerTrigger and trigger.job_name == "splat-takeover-done"
+    event = asyncio.run(_first_event(trigger))
+    assert event["status"] == "success", "the provider's trigger fires at once for a completed job"
+
+    result = operator.execute_complete(_try_context(2), event)
 
     assert result["Processing"]["ProcessingJobName"] == "splat-takeover-done"
     assert result["Processing"]["ProcessingJobStatus"] == "Completed"

@@ -138,10 +138,8 @@ class _StageJob:
         operator.config[f"{self.JOB_TYPE}JobName"] = name
         previous = newest_job(operator.hook.conn, kind, name, same_generation=True) or {}
         previous_name, status = previous.get(f"{self.JOB_TYPE}JobName", ""), previous.get(f"{self.JOB_TYPE}JobStatus")
-        if status == "Completed":
-            return self._take_over_completed(context, previous_name)
-        if status == "InProgress":
-            self._wait_for(previous_name)
+        if status in ("Completed", "InProgress"):
+            self._take_over(previous_name, status)
         if status == "Failed" and retry_cannot_help(reason := container_reason(previous)):
             raise AirflowFailException(f"not retrying: another try would fail the same way: {reason}")
         result: dict[str, Any] = cast(Any, super()).execute(context)
@@ -152,14 +150,15 @@ class _StageJob:
         result: dict[str, Any] = cast(Any, super()).execute_complete(context, event)
         return result
 
-    def _take_over_completed(self, context: Any, name: str) -> dict[str, Any]:
-        cast(Any, self).log.info("%s job %s of this run completed already: taking its result", self.JOB_TYPE, name)
-        return self.execute_complete(context, {"status": "success", "job_name": name})
+    def _take_over(self, name: str, status: str) -> NoReturn:
+        """Defer on the job an earlier try started, as the provider defers on the one it creates.
 
-    def _wait_for(self, name: str) -> NoReturn:
-        """Defer on a job an earlier try started, as the provider defers on the one it creates."""
+        A completed job is deferred on too: its trigger fires at its first status check with the
+        event the provider's own trigger makes (``AwsBaseWaiterTrigger.run``), so ``execute_complete``
+        reads no event shape of ours.
+        """
         operator = cast(Any, self)
-        operator.log.info("%s job %s of this run is still in progress: waiting for it", self.JOB_TYPE, name)
+        operator.log.info("%s job %s of this run is %s already: taking it over", self.JOB_TYPE, name, status.lower())
         operator.config[f"{self.JOB_TYPE}JobName"] = name
         timeout = timedelta(seconds=operator.max_ingestion_time) if operator.max_ingestion_time else None
         self.defer(
