@@ -8,7 +8,7 @@ result. Start it from the trigger form, the REST API
 | task | runs as | what it does |
 |---|---|---|
 | `validate` | Airflow task | checks the URL, the bucket allow-list, the email, the steps and the stages' settings |
-| `wait_for_input` | S3 sensor | waits (bounded) for an upload still arriving |
+| `wait_for_input` | S3 sensor | waits while an upload of the file is in progress; fails in a minute if none is |
 | `sfm` | SageMaker Processing | photo alignment with COLMAP: cameras and a sparse model |
 | `train` | SageMaker Training (GPU) | 3D Gaussian Splatting, checkpointed, early-stopped |
 | `compress` | SageMaker Processing | SOG compression with a quality check, from the training job's output |
@@ -32,13 +32,13 @@ from datetime import timedelta
 from typing import Any
 
 import pendulum
-from airflow.providers.amazon.aws.sensors.s3 import S3KeySensor
 from airflow.sdk import DAG, Param, TriggerRule, chain, task
 
 from splatflow.pipeline import ids, tasks
 from splatflow.pipeline.emails.operators import FailureEmailOperator, ResultEmailOperator
 from splatflow.pipeline.operators import CompressOperator, SfmOperator, TrainingOperator
 from splatflow.pipeline.s3_locations import MAX_URL_CHARS
+from splatflow.pipeline.sensors import UploadSensor
 from splatflow.pipeline.settings import PipelineSettings
 from splatflow.pipeline.submission import MAX_EMAIL_CHARS, PRESETS, STEPS
 
@@ -130,12 +130,13 @@ with DAG(
     # A refusal fails validate at once (AirflowFailException); an AWS error that may pass is retried.
     plan = task(task_id=ids.VALIDATE)(tasks.validate)()
 
-    wait_for_input = S3KeySensor(
+    wait_for_input = UploadSensor(
         task_id=ids.WAIT_FOR_INPUT,
         bucket_key=plan["wait_for_uri"],
         mode="reschedule",
         poke_interval=SETTINGS.input_poke_seconds,
         timeout=SETTINGS.input_wait_seconds,
+        grace_seconds=SETTINGS.input_grace_seconds,
         retries=0,
     )
 

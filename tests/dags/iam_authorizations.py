@@ -77,6 +77,10 @@ def _list_bucket(call: RecordedCall, scope: Scope) -> Iterator[Authorization]:
     yield Authorization("s3:ListBucket", _bucket_arn(call.params["Bucket"]), context)
 
 
+def _list_uploads(call: RecordedCall, scope: Scope) -> Iterator[Authorization]:
+    yield Authorization("s3:ListBucketMultipartUploads", _bucket_arn(call.params["Bucket"]))
+
+
 def _read_object(call: RecordedCall, scope: Scope) -> Iterator[Authorization]:
     yield Authorization("s3:GetObject", _object_arn(call.params))
     if call.operation == "GetObject" and call.response.get("ServerSideEncryption") == "aws:kms":
@@ -178,6 +182,7 @@ MAPPERS: dict[tuple[str, str], Mapper] = {
     ("s3", "HeadBucket"): _list_bucket,
     ("s3", "ListObjectsV2"): _list_bucket,
     ("s3", "ListObjects"): _list_bucket,
+    ("s3", "ListMultipartUploads"): _list_uploads,
     ("s3", "HeadObject"): _read_object,
     ("s3", "GetObject"): _read_object,
     ("s3", "PutObject"): _write_object,

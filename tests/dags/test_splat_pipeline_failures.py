@@ -58,10 +58,11 @@ def test_bucket_off_the_allow_list_fails_at_the_input_check(pipeline_runtime: Em
     assert "input check" in html and "someone-elses-bucket" in html
 
 
-def test_missing_upload_times_out_waiting_for_input(pipeline_runtime: EmbeddedRuntime) -> None:
+def test_a_file_with_no_upload_in_progress_fails_the_wait_after_its_grace(pipeline_runtime: EmbeddedRuntime) -> None:
     run = run_pipeline({"s3_url": f"s3://{UPLOADS}/never/uploaded.zip", "email": "b.pilot@example.com"})
     assert run.state == "failed"
-    assert "did not appear" in _only_failure_email(pipeline_runtime, "b.pilot@example.com")
+    html = _only_failure_email(pipeline_runtime, "b.pilot@example.com")
+    assert "never/uploaded.zip is not there and no upload of it is in progress" in html
 
 
 def test_one_photo_fails_photo_alignment_with_the_stage_reason(pipeline_runtime: EmbeddedRuntime) -> None:

@@ -52,6 +52,8 @@ NEEDED_ONLY_ON_AWS: dict[str, dict[str, str]] = {
         "sagemaker:StopProcessingJob": "only a user killing a running stage task stops its job "
         "(tests/pipeline/test_pipeline_operators.py); a pipeline run never does",
         "sagemaker:StopTrainingJob": "as StopProcessingJob",
+        "s3:ListBucketMultipartUploads": "only a wait_for_input poke that finds no ZIP asks whether an upload of it "
+        "is in progress (tests/pipeline/test_pipeline_sensors.py); the recorded run's ZIP is there at the first poke",
     },
     JOB_ROLE_POLICY: {
         "logs:DescribeLogStreams": "SageMaker's log agent looks its stream up with the job role "

@@ -10,7 +10,7 @@ import pytest
 
 from splatflow.contract.failures import FailureCode, format_failure_reason
 from splatflow.pipeline import ids
-from splatflow.pipeline.failures import Failure, explain_failure, job_failure
+from splatflow.pipeline.failures import Failure, explain_failure, job_failure, wait_in_words
 from splatflow.pipeline.requests import job_name
 
 RUN_ID = "manual__2026-11-22T10:00:00+00:00"
@@ -133,10 +133,24 @@ def test_the_input_checks_own_line_gives_its_code() -> None:
     assert failure == Failure(ids.VALIDATE, FailureCode.BUCKET_NOT_ALLOWED, "the bucket 'x' is not allowed")
 
 
-def test_an_upload_that_never_came_is_missing_input() -> None:
+def test_an_upload_that_never_completed_is_missing_input() -> None:
     failure = _explain({ids.VALIDATE: "success", ids.WAIT_FOR_INPUT: "failed"})
     assert (failure.step, failure.code) == (ids.WAIT_FOR_INPUT, FailureCode.INPUT_MISSING)
-    assert "did not appear in S3 within 60 minutes" in failure.reason
+    assert failure.reason == "the upload of the photos did not complete within 1 hour"
+
+
+def test_the_waits_own_line_names_the_file_it_gave_up_on() -> None:
+    line = format_failure_reason(ids.WAIT_FOR_INPUT, FailureCode.INPUT_MISSING, "s3://b/k.zip is not there")
+    failure = _explain({ids.WAIT_FOR_INPUT: "failed"}, {ids.WAIT_FOR_INPUT: line})
+    assert failure == Failure(ids.WAIT_FOR_INPUT, FailureCode.INPUT_MISSING, "s3://b/k.zip is not there")
+
+
+@pytest.mark.parametrize(
+    ("seconds", "words"),
+    [(30, "1 minute"), (60, "1 minute"), (90, "2 minutes"), (2700, "45 minutes"), (3600, "1 hour"), (7200, "2 hours")],
+)
+def test_a_wait_reads_in_the_right_unit_and_number(seconds: int, words: str) -> None:
+    assert wait_in_words(seconds) == words
 
 
 def test_a_stage_that_failed_before_its_job_started_is_the_stages_internal_failure() -> None:

@@ -101,12 +101,19 @@ def explain_failure(
     step = ids.STEP_OF_TASK[failed]
     if failed in ids.STAGES:
         return _stage_failure(sagemaker, run_id, step)
-    if failed == ids.WAIT_FOR_INPUT:
-        minutes = max(1, round(input_wait_seconds / 60))
-        return Failure(
-            step, FailureCode.INPUT_MISSING, f"the photos did not appear in S3 within {minutes} minutes of the request"
-        )
     reported = parse_failure_reason(reasons.get(failed))
     if reported is not None:
         return Failure(step, reported.code, reported.message)
+    if failed == ids.WAIT_FOR_INPUT:
+        waited = wait_in_words(input_wait_seconds)
+        return Failure(step, FailureCode.INPUT_MISSING, f"the upload of the photos did not complete within {waited}")
     return Failure(step, FailureCode.INTERNAL, "an internal error; the operator's task log has the details")
+
+
+def wait_in_words(seconds: int) -> str:
+    """``1 minute``, ``45 minutes``, ``1 hour``, ``2 hours``: a wait as the email says it."""
+    minutes = max(1, round(seconds / 60))
+    if minutes >= 60 and minutes % 60 == 0:
+        hours = minutes // 60
+        return f"{hours} hour{'s' if hours > 1 else ''}"
+    return f"{minutes} minute{'s' if minutes > 1 else ''}"

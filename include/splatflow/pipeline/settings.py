@@ -80,6 +80,9 @@ class PipelineSettings:
     the links when they expire, so production names an IAM user's keys meant for it (docs/iam.md)."""
     input_wait_seconds: int = 3600
     """How long ``wait_for_input`` waits for an upload that is still arriving before it fails."""
+    input_grace_seconds: int = 60
+    """How long it waits for a file that is not there with no upload of it in progress (a
+    mistyped key, a file never sent): a minute, then the run fails with its email."""
     input_poke_seconds: int = 30
     retry_delay_seconds: int = 30
     """First retry delay of every task; it doubles with each retry (up to 10 minutes)."""
@@ -153,6 +156,7 @@ class PipelineSettings:
             presign_expiry_seconds=reader.number("PRESIGN_EXPIRY_SECONDS", defaults.presign_expiry_seconds),
             presign_conn_id=reader.text("PRESIGN_CONN_ID", defaults.presign_conn_id),
             input_wait_seconds=reader.number("INPUT_WAIT_SECONDS", defaults.input_wait_seconds),
+            input_grace_seconds=reader.number("INPUT_GRACE_SECONDS", defaults.input_grace_seconds),
             input_poke_seconds=reader.number("INPUT_POKE_SECONDS", defaults.input_poke_seconds),
             retry_delay_seconds=reader.number("RETRY_DELAY_SECONDS", defaults.retry_delay_seconds),
             check_interval_seconds=reader.number("CHECK_INTERVAL_SECONDS", defaults.check_interval_seconds),
