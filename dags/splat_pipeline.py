@@ -45,6 +45,8 @@ from splatflow.pipeline.submission import MAX_EMAIL_CHARS, PRESETS, STEPS
 SETTINGS = PipelineSettings.from_environment()
 UPLOAD_BUCKETS = " or ".join(sorted(SETTINGS.allowed_buckets)) or "no bucket yet (SPLATFLOW_ALLOWED_BUCKETS)"
 EXAMPLE_BUCKET = min(SETTINGS.allowed_buckets, default="bucket")
+REUSE_SECTION = "Reuse an earlier run's output"
+"""Where the form keeps the fields a first run leaves alone: the steps and what they reuse."""
 
 
 def _attempts(max_runtime_seconds: int) -> int:
@@ -80,42 +82,48 @@ with DAG(
         "max_retry_delay": timedelta(minutes=10),
     },
     params={
+        # The two fields a run needs are typed "string", which the trigger form marks as required
+        # (Airflow's form marks any param whose type does not allow null); the ones with a default
+        # allow null, so the form does not mark them, and the input check gives them their default.
         "s3_url": Param(
             "",
-            type=["null", "string"],
+            type="string",
             maxLength=MAX_URL_CHARS,
             title="Photos (ZIP) in S3",
             description=f"The ZIP of the photos, e.g. s3://{EXAMPLE_BUCKET}/site-42/photos.zip, or its "
-            f"https://…amazonaws.com/… URL; only from {UPLOAD_BUCKETS} (needed for 'full').",
+            f"https://…amazonaws.com/… URL; only from {UPLOAD_BUCKETS}. Leave it empty only when reusing "
+            "an earlier run's output (below).",
         ),
-        # Not required in the schema: Airflow's form flags an empty required field as an error before
-        # anything is typed. The input check refuses a run without a usable address.
         "email": Param(
             "",
-            type=["null", "string"],
+            type="string",
             maxLength=MAX_EMAIL_CHARS,
             title="Email",
-            description="Needed: where the result (or the reason it failed) is sent, e.g. pilot@example.com.",
-        ),
-        "steps": Param(
-            "full",
-            type="string",
-            enum=list(STEPS),
-            title="Steps",
-            description="full: photos to splat; train_and_compress: reuse an SfM output; compress_only: reuse a model.",
+            description="Where the result (or the reason it failed) is sent, e.g. pilot@example.com.",
         ),
         "preset": Param(
             "standard",
-            type="string",
-            enum=list(PRESETS),
+            type=["null", "string"],
+            enum=[None, *PRESETS],
             title="Quality preset",
-            description="preview is fast and rough, high is slow and sharp; standard suits most drone surveys.",
+            description="preview is fast and rough, high is slow and sharp; standard (the default) suits most "
+            "drone surveys.",
+        ),
+        "steps": Param(
+            "full",
+            type=["null", "string"],
+            enum=[None, *STEPS],
+            title="Steps",
+            section=REUSE_SECTION,
+            description="full (the default): photos to splat; train_and_compress: reuse an SfM output; "
+            "compress_only: reuse a model.",
         ),
         "sfm_output_url": Param(
             "",
             type=["null", "string"],
             maxLength=MAX_URL_CHARS,
             title="SfM output (for train_and_compress)",
+            section=REUSE_SECTION,
             description="S3 prefix of an earlier run's SfM output, e.g. s3://work-bucket/runs/<run>/sfm/.",
         ),
         "model_url": Param(
@@ -123,6 +131,7 @@ with DAG(
             type=["null", "string"],
             maxLength=MAX_URL_CHARS,
             title="Trained model (for compress_only)",
+            section=REUSE_SECTION,
             description="S3 URI of a model.tar.gz from a training job, or of a 3DGS .ply.",
         ),
     },

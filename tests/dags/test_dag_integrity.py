@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from airflow.models.dagbag import DagBag
@@ -135,3 +136,22 @@ def test_unreadable_stage_settings_leave_the_dags_loading(monkeypatch: pytest.Mo
     bag = DagBag(dag_folder=str(DAGS_FOLDER))
     assert bag.import_errors == {}
     assert ids.PIPELINE_DAG_ID in bag.dags
+
+
+def _marked_required_by_the_form(schema: dict[str, Any]) -> bool:
+    """The trigger form's rule (Airflow 3.3.2's UI, ``FlexibleForm``): a param whose type does not allow
+    null is shown with the required asterisk, and refused when emptied."""
+    kind = schema.get("type")
+    return bool(kind) and (not isinstance(kind, list) or "null" not in kind)
+
+
+def test_the_trigger_form_marks_as_required_exactly_the_photos_and_the_email(dag_bag: DagBag) -> None:
+    params = _dags(dag_bag)[ids.PIPELINE_DAG_ID].params
+    marked = {name for name in params if _marked_required_by_the_form(params.get_param(name).schema)}
+    assert marked == {"s3_url", "email"}
+
+
+def test_the_form_keeps_what_a_first_run_leaves_alone_in_a_section_of_its_own(dag_bag: DagBag) -> None:
+    params = _dags(dag_bag)[ids.PIPELINE_DAG_ID].params
+    sections = {name: params.get_param(name).schema.get("section") for name in params}
+    assert {name for name, section in sections.items() if section is None} == {"s3_url", "email", "preset"}
