@@ -30,6 +30,7 @@ from splatflow.stages.sfm.footprints import (
 )
 from splatflow.stages.sfm.ground_pairs import ground_pairs
 from splatflow.stages.sfm.heartbeat import heartbeat
+from splatflow.stages.sfm.pair_list import match_listed_pairs
 from splatflow.stages.sfm.photos import Photo
 
 log = logging.getLogger(__name__)
@@ -153,18 +154,7 @@ def _match_ground_views(
         pairing.by_gps,
         len(pairing.pairs),
     )
-    # COLMAP reads the list one pair a line, the two names split at a space (ReadImagePairsText in
-    # colmap/feature/pairing.cc), so a name with a space in it cannot be listed.
-    if any(" " in name for pair in pairing.pairs for name in pair):
-        log.warning("photo names with spaces cannot be listed for matching; matching the nearest photos instead")
-        spatial = _spatial_pairing(settings, settings.spatial_neighbors, settings.spatial_max_distance_m)
-        pycolmap.match_spatial(database, matching, spatial, verification_options=verification)
-        return 0, len(photos)
-    pair_list = database.with_name("ground_pairs.txt")
-    pair_list.write_text("".join(f"{first} {second}\n" for first, second in sorted(pairing.pairs)))
-    imported = pycolmap.ImportedPairingOptions()
-    imported.match_list_path = str(pair_list)
-    pycolmap.match_image_pairs(database, matching, imported, verification_options=verification)
+    match_listed_pairs(database, pairing.pairs, matching, verification)
     return pairing.by_footprint, pairing.by_gps
 
 
