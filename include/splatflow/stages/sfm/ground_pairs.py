@@ -9,11 +9,12 @@ sides of an orbit may see the same spot. Where a photo's XMP gives the gimbal's 
 ``height / tan(depression)`` metres along the heading, and as narrow as the frustum's narrow side
 at the slant range ``height / sin(depression)`` (the side along the heading is stretched by
 ``1 / sin(depression)`` on the ground). Two photos are matched when their footprints' centres are
-closer than ``(1 - min_overlap)`` of the narrower footprint: for a straight-down view that is the
-nadir rule of ``footprints.footprint_reach`` exactly. Each photo keeps at most ``max_neighbors``
-of them, the nearest first, nearness being the distance between the footprints plus the distance
-between the cameras, so that neighbours looking at the same ground from nearby come before the
-far side of an orbit (for nadir views this is the order of GPS distance).
+closer than ``(1 - min_overlap)`` of the narrower footprint: for straight-down views from one
+camera that is the nadir rule of ``footprints.footprint_reach`` exactly (which takes the narrowest
+footprint of the whole survey, where this takes the narrower of each pair's two). Each photo
+keeps at most ``max_neighbors`` of them, the nearest first, nearness being the distance between
+the footprints plus the distance between the cameras, so that neighbours looking at the same
+ground from nearby come before the far side of an orbit (for nadir views this is the order of GPS distance).
 
 A photo whose view is unknown, or whose optical axis meets the ground too far away or not at all
 (the horizon, a level camera in a street), is matched with its ``max_neighbors`` nearest GPS
