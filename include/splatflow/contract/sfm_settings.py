@@ -57,14 +57,15 @@ class Settings:
     """``auto``: exhaustive up to ``exhaustive_max_photos``, then footprint if every photo has GPS,
     else sequential (capture order); the last three grow linearly with the number of photos.
     ``footprint`` matches the photos whose ground footprints overlap (GPS, the camera height found
-    from the nearest pairs, the field of view); ``spatial`` the ``spatial_neighbors`` nearest."""
+    from the nearest pairs, the field of view, and where the XMP gives the gimbal's pitch and
+    heading, the ground each tilted view sees); ``spatial`` the ``spatial_neighbors`` nearest."""
     exhaustive_max_photos: int = 60
     """Largest set matched exhaustively (all pairs) when ``matching`` is ``auto``."""
     spatial_neighbors: int = 20
     """Spatial and footprint matching: at most how many GPS-nearest photos each photo is matched with."""
     min_footprint_overlap: float = 0.33
-    """Footprint matching: photos are matched when their nadir footprints can overlap by at least
-    this share of the footprint's narrow side."""
+    """Footprint matching: photos are matched when their ground footprints (nadir, or what each
+    tilted view sees) can overlap by at least this share of the narrower footprint's narrow side."""
     spatial_max_distance_m: float = 200.0
     """Spatial matching: photos further apart than this (metres, horizontally) are not compared."""
     sequential_overlap: int = 15

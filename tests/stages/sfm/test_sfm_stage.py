@@ -112,6 +112,9 @@ def test_brighton_matches_the_photos_whose_footprints_overlap(brighton_run: Stag
     assert matching["height_above_ground_m"] == pytest.approx(cameras - ground, rel=0.25)
     # At least the 4 nearest photos each, at most the 8 allowed: fewer pairs than exhaustive's 153.
     assert 18 * 4 // 2 <= matching["matched_pairs"] <= 18 * 8
+    # The DJI photos' XMP gives each view (straight down), so each was paired by what it sees,
+    # the names with a space in them ("flight 1/DCIM/...") included.
+    assert (matching["photos_by_view"], matching["photos_by_gps"]) == (18, 0)
 
 
 @pytest.mark.slow

@@ -13,15 +13,22 @@ verification): the points' median depth, in lengths of the pair's baseline, time
 distance between the two photos is their height above the ground. The median over the pairs is the
 survey's height; the photos are then matched with every neighbour within
 ``(1 - min_footprint_overlap)`` of the narrowest footprint side (at most ``spatial_neighbors``).
+
+A point's depth is its height below the camera only when the camera looks straight down. Where
+the photo's XMP says how far below the horizon the camera looked (``camera_view``), each point's
+drop is measured along the world's down instead, seen from the camera (gimbal roll taken as
+level): the same height for an oblique survey, and the depth again for a nadir one.
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
 import pycolmap
 
+from splatflow.stages.sfm.camera_view import CameraView
 from splatflow.stages.sfm.colmap_options import UNVERIFIED_CONFIGS
 from splatflow.stages.sfm.photos import Photo
 
@@ -45,6 +52,7 @@ def horizontal_positions(photos: list[Photo]) -> dict[str, np.ndarray]:
 def height_above_ground(database: Path, photos: list[Photo]) -> float | None:
     """The survey's camera height over its ground, from the verified pairs' depths and GPS baselines."""
     positions = horizontal_positions(photos)
+    views = {photo.name: photo.view for photo in photos}
     with pycolmap.Database.open(database) as db:
         names = {image.image_id: image.name for image in db.read_all_images()}
         cameras = {image.image_id: db.read_camera(image.camera_id) for image in db.read_all_images()}
@@ -67,23 +75,30 @@ def height_above_ground(database: Path, photos: list[Photo]) -> float | None:
             ]
             # COLMAP scales the relative pose so that the points' median depth is about 1: the
             # baseline's length in that scale turns depths into baselines.
-            depth = _median_depth(relative_pose.matrix(), *rays)
+            drop = _median_drop(relative_pose.matrix(), rays[0], rays[1], _down_in_camera(views.get(names[first])))
             scale = float(np.linalg.norm(relative_pose.translation))
             baseline = float(np.linalg.norm(positions[names[first]] - positions[names[second]]))
-            if depth is not None and baseline > 0 and scale > 0:
-                heights.append(depth / scale * baseline)
+            if drop is not None and baseline > 0 and scale > 0:
+                heights.append(drop / scale * baseline)
     return float(np.median(heights)) if len(heights) >= MIN_HEIGHT_PAIRS else None
 
 
-def _median_depth(cam2_from_cam1: np.ndarray, rays1: np.ndarray, rays2: np.ndarray) -> float | None:
-    """Median depth in the first camera of the matches, in units of the pair's baseline."""
+def _down_in_camera(view: CameraView | None) -> np.ndarray:
+    """The world's down in the camera's frame (x right, y down the image, z forward); nadir if unknown."""
+    if view is None:
+        return np.array([0.0, 0.0, 1.0])
+    return np.array([0.0, math.cos(view.depression_rad), math.sin(view.depression_rad)])
+
+
+def _median_drop(cam2_from_cam1: np.ndarray, rays1: np.ndarray, rays2: np.ndarray, down: np.ndarray) -> float | None:
+    """Median distance of the matches below the first camera, in units of the pair's baseline."""
     cam1_from_cam1 = np.eye(3, 4)
-    depths = []
+    drops = []
     for ray1, ray2 in zip(rays1, rays2, strict=True):
         point = pycolmap.triangulate_point(cam1_from_cam1, cam2_from_cam1, ray1, ray2)
         if point is not None and point[2] > 0:
-            depths.append(float(point[2]))
-    return float(np.median(depths)) if depths else None
+            drops.append(float(np.dot(point, down)))
+    return float(np.median(drops)) if drops else None
 
 
 def footprint_reach(height_m: float, photos: list[Photo], min_overlap: float) -> float:

@@ -5,7 +5,8 @@ surfacing as an obscure failure deep inside feature extraction. Each photo is tu
 from its EXIF orientation (COLMAP ignores that tag) and downscaled to the working size, which is
 also the resolution of the undistorted images handed to training. EXIF focal length and GPS are
 read on the way, since a focal-length prior and GPS positions make matching and mapping both
-faster and more reliable.
+faster and more reliable, and so is the gimbal's attitude from XMP (``camera_view``), which tells
+footprint matching what ground a tilted camera sees.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from splatflow.contract.sfm_settings import Settings
 from splatflow.stages.harness import Progress
+from splatflow.stages.sfm.camera_view import CameraView, camera_view
 from splatflow.stages.sfm.colmap_options import thread_count
 from splatflow.stages.sfm.unpack import SkippedFile
 
@@ -55,6 +57,8 @@ class Photo:
     """Focal-length prior in pixels of the working image."""
     focal_from_exif: bool
     gps: GpsPosition | None
+    view: CameraView | None = None
+    """Where the camera pointed (the gimbal's pitch and heading, from XMP), when the photo says."""
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,7 @@ def _skip(name: str, reason: str) -> SkippedFile:
 def _decode_one(source: Path, name: str, destination: Path, settings: Settings) -> Photo:
     with Image.open(source / name) as original:
         exif = original.getexif()
+        xmp = original.info.get("xmp")
         original_size = original.size
         # JPEG can decode straight to a reduced scale: far faster than decoding 4000 px and shrinking.
         original.draft("RGB", (settings.image_max_size, settings.image_max_size))
@@ -125,6 +130,7 @@ def _decode_one(source: Path, name: str, destination: Path, settings: Settings) 
         focal_px=focal_px,
         focal_from_exif=from_exif,
         gps=gps_position(exif),
+        view=camera_view(xmp),
     )
 
 
