@@ -41,10 +41,11 @@ HOLDOUT_EVERY = 8
 
 
 def point_splats(points: np.ndarray, colours: np.ndarray) -> Splats:
-    """SfM points as opaque round splats as wide as the gap to their nearest neighbour."""
+    """SfM points as opaque round splats a quarter of the gap to their nearest neighbour wide
+    (a sparse cloud drawn as dots: where the view looks, not what a trained model shows)."""
     cloud = torch.from_numpy(points)
     gaps = torch.cat([torch.cdist(chunk, cloud).topk(2, largest=False).values[:, 1] for chunk in cloud.split(2048)])
-    scale = np.log(np.clip(gaps.numpy(), 1e-3, None))[:, None].repeat(3, axis=1)
+    scale = np.log(np.clip(0.25 * gaps.numpy(), 1e-3, None))[:, None].repeat(3, axis=1)
     count = len(points)
     return Splats(
         means=points.astype(np.float32),

@@ -139,8 +139,13 @@ def envelope_figures(view: Camera, photos: list[Camera], up: np.ndarray = UP) ->
 
 def share_in_frame(view: Camera, points: np.ndarray) -> float:
     """The share of ``points`` in front of ``view`` that project inside its image."""
+    return float(in_frame(view, points).mean())
+
+
+def in_frame(view: Camera, points: np.ndarray) -> np.ndarray:
+    """Which of ``points`` are in front of ``view`` and project inside its image."""
     local = points @ view.view_matrix()[:3, :3].T + view.view_matrix()[:3, 3]
     depth = np.where(local[:, 2] > 0, local[:, 2], np.nan)
     u = view.fx * local[:, 0] / depth + view.cx
     v = view.fy * local[:, 1] / depth + view.cy
-    return float(((u >= 0) & (u < view.width) & (v >= 0) & (v < view.height)).mean())
+    return (u >= 0) & (u < view.width) & (v >= 0) & (v < view.height)

@@ -15,6 +15,7 @@ from synthetic_captures import (
     SUBJECT_CENTRE,
     UP,
     envelope_figures,
+    in_frame,
     photo_positions,
     scene_with_background,
     share_in_frame,
@@ -129,3 +130,19 @@ def test_the_far_background_never_sets_the_framing(tmp_path, geometry):
         eye_mixed = photo_positions([mixed.camera])[0]
         eye_clean = photo_positions([clean.camera])[0]
         assert np.linalg.norm(eye_mixed - eye_clean) < 5.0
+
+
+@pytest.mark.parametrize("geometry", sorted(CAPTURES))
+def test_the_far_background_is_counted_and_kept(tmp_path, geometry):
+    scene, is_subject = scene_with_background()
+    photos = CAPTURES[geometry]()
+    write_cameras(photos, tmp_path / "cameras.json", up=UP)
+
+    views = site_views(scene, tmp_path / "cameras.json")
+
+    assert views is not None
+    subject = scene.means[is_subject].astype(np.float64)
+    unseen = ~np.any([in_frame(photo, subject) for photo in photos], axis=0)
+    far = int((~is_subject).sum())
+    # All the far splats, and of the subject's at most those outside every photo.
+    assert far <= views.background_splats <= far + int(unseen.sum())

@@ -56,6 +56,9 @@ class SiteViews:
     orbits: list[CaptureView]
     holdout: Camera | None
     """The first held-out camera, for the comparison; ``None`` when none travels with the model."""
+    background_splats: int
+    """Splats no photo sees near what it looks at (sky, horizon, distant hills): they stay in the
+    model and the bundle, but never set the framing."""
 
     def viewer_extras(self) -> dict[str, Any]:
         """The viewer's first view (the preview's), for the bundle's ``meta.json`` ``extras``."""
@@ -92,7 +95,8 @@ def site_views(splats: Splats, cameras_file: Path | None) -> SiteViews | None:
         log.warning("no stills: %s", exc)
         return None
     points = np.asarray(splats.means, dtype=np.float64)
-    framed = points[subject_mask(capture, points)]
+    subject = subject_mask(capture, points)
+    framed = points[subject]
     if len(framed) == 0:
         framed = capture.aim_points
     first = typical_photo(capture)
@@ -101,7 +105,13 @@ def site_views(splats: Splats, cameras_file: Path | None) -> SiteViews | None:
         view_from_photo(capture, photo, framed, ORBIT_SIZE, name=f"orbit {index}")
         for index, photo in enumerate(photos_around(capture, up, first, ORBIT_STILLS))
     ]
-    return SiteViews(up=up, preview=preview, orbits=orbits, holdout=cameras[0] if cameras else None)
+    return SiteViews(
+        up=up,
+        preview=preview,
+        orbits=orbits,
+        holdout=cameras[0] if cameras else None,
+        background_splats=int((~subject).sum()),
+    )
 
 
 def _save(pixels: npt.NDArray[np.uint8], path: Path) -> None:
