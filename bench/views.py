@@ -7,7 +7,8 @@ as the training stage splits them and only the held-out ones (what travels with 
 the views, as in the compression stage; the figures are measured against *all* the photos. The
 splats are the SfM points drawn as round splats (no training needed), the sky and horizon
 points SfM found included. ``--model`` folders (a training job's model: ``splat.ply``,
-``cameras.json``) are measured against their held-out cameras only. ``--synthetic`` adds the
+``cameras.json``) are measured against their held-out cameras, or given as ``MODEL:SFM``
+against all the photos of that SfM output. ``--synthetic`` adds the
 synthetic nadir grid, orbit and street of the tests (``tests/synthetic_captures.py``).
 
     .venv/bin/python bench/views.py --sfm OUT/lund OUT/sample --synthetic --out /tmp/previews
@@ -81,18 +82,26 @@ def sfm_row(folder: Path, out: Path) -> str:
     return measure(folder.name, splats, [view.camera for view in scene.holdout], photos, up, out)
 
 
-def model_row(folder: Path, out: Path) -> str:
+def model_row(spec: str, out: Path) -> str:
+    """``MODEL`` or ``MODEL:SFM``: with the SfM output, measured against all its photos."""
+    model, _, sfm = spec.partition(":")
+    folder = Path(model)
     held_out = read_cameras(folder / "cameras.json")
+    splats = read_ply(folder / "splat.ply")
     up = read_up(folder / "cameras.json")
     if up is None:
-        up = scene_up(held_out, read_ply(folder / "splat.ply").means, georegistered=False)
-    return measure(folder.name, read_ply(folder / "splat.ply"), held_out, held_out, up, out)
+        up = scene_up(held_out, splats.means, georegistered=False)
+    photos = held_out
+    if sfm:
+        scene = load_scene(Path(sfm), HOLDOUT_EVERY, 480)
+        photos = [view.camera for view in scene.training + scene.holdout]
+    return measure(f"{folder.parent.name}-trained", splats, held_out, photos, up, out)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sfm", type=Path, nargs="*", default=[], help="SfM stage output folders")
-    parser.add_argument("--model", type=Path, nargs="*", default=[], help="training model folders")
+    parser.add_argument("--model", nargs="*", default=[], help="training model folders, MODEL or MODEL:SFM")
     parser.add_argument("--synthetic", action="store_true", help="add the synthetic captures")
     parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "splatflow-views")
     args = parser.parse_args()

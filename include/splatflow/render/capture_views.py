@@ -20,8 +20,8 @@ kilometres above a site photographed from 40 m. Here the photos decide, whatever
   flight's height; an orbit: on the orbit; a street: in the street). What does not fit from
   there is fitted by widening the lens, up to ``MAX_HORIZONTAL_FOV_DEGREES``.
 
-The thumbnails look at the subject from photos spread around it, each on its photo's line to the
-subject, again within the survey's radius of that photo. Cameras follow the
+The thumbnails look from photos spread around the subject, each turned from its photo's
+direction towards the subject by at most ``MAX_TURN_DEGREES``, never from behind its photo. Cameras follow the
 OpenCV convention of ``formats.cameras`` (x right, y down, z forward).
 """
 
@@ -53,6 +53,8 @@ AIM_DEPTH_PERCENTILE = 20.0
 """Of the depths in the cone, the one taken as the first surface (past a few floaters)."""
 NEAR_DEPTH_FACTOR = 2.0
 """A splat is part of the subject when some photo sees it within this many times its aim depth."""
+MAX_TURN_DEGREES = 30.0
+"""A thumbnail turns from its photo's direction towards the subject by at most this."""
 SAMPLE = 200_000
 """Splats the framing is computed from (evenly strided), which is plenty to place a camera."""
 
@@ -186,9 +188,12 @@ def _view_along(
     size: tuple[int, int],
     name: str,
     distances: list[tuple[float, float]],
+    through: Vector | None = None,
 ) -> CaptureView:
-    """A view looking along ``forward`` at the subject, framing ``framed``, from a distance back
-    within one of ``distances`` (the one that frames best), image x along ``right_hint``."""
+    """A view looking along ``forward`` through ``through`` (the subject, unless given), framing
+    ``framed``, from a distance back within one of ``distances`` (the one that frames best),
+    image x along ``right_hint``."""
+    pivot = capture.subject if through is None else through
     width, height = size
     right = right_hint - (right_hint @ forward) * forward
     right = unit_vector(
@@ -196,11 +201,11 @@ def _view_along(
     )
     down = np.cross(forward, right)
     rotation = np.stack([right, down, forward])  # world -> camera rows
-    relative = (framed - capture.subject) @ rotation.T
+    relative = (framed - pivot) @ rotation.T
     fits = [_fit(relative, width, height, span) for span in distances]
     # The default lens where one is enough, else the widest span's; among those, the nearest view.
     distance, focal = max(fits, key=lambda fit: (fit[1], -fit[0]))
-    eye = capture.subject - distance * forward
+    eye = pivot - distance * forward
     world_to_camera = np.eye(4)
     world_to_camera[:3, :3] = rotation
     world_to_camera[:3, 3] = -rotation @ eye
@@ -232,14 +237,29 @@ def preview_view(capture: Capture, framed: Vector, size: tuple[int, int], name: 
     return _view_along(capture, forward, capture.rights[index], framed, size, name, spans)
 
 
+def _turned_towards(start: Vector, goal: Vector, most_degrees: float) -> Vector:
+    """``start`` turned towards ``goal`` (both unit) by their angle, at most ``most_degrees``."""
+    angle = math.acos(float(np.clip(start @ goal, -1.0, 1.0)))
+    limit = math.radians(most_degrees)
+    if angle <= limit:
+        return goal
+    across = unit_vector(goal - (goal @ start) * start)
+    return math.cos(limit) * start + math.sin(limit) * across
+
+
 def view_from_photo(capture: Capture, index: int, framed: Vector, size: tuple[int, int], name: str) -> CaptureView:
-    """A view on the line from photo ``index`` to the subject, framing ``framed`` (the subject's
-    splats), no further than the survey's radius from that photo."""
-    to_subject = capture.subject - capture.positions[index]
-    reach = float(np.linalg.norm(to_subject))
+    """A view from photo ``index`` turned towards the subject (by at most ``MAX_TURN_DEGREES``
+    from where the photo looked), framing ``framed`` (the subject's splats) from between that
+    photo and up to the survey's radius nearer the subject: never behind the photo, where a
+    street photo has the wall it stood against."""
+    position = capture.positions[index]
+    forward = _turned_towards(capture.directions[index], unit_vector(capture.subject - position), MAX_TURN_DEGREES)
+    # Placed by its distance back along ``forward`` from the point abreast of the subject.
+    reach = max(float((capture.subject - position) @ forward), 2e-6)
     slack = max(capture.radius, 1e-6)
-    span = (max(reach - slack, 1e-6), reach + slack)
-    return _view_along(capture, unit_vector(to_subject), capture.rights[index], framed, size, name, [span])
+    span = (max(reach - slack, 1e-6), reach)
+    pivot = position + reach * forward
+    return _view_along(capture, forward, capture.rights[index], framed, size, name, [span], pivot)
 
 
 def typical_photo(capture: Capture) -> int:
