@@ -34,7 +34,7 @@ from splatflow.stages.train.dataset import load_scene
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.append(str(REPO_ROOT / "tests"))  # the synthetic captures the stills tests use too
-from synthetic_captures import CAPTURES, envelope_figures, scene_with_background  # noqa: E402
+from synthetic_captures import CAPTURES, envelope_figures, in_frame, scene_with_background  # noqa: E402
 
 SH_C0 = 0.28209479177387814
 HOLDOUT_EVERY = 8
@@ -63,14 +63,15 @@ def measure(name: str, splats: Splats, held_out: list[Camera], photos: list[Came
         write_cameras(held_out, Path(folder) / "cameras.json", up=up)
         views = site_views(splats, Path(folder) / "cameras.json")
     if views is None:
-        return f"| {name} | {len(photos)} | {len(held_out)} | no views | | | | |"
+        return f"| {name} | {len(photos)} | {len(held_out)} | no views | | | | | |"
     figures = envelope_figures(views.preview.camera, photos, up)
+    framed = 100.0 * in_frame(views.preview.camera, splats.means.astype(np.float64)).mean()
     path = out / f"{name}.png"
     Image.fromarray(to_8_bit(render_splats(splats, views.preview.camera))).save(path)
     return (
         f"| {name} | {len(photos)} | {len(held_out)} | {figures['nearest_photo_m']:.1f} | "
         f"{figures['survey_radius_m']:.1f} | {figures['angle_to_photo_deg']:.1f} | "
-        f"{figures['from_straight_down_deg']:.1f} | {path} |"
+        f"{figures['from_straight_down_deg']:.1f} | {framed:.0f} | {path} |"
     )
 
 
@@ -107,8 +108,8 @@ def main() -> None:
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     print("| capture | photos | placing views | nearest photo (m) | survey radius (m) |", end="")
-    print(" angle to a photo (deg) | from straight down (deg) | preview |")
-    print("|---|---|---|---|---|---|---|---|")
+    print(" angle to a photo (deg) | from straight down (deg) | splats in frame % | preview |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for folder in args.sfm:
         print(sfm_row(folder, args.out), flush=True)
     for folder in args.model:

@@ -16,9 +16,11 @@ kilometres above a site photographed from 40 m. Here the photos decide, whatever
   typical direction (the photo direction closest, on average, to all the others: a nadir grid's
   straight down, an orbit's inward tilt, a street's look across), from a point on that line
   within the survey's radius (the median distance of the photos from their middle) of some
-  photo, as near as frames the subject (a nadir grid: above the middle of the site, about the
-  flight's height; an orbit: on the orbit; a street: in the street). What does not fit from
-  there is fitted by widening the lens, up to ``MAX_HORIZONTAL_FOV_DEGREES``.
+  photo, as near as frames the subject (an orbit: on the orbit; a street: in the street). What
+  does not fit from there is fitted by widening the lens, up to ``MAX_HORIZONTAL_FOV_DEGREES``.
+  A survey flown looking down may be climbed over: its preview rises above the middle of the
+  site until the whole surveyed area fits, still looking straight down, the site's long side
+  along the frame's width.
 
 The thumbnails look from photos spread around the subject, each turned from its photo's
 direction towards the subject by at most ``MAX_TURN_DEGREES``, never from behind its photo. Cameras follow the
@@ -53,6 +55,8 @@ AIM_DEPTH_PERCENTILE = 20.0
 """Of the depths in the cone, the one taken as the first surface (past a few floaters)."""
 NEAR_DEPTH_FACTOR = 2.0
 """A splat is part of the subject when some photo sees it within this many times its aim depth."""
+NADIR_DEGREES = 30.0
+"""Photos looking this close to straight down are a survey from above, which may be climbed over."""
 MAX_TURN_DEGREES = 30.0
 """A thumbnail turns from its photo's direction towards the subject by at most this."""
 SAMPLE = 200_000
@@ -225,16 +229,31 @@ def _spans_near_photos(capture: Capture, forward: Vector) -> list[tuple[float, f
     return [(max(low, 1e-6), high) for low, high in spans if high > 1e-6]
 
 
-def preview_view(capture: Capture, framed: Vector, size: tuple[int, int], name: str) -> CaptureView:
+def _longest_across(points: Vector, forward: Vector) -> Vector:
+    """The direction across ``forward`` along which ``points`` spread most: a map view's image x,
+    so an oblong site lies along the frame's width."""
+    flat = points - points.mean(axis=0)
+    flat = flat - np.outer(flat @ forward, forward)
+    _, vectors = np.linalg.eigh(flat.T @ flat)
+    return np.asarray(vectors[:, 2], dtype=np.float64)
+
+
+def preview_view(capture: Capture, up: Vector, framed: Vector, size: tuple[int, int], name: str) -> CaptureView:
     """The preview: along the photos' typical direction (``typical_photo``'s own), at the subject,
-    from where some photo stood (within the survey's radius of it). Should that line pass no
-    photo near enough, from the typical photo's line to the subject instead."""
+    from where some photo stood (within the survey's radius of it). Photos that look down (within
+    ``NADIR_DEGREES`` of it) leave the air above them free: the view may rise over the site until
+    it frames the whole survey, as a pilot would climb. Should the line pass no photo near
+    enough, the view stands on the typical photo's line to the subject instead."""
     index = typical_photo(capture)
     forward = capture.directions[index]
     spans = _spans_near_photos(capture, forward)
+    right = capture.rights[index]
+    if spans and float(-forward @ unit_vector(up)) >= math.cos(math.radians(NADIR_DEGREES)):
+        spans.append((min(low for low, _ in spans), math.inf))
+        right = _longest_across(framed, forward)
     if not spans:
         return view_from_photo(capture, index, framed, size, name)
-    return _view_along(capture, forward, capture.rights[index], framed, size, name, spans)
+    return _view_along(capture, forward, right, framed, size, name, spans)
 
 
 def _turned_towards(start: Vector, goal: Vector, most_degrees: float) -> Vector:

@@ -100,7 +100,7 @@ def site_views(splats: Splats, cameras_file: Path | None) -> SiteViews | None:
     if len(framed) == 0:
         framed = capture.aim_points
     first = typical_photo(capture)
-    preview = preview_view(capture, framed, PREVIEW_SIZE, name="overview")
+    preview = preview_view(capture, up, framed, PREVIEW_SIZE, name="overview")
     orbits = [
         view_from_photo(capture, photo, framed, ORBIT_SIZE, name=f"orbit {index}")
         for index, photo in enumerate(photos_around(capture, up, first, ORBIT_STILLS))
