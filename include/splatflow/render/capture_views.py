@@ -18,9 +18,9 @@ kilometres above a site photographed from 40 m. Here the photos decide, whatever
   within the survey's radius (the median distance of the photos from their middle) of some
   photo, as near as frames the subject (an orbit: on the orbit; a street: in the street). What
   does not fit from there is fitted by widening the lens, up to ``MAX_HORIZONTAL_FOV_DEGREES``.
-  A survey flown looking down may be climbed over: its preview rises above the middle of the
-  site until the whole surveyed area fits, still looking straight down, the site's long side
-  along the frame's width.
+  A survey flown looking down may be climbed over: its preview stands above the middle of the
+  site, high enough that the whole surveyed area fits, looking down ``MAP_TILT_DEGREES`` off
+  vertical, level (the viewer's orbit camera cannot roll), the site's long side across.
 
 The thumbnails look from photos spread around the subject, each turned from its photo's
 direction towards the subject by at most ``MAX_TURN_DEGREES``, never from behind its photo. Cameras follow the
@@ -57,6 +57,8 @@ NEAR_DEPTH_FACTOR = 2.0
 """A splat is part of the subject when some photo sees it within this many times its aim depth."""
 NADIR_DEGREES = 30.0
 """Photos looking this close to straight down are a survey from above, which may be climbed over."""
+MAP_TILT_DEGREES = 15.0
+"""A survey from above is previewed this far from straight down: a map that still reads as 3D."""
 MAX_TURN_DEGREES = 30.0
 """A thumbnail turns from its photo's direction towards the subject by at most this."""
 SAMPLE = 200_000
@@ -230,8 +232,8 @@ def _spans_near_photos(capture: Capture, forward: Vector) -> list[tuple[float, f
 
 
 def _longest_across(points: Vector, forward: Vector) -> Vector:
-    """The direction across ``forward`` along which ``points`` spread most: a map view's image x,
-    so an oblong site lies along the frame's width."""
+    """The direction across ``forward`` (for a map: across up) along which ``points`` spread
+    most, so an oblong site lies along the frame's width."""
     flat = points - points.mean(axis=0)
     flat = flat - np.outer(flat @ forward, forward)
     _, vectors = np.linalg.eigh(flat.T @ flat)
@@ -241,16 +243,22 @@ def _longest_across(points: Vector, forward: Vector) -> Vector:
 def preview_view(capture: Capture, up: Vector, framed: Vector, size: tuple[int, int], name: str) -> CaptureView:
     """The preview: along the photos' typical direction (``typical_photo``'s own), at the subject,
     from where some photo stood (within the survey's radius of it). Photos that look down (within
-    ``NADIR_DEGREES`` of it) leave the air above them free: the view may rise over the site until
-    it frames the whole survey, as a pilot would climb. Should the line pass no photo near
-    enough, the view stands on the typical photo's line to the subject instead."""
+    ``NADIR_DEGREES`` of it) leave the air above them free: the view rises over the site until it
+    frames the whole survey, as a pilot would climb, ``MAP_TILT_DEGREES`` off vertical. Should the
+    line pass no photo near enough, the view stands on the typical photo's line to the subject."""
     index = typical_photo(capture)
     forward = capture.directions[index]
     spans = _spans_near_photos(capture, forward)
     right = capture.rights[index]
-    if spans and float(-forward @ unit_vector(up)) >= math.cos(math.radians(NADIR_DEGREES)):
-        spans.append((min(low for low, _ in spans), math.inf))
-        right = _longest_across(framed, forward)
+    sky = unit_vector(up)
+    if float(-forward @ sky) >= math.cos(math.radians(NADIR_DEGREES)):
+        # Level (image x horizontal) and tilted, so the viewer's orbit camera, which cannot roll,
+        # opens on the same view; the site's long side along the width.
+        right = _longest_across(framed, sky)
+        ahead = np.cross(sky, right)
+        tilt = math.radians(MAP_TILT_DEGREES)
+        forward = -math.cos(tilt) * sky + math.sin(tilt) * ahead
+        spans = [(1e-6, math.inf)]
     if not spans:
         return view_from_photo(capture, index, framed, size, name)
     return _view_along(capture, forward, right, framed, size, name, spans)
