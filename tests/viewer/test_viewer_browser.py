@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 from PIL import Image
+from synthetic_captures import nadir_grid
 from synthetic_scene import synthetic_scene
 
 from splatflow.formats.cameras import Camera, write_cameras
@@ -150,12 +151,12 @@ def test_viewer_draws_what_our_renderer_draws_from_the_same_camera(
 def test_viewer_opens_on_the_overview_the_bundle_carries_and_draws_its_colours(
     browser: Any, tmp_path: Path, static_site: tuple[str, Path]
 ) -> None:
-    """The first view is the compression stage's overview (the email preview's camera), drawn as
+    """The first view is the compression stage's preview camera (over a nadir survey), drawn as
     our renderer draws it, with the same mean colour: the viewer adds no tint of its own."""
     base, folder = static_site
     scene = synthetic_scene(8000, sh_degree=1, seed=3)
     scene = dataclasses.replace(scene, scales=scene.scales + np.float32(np.log(4.0)), antialiased=True)
-    write_cameras([], tmp_path / "cameras.json", up=[0.0, 0.0, 1.0])
+    write_cameras(nadir_grid(), tmp_path / "cameras.json", up=[0.0, 0.0, 1.0])
     views = site_views(scene, tmp_path / "cameras.json")
     assert views is not None
     (folder / VIEWER_FILE_NAME).write_text(viewer_page(MANIFEST), encoding="utf-8")

@@ -1,5 +1,6 @@
-"""The stills look at the whole site from above, from the up the training stage wrote or, for an
-older model, the one its held-out cameras give; the viewer gets the same first view."""
+"""The stills frame the subject from where the photos were taken, whatever the capture's geometry
+(a nadir grid, an orbit, a street), with the up the training stage wrote or, for an older model,
+the one its held-out cameras give; the viewer gets the same first view."""
 
 from __future__ import annotations
 
@@ -7,7 +8,18 @@ import dataclasses
 import json
 
 import numpy as np
+import pytest
 from PIL import Image
+from synthetic_captures import (
+    CAPTURES,
+    SUBJECT_CENTRE,
+    UP,
+    envelope_figures,
+    in_frame,
+    photo_positions,
+    scene_with_background,
+    share_in_frame,
+)
 from synthetic_scene import synthetic_scene
 
 from splatflow.formats.cameras import camera_from_matrices, write_cameras
@@ -20,8 +32,12 @@ NADIR = camera_from_matrices("DJI_0022.JPG", 64, 48, [[40, 0, 32], [0, 40, 24], 
 
 def test_views_use_the_up_the_model_carries(tmp_path):
     scene = synthetic_scene(2000, sh_degree=0, seed=1)
-    turned = scene.means @ np.array([[1.0, 0, 0], [0, 0, -1], [0, 1, 0]]).T  # z up -> y down, as COLMAP frames are
-    write_cameras([NADIR], tmp_path / "cameras.json", up=[0.0, -1.0, 0.0])
+    turn = np.array([[1.0, 0, 0], [0, 0, -1], [0, 1, 0]])  # z up -> y down, as COLMAP frames are
+    turned = scene.means @ turn.T
+    world_to_camera = NADIR.view_matrix()
+    world_to_camera[:3, :3] = world_to_camera[:3, :3] @ turn.T
+    photo = camera_from_matrices(NADIR.name, NADIR.width, NADIR.height, NADIR.intrinsics(), world_to_camera)
+    write_cameras([photo], tmp_path / "cameras.json", up=[0.0, -1.0, 0.0])
 
     views = site_views(dataclasses.replace(scene, means=turned.astype(np.float32)), tmp_path / "cameras.json")
 
@@ -70,3 +86,66 @@ def test_stills_and_the_viewers_first_view(tmp_path):
     extras = json.loads(json.dumps(views.viewer_extras()))
     assert extras["up"] == [0.0, 0.0, 1.0]
     assert extras["view"]["target"] == [float(v) for v in views.preview.target]
+
+
+@pytest.mark.parametrize("geometry", sorted(CAPTURES))
+def test_the_preview_stands_where_the_photos_were_taken_and_looks_like_them(tmp_path, geometry):
+    photos = CAPTURES[geometry]()
+    scene, is_subject = scene_with_background()
+    write_cameras(photos, tmp_path / "cameras.json", up=UP)
+
+    views = site_views(scene, tmp_path / "cameras.json")
+
+    assert views is not None
+    figures = envelope_figures(views.preview.camera, photos)
+    assert figures["angle_to_photo_deg"] <= 30.0, figures
+    subject = scene.means[is_subject].astype(np.float64)
+    if geometry == "nadir grid":
+        # A survey from above: straight down, climbed over the site until all of it is in frame.
+        assert figures["from_straight_down_deg"] <= 30.0, figures
+        assert share_in_frame(views.preview.camera, subject) >= 0.9, "the whole surveyed area"
+    else:
+        assert figures["nearest_photo_m"] <= figures["survey_radius_m"], figures
+        assert share_in_frame(views.preview.camera, subject) >= 0.6, "the subject fills the frame"
+    assert np.linalg.norm(views.preview.target - SUBJECT_CENTRE) < 10.0, "the view looks at the subject"
+
+
+@pytest.mark.parametrize("geometry", sorted(CAPTURES))
+def test_the_far_background_never_sets_the_framing(tmp_path, geometry):
+    photos = CAPTURES[geometry]()
+    scene, is_subject = scene_with_background()
+    write_cameras(photos, tmp_path / "cameras.json", up=UP)
+    alone = dataclasses.replace(
+        scene,
+        **{
+            name: getattr(scene, name)[is_subject]
+            for name in ("means", "scales", "quats", "opacities", "sh_dc", "sh_rest")
+        },
+    )
+
+    with_background = site_views(scene, tmp_path / "cameras.json")
+    without = site_views(alone, tmp_path / "cameras.json")
+
+    assert with_background is not None and without is not None
+    for mixed, clean in zip(
+        [with_background.preview, *with_background.orbits], [without.preview, *without.orbits], strict=True
+    ):
+        eye_mixed = photo_positions([mixed.camera])[0]
+        eye_clean = photo_positions([clean.camera])[0]
+        assert np.linalg.norm(eye_mixed - eye_clean) < 5.0
+
+
+@pytest.mark.parametrize("geometry", sorted(CAPTURES))
+def test_the_far_background_is_counted_and_kept(tmp_path, geometry):
+    scene, is_subject = scene_with_background()
+    photos = CAPTURES[geometry]()
+    write_cameras(photos, tmp_path / "cameras.json", up=UP)
+
+    views = site_views(scene, tmp_path / "cameras.json")
+
+    assert views is not None
+    subject = scene.means[is_subject].astype(np.float64)
+    unseen = ~np.any([in_frame(photo, subject) for photo in photos], axis=0)
+    far = int((~is_subject).sum())
+    # All the far splats, and of the subject's at most those outside every photo.
+    assert far <= views.background_splats <= far + int(unseen.sum())

@@ -49,6 +49,9 @@ class CompressionReport:
     encode_seconds: float
     attribute_rmse: dict[str, float]
     quality: dict[str, Any] | None = None
+    background_splats: int | None = None
+    """Splats kept but outside the subject the photos look at (sky, horizon), which never set the
+    stills' framing; ``None`` when no cameras travel with the model."""
     quality_skipped: str | None = None
     """Why no render check ran, when it did not."""
     settings: dict[str, Any] = field(default_factory=dict)

@@ -174,6 +174,7 @@ def compress(model: ModelInput, output_dir: Path, settings: Settings) -> Compres
         attribute_rmse=attribute_rmse(encoding.splats, decoded),
         quality=None if check is None else quality_summary(check),
         quality_skipped=skipped,
+        background_splats=None if views is None else views.background_splats,
         settings=dataclasses.asdict(settings),
     )
     report.write(output_dir / COMPRESSION_REPORT)

@@ -2,10 +2,11 @@
 and a held-out photo beside its render.
 
 All are rendered from the *decoded* ``.sog``: what the user sees in the email is what they
-download. The preview and the thumbnails look at the whole site from above (``render.overview``):
-a held-out photo's viewpoint shows whatever that photo framed, which on a drone survey is often
-an edge of the site with no geometry. The held-out comparison stays, for what the PSNR figure
-measures. The same overview goes into the bundle's ``meta.json`` (``extras``) as the viewer's
+download. The preview and the thumbnails frame the subject the photos look at, from where the
+photos were taken (``render.capture_views``): a nadir survey from above at the flight's height, an
+orbit from the orbit, a street from the street; the sky and horizon splats never decide the view.
+The held-out comparison stays, for what the PSNR figure measures. The same preview view goes into
+the bundle's ``meta.json`` (``extras``) as the viewer's
 first view, so the viewer opens where the email's preview looks from.
 """
 
@@ -25,7 +26,16 @@ from splatflow.contract.outputs import COMPARISON, ORBIT_STILLS, PREVIEW, orbit_
 from splatflow.formats.cameras import Camera, read_cameras, read_up
 from splatflow.formats.ply import Splats
 from splatflow.render import render_splats, to_8_bit
-from splatflow.render.overview import Overview, overview_camera, up_from_cameras
+from splatflow.render.capture_views import (
+    CaptureView,
+    photos_around,
+    preview_view,
+    read_capture,
+    subject_mask,
+    typical_photo,
+    view_from_photo,
+)
+from splatflow.render.overview import up_from_cameras
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +43,6 @@ PREVIEW_SIZE = (640, 360)
 """The email shows the preview 600 px wide."""
 ORBIT_SIZE = (240, 150)
 """The email shows each thumbnail at most 192 px wide."""
-PREVIEW_TILT_DEGREES = 15.0
-"""From straight down: a map of the site that still reads as 3D."""
-ORBIT_TILT_DEGREES = 30.0
 COMPARISON_WIDTH = 320
 """Width of each half of the held-out comparison (photo | render)."""
 
@@ -45,10 +52,13 @@ class SiteViews:
     """Where the stills look from, in the splat's own frame."""
 
     up: npt.NDArray[np.float64]
-    preview: Overview
-    orbits: list[Overview]
+    preview: CaptureView
+    orbits: list[CaptureView]
     holdout: Camera | None
     """The first held-out camera, for the comparison; ``None`` when none travels with the model."""
+    background_splats: int
+    """Splats no photo sees near what it looks at (sky, horizon, distant hills): they stay in the
+    model and the bundle, but never set the framing."""
 
     def viewer_extras(self) -> dict[str, Any]:
         """The viewer's first view (the preview's), for the bundle's ``meta.json`` ``extras``."""
@@ -67,25 +77,41 @@ class SiteViews:
 
 
 def site_views(splats: Splats, cameras_file: Path | None) -> SiteViews | None:
-    """The overview and orbit cameras of ``splats``; ``None`` for a model without cameras (a bare
-    ``.ply``), whose up is unknown. The up is the one the training stage wrote, else estimated
+    """The preview and orbit cameras of ``splats``, placed from its held-out photos' cameras;
+    ``None`` for a model without cameras (a bare ``.ply``), whose photos are unknown. The up is
+    the one the training stage wrote, else estimated
     from the held-out cameras (a model from before it wrote one)."""
     if cameras_file is None:
         return None
     cameras = read_cameras(cameras_file)
     up = read_up(cameras_file)
+    if not cameras:
+        return None
     if up is None:
-        if not cameras:
-            return None
         up = up_from_cameras(cameras, splats.means)
-    preview = overview_camera(splats.means, up, *PREVIEW_SIZE, PREVIEW_TILT_DEGREES, name="overview")
+    try:
+        capture = read_capture(cameras, splats.means)
+    except ValueError as exc:
+        log.warning("no stills: %s", exc)
+        return None
+    points = np.asarray(splats.means, dtype=np.float64)
+    subject = subject_mask(capture, points)
+    framed = points[subject]
+    if len(framed) == 0:
+        framed = capture.aim_points
+    first = typical_photo(capture)
+    preview = preview_view(capture, up, framed, PREVIEW_SIZE, name="overview")
     orbits = [
-        overview_camera(
-            splats.means, up, *ORBIT_SIZE, ORBIT_TILT_DEGREES, 360.0 * index / ORBIT_STILLS, f"orbit {index}"
-        )
-        for index in range(ORBIT_STILLS)
+        view_from_photo(capture, photo, framed, ORBIT_SIZE, name=f"orbit {index}")
+        for index, photo in enumerate(photos_around(capture, up, first, ORBIT_STILLS))
     ]
-    return SiteViews(up=up, preview=preview, orbits=orbits, holdout=cameras[0] if cameras else None)
+    return SiteViews(
+        up=up,
+        preview=preview,
+        orbits=orbits,
+        holdout=cameras[0] if cameras else None,
+        background_splats=int((~subject).sum()),
+    )
 
 
 def _save(pixels: npt.NDArray[np.uint8], path: Path) -> None:
@@ -115,5 +141,5 @@ def write_stills(decoded: Splats, views: SiteViews | None, photos: Path | None, 
     comparison = None if views.holdout is None else _comparison(decoded, views.holdout, photos)
     if comparison is not None:
         _save(comparison, output_dir / COMPARISON)
-    log.info("preview and %d orbit stills rendered from above the site", ORBIT_STILLS)
+    log.info("preview and %d orbit stills rendered from the photos' side of the site", ORBIT_STILLS)
     return True
