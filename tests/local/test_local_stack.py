@@ -8,6 +8,7 @@ database is read directly, with SQLite, after the stack is gone.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -89,6 +90,15 @@ class Stack:
         state: str = self.api(f"/dags/splat_pipeline/dagRuns/{quote(run_id, safe='')}")["state"]
         return state
 
+    def started_processes(self) -> list[psutil.Process]:
+        """The marked processes and every descendant of ``up``: a process that sets its title (Airflow's
+        components do) may overwrite its environment, marker and all."""
+        found = {process.pid: process for process in self.marked_processes()}
+        with contextlib.suppress(psutil.NoSuchProcess):
+            descendants = psutil.Process(self.process.pid).children(recursive=True)
+            found.update({process.pid: process for process in descendants})
+        return list(found.values())
+
     def marked_processes(self) -> list[psutil.Process]:
         """Every live process that carries this stack's marker (``up`` and all it started, however deep)."""
         found = []
@@ -144,8 +154,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         assert process.poll() is None, started.printed()[-3000:]
         yield started
     finally:
-        for leftover in started.marked_processes():
-            leftover.kill()
+        for leftover in started.started_processes():
+            with contextlib.suppress(psutil.NoSuchProcess):
+                leftover.kill()
 
 
 def test_up_puts_the_sample_in_the_uploads_bucket_and_prints_a_ready_trigger(stack: Stack) -> None:
@@ -159,6 +170,23 @@ def test_up_puts_the_sample_in_the_uploads_bucket_and_prints_a_ready_trigger(sta
     trigger = Trigger(api_url=stack.api_url, s3_url=s3_url, password=stack.password())
     assert stack.printed_curl() == trigger.curl()
     assert "| python3 -c" in trigger.curl()
+
+
+LOOPBACK = {"127.0.0.1", "::1"}
+
+
+def test_every_listener_up_started_binds_to_loopback(stack: Stack) -> None:
+    """The runtime, the API server and Airflow's two log servers (a task's and a trigger's log while it runs)."""
+    started = {process.pid for process in stack.started_processes()}
+    listening = [
+        (connection.laddr.ip, connection.laddr.port)
+        for connection in psutil.net_connections(kind="inet")
+        if connection.status == psutil.CONN_LISTEN and connection.pid in started
+    ]
+    ports = {port for _, port in listening}
+    expected = {stack.ports[name] for name in ("aws", "sagemaker", "smtp", "api", "worker_logs", "trigger_logs")}
+    assert expected <= ports, f"listening: {sorted(listening)}"
+    assert [(ip, port) for ip, port in listening if ip not in LOOPBACK] == []
 
 
 def test_the_readme_gives_the_printed_curl_example_for_the_default_port() -> None:

@@ -1,9 +1,10 @@
-"""``make up``: the embedded runtime with ``airflow standalone`` on it and the bundled sample ready to run.
+"""``make up``: the embedded runtime with Airflow on it and the bundled sample ready to run.
 
 In order: the runtime starts (S3, the job runner, the SMTP sink); the sample goes into the
-uploads bucket, zipped as ``make demo`` zips it; standalone starts; once the API server answers
-and knows ``splat_pipeline``, a ready-to-run trigger is printed (the UI's steps and a curl
-command). On SIGINT (Ctrl-C) or SIGTERM, standalone is stopped whole (``standalone``), the runs
+uploads bucket, zipped as ``make demo`` zips it; Airflow's components start, every listener on
+loopback (``airflow_processes``); once the API server answers and knows ``splat_pipeline``, a
+ready-to-run trigger is printed (the UI's steps and a curl command). On SIGINT (Ctrl-C) or
+SIGTERM, Airflow is stopped whole (``airflow_processes``), the runs
 it left queued or running are marked failed (``unfinished_runs``), and the runtime stops with
 its jobs: nothing ``up`` started outlives it.
 """
@@ -27,17 +28,17 @@ from pathlib import Path
 from typing import Any
 
 from splatflow.local.airflow_env import airflow_environment, prepare_airflow
+from splatflow.local.airflow_processes import LocalAirflow
 from splatflow.local.aws_clients import aws_client
 from splatflow.local.demo import SAMPLE_KEY, sample_zip
 from splatflow.local.runtime import EmbeddedRuntime
-from splatflow.local.standalone import StandaloneAirflow
 from splatflow.pipeline.ids import PIPELINE_DAG_ID
 
 log = logging.getLogger(__name__)
 
 ADMIN = "admin"
 PASSWORD_FILE = "simple_auth_manager_passwords.json.generated"
-"""Where standalone's auth manager keeps the admin password it generated, in ``AIRFLOW_HOME``."""
+"""Where Airflow's simple auth manager keeps the admin password it generated, in ``AIRFLOW_HOME``."""
 EXAMPLE_EMAIL = "you@example.com"
 READY_TIMEOUT_SECONDS = 600
 LOCAL_STACK_DEFAULTS = {"SPLATFLOW_REPROCESS_SCHEDULE": "none"}
@@ -123,7 +124,7 @@ def pipeline_registered(api_url: str, password: str) -> bool:
 
 
 class AirflowEndedError(RuntimeError):
-    """``airflow standalone`` exited by itself while the stack was up."""
+    """One of Airflow's components exited by itself while the stack was up."""
 
 
 def run_stack(runtime: EmbeddedRuntime, state_dir: Path, api_port: int) -> None:
@@ -138,6 +139,7 @@ def run_stack(runtime: EmbeddedRuntime, state_dir: Path, api_port: int) -> None:
     runtime.start()
     marking: subprocess.Popen[bytes] | None = None
     ended_by_itself = False
+    ended: list[str] = []
     deadline = math.inf
     try:
         environment = {
@@ -153,7 +155,7 @@ def run_stack(runtime: EmbeddedRuntime, state_dir: Path, api_port: int) -> None:
         )
         if stopping.is_set():
             return
-        airflow = StandaloneAirflow(environment)
+        airflow = LocalAirflow(environment)
         log.info("starting Airflow: UI and REST API on http://localhost:%d", api_port)
         airflow.start()
         try:
@@ -164,6 +166,7 @@ def run_stack(runtime: EmbeddedRuntime, state_dir: Path, api_port: int) -> None:
             while not stopping.wait(1.0) and airflow.running():
                 pass
             ended_by_itself = not stopping.is_set()
+            ended = airflow.ended()
         finally:
             deadline = time.monotonic() + STOP_BUDGET_SECONDS
             log.info("stopping Airflow")
@@ -176,11 +179,11 @@ def run_stack(runtime: EmbeddedRuntime, state_dir: Path, api_port: int) -> None:
         if marking is not None:
             _wait_for_marking(marking, deadline)
     if ended_by_itself:
-        raise AirflowEndedError("airflow standalone exited by itself; its output above says why")
+        raise AirflowEndedError(f"Airflow's {', '.join(ended)} exited by itself; its output above says why")
 
 
 def _wait_until_ready(
-    airflow: StandaloneAirflow, airflow_home: Path, api_port: int, s3_url: str, stopping: threading.Event
+    airflow: LocalAirflow, airflow_home: Path, api_port: int, s3_url: str, stopping: threading.Event
 ) -> Trigger | None:
     """The trigger to print once ``splat_pipeline`` can be started; None if the stack stops first."""
     api_url = f"http://localhost:{api_port}"
