@@ -263,6 +263,37 @@ def test_view_splat_opens_the_runs_splat_tab_inside_airflow(stack: Stack) -> Non
     assert airflow_around > 0, "Airflow's page stays around the viewer"
 
 
+SHOTS = Path(os.environ.get("SPLATFLOW_SCREENSHOTS", tempfile.gettempdir()))
+"""Where the browser tests leave their screenshots, for a person to look at."""
+
+
+def test_the_splat_tab_of_a_failed_run_says_why_in_the_viewers_style(stack: Stack) -> None:
+    stack.s3().put_object(Bucket=UPLOADS, Key="models/broken.ply", Body=b"not a ply file at all")
+    conf = {"steps": "compress_only", "model_url": f"s3://{UPLOADS}/models/broken.ply", "email": "viewer@example.com"}
+    run_id = stack.api("/dags/splat_pipeline/dagRuns", {"logical_date": None, "conf": conf}, "POST")["dag_run_id"]
+    _wait_for(lambda: stack.run_state(run_id) in {"success", "failed"}, 240, "the broken run finished", 3)
+    assert stack.run_state(run_id) == "failed"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        _sign_in(page, stack)
+        page.goto(f"{stack.api_url}/dags/splat_pipeline/runs/{quote(run_id, safe='')}/plugin/splat")
+        notice = page.frame_locator("iframe").locator("#notice")
+        notice.wait_for(timeout=60_000)
+        heading = notice.locator("h1").inner_text()
+        shown = notice.inner_text()
+        frame_text = page.frame_locator("iframe").locator("body").inner_text()
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / "splat-tab-failed-run.png"))
+        browser.close()
+    assert heading == "This run failed before it published a splat"
+    assert "Its compress step failed" in shown
+    assert "on_failure task" in shown and "trigger the run again" in shown
+    assert '"detail"' not in frame_text
+
+
 def test_ctrl_c_stops_everything_up_started_within_30_s_and_leaves_no_run_running(stack: Stack) -> None:
     printed_run = json.loads(
         subprocess.run(["bash", "-c", stack.printed_curl()], capture_output=True, check=True).stdout
