@@ -335,3 +335,10 @@ def test_durations_read_in_human_units(seconds: float | None, text: str) -> None
 @pytest.mark.parametrize(("amount", "text"), [(None, "—"), (0.004, "less than $0.01"), (1.236, "$1.24")])
 def test_costs_read_in_dollars(amount: float | None, text: str) -> None:
     assert format_usd(amount) == text
+
+
+def test_a_refused_bucket_is_named_as_one_the_service_takes_no_submissions_from() -> None:
+    email = failure("validate", "the bucket 'x' is not allowed for submissions", code=FailureCode.BUCKET_NOT_ALLOWED)
+
+    assert "a bucket this service does not take submissions from" in email.text
+    assert "may not read" not in email.text
