@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import signal
 import socket
 import sqlite3
@@ -34,7 +33,7 @@ from splatflow.formats.ply import write_ply
 from splatflow.local.aws_clients import aws_client
 from splatflow.local.demo import SAMPLE_KEY, sample_zip
 from splatflow.local.net import free_port
-from splatflow.local.stack import Trigger
+from splatflow.local.stack import PASSWORD_FILE, Trigger
 
 pytestmark = pytest.mark.slow
 
@@ -61,10 +60,13 @@ class Stack:
     def printed(self) -> str:
         return self.output.read_text(encoding="utf-8", errors="replace")
 
+    @property
+    def password_file(self) -> Path:
+        return self.state / "airflow" / PASSWORD_FILE
+
     def password(self) -> str:
-        found = re.search(r"sign in as admin with the password (\S+), open", self.printed())
-        assert found, self.printed()[-3000:]
-        return found.group(1)
+        password: str = json.loads(self.password_file.read_text(encoding="utf-8"))["admin"]
+        return password
 
     def printed_curl(self) -> str:
         lines = self.printed().split("From a shell:\n", 1)[1].split("\n\n", 1)[0]
@@ -165,10 +167,14 @@ def test_up_puts_the_sample_in_the_uploads_bucket_and_prints_a_ready_trigger(sta
 
     printed = stack.printed()
     s3_url = f"s3://{UPLOADS}/{SAMPLE_KEY}"
-    assert f"open {stack.api_url}, sign in as admin with the password {stack.password()}" in printed
+    assert (
+        f"open {stack.api_url}, sign in as admin with the password {stack.password()} (kept in {stack.password_file})"
+        in printed
+    ), "the first start shows the password it generated"
     assert f"put {s3_url} in 'Photos (ZIP) in S3'" in printed
-    trigger = Trigger(api_url=stack.api_url, s3_url=s3_url, password=stack.password())
+    trigger = Trigger(api_url=stack.api_url, s3_url=s3_url, password_file=stack.password_file)
     assert stack.printed_curl() == trigger.curl()
+    assert stack.password() not in stack.printed_curl()
     assert "| python3 -c" in trigger.curl()
 
 
@@ -192,7 +198,9 @@ def test_every_listener_up_started_binds_to_loopback(stack: Stack) -> None:
 def test_the_readme_gives_the_printed_curl_example_for_the_default_port() -> None:
     readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
     default = Trigger(
-        api_url="http://localhost:8080", s3_url=f"s3://{UPLOADS}/{SAMPLE_KEY}", password="<the printed password>"
+        api_url="http://localhost:8080",
+        s3_url=f"s3://{UPLOADS}/{SAMPLE_KEY}",
+        password_file=Path(".local/airflow") / PASSWORD_FILE,
     )
     assert default.curl() in readme
 
