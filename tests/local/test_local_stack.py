@@ -8,9 +8,9 @@ database is read directly, with SQLite, after the stack is gone.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import re
 import signal
 import socket
 import sqlite3
@@ -33,7 +33,7 @@ from splatflow.formats.ply import write_ply
 from splatflow.local.aws_clients import aws_client
 from splatflow.local.demo import SAMPLE_KEY, sample_zip
 from splatflow.local.net import free_port
-from splatflow.local.stack import Trigger
+from splatflow.local.stack import PASSWORD_FILE, Trigger
 
 pytestmark = pytest.mark.slow
 
@@ -60,10 +60,13 @@ class Stack:
     def printed(self) -> str:
         return self.output.read_text(encoding="utf-8", errors="replace")
 
+    @property
+    def password_file(self) -> Path:
+        return self.state / "airflow" / PASSWORD_FILE
+
     def password(self) -> str:
-        found = re.search(r"sign in as admin with the password (\S+), open", self.printed())
-        assert found, self.printed()[-3000:]
-        return found.group(1)
+        password: str = json.loads(self.password_file.read_text(encoding="utf-8"))["admin"]
+        return password
 
     def printed_curl(self) -> str:
         lines = self.printed().split("From a shell:\n", 1)[1].split("\n\n", 1)[0]
@@ -88,6 +91,15 @@ class Stack:
     def run_state(self, run_id: str) -> str:
         state: str = self.api(f"/dags/splat_pipeline/dagRuns/{quote(run_id, safe='')}")["state"]
         return state
+
+    def started_processes(self) -> list[psutil.Process]:
+        """The marked processes and every descendant of ``up``: a process that sets its title (Airflow's
+        components do) may overwrite its environment, marker and all."""
+        found = {process.pid: process for process in self.marked_processes()}
+        with contextlib.suppress(psutil.NoSuchProcess):
+            descendants = psutil.Process(self.process.pid).children(recursive=True)
+            found.update({process.pid: process for process in descendants})
+        return list(found.values())
 
     def marked_processes(self) -> list[psutil.Process]:
         """Every live process that carries this stack's marker (``up`` and all it started, however deep)."""
@@ -144,8 +156,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         assert process.poll() is None, started.printed()[-3000:]
         yield started
     finally:
-        for leftover in started.marked_processes():
-            leftover.kill()
+        for leftover in started.started_processes():
+            with contextlib.suppress(psutil.NoSuchProcess):
+                leftover.kill()
 
 
 def test_up_puts_the_sample_in_the_uploads_bucket_and_prints_a_ready_trigger(stack: Stack) -> None:
@@ -154,17 +167,40 @@ def test_up_puts_the_sample_in_the_uploads_bucket_and_prints_a_ready_trigger(sta
 
     printed = stack.printed()
     s3_url = f"s3://{UPLOADS}/{SAMPLE_KEY}"
-    assert f"open {stack.api_url}, sign in as admin with the password {stack.password()}" in printed
+    assert (
+        f"open {stack.api_url}, sign in as admin with the password {stack.password()} (kept in {stack.password_file})"
+        in printed
+    ), "the first start shows the password it generated"
     assert f"put {s3_url} in 'Photos (ZIP) in S3'" in printed
-    trigger = Trigger(api_url=stack.api_url, s3_url=s3_url, password=stack.password())
+    trigger = Trigger(api_url=stack.api_url, s3_url=s3_url, password_file=stack.password_file)
     assert stack.printed_curl() == trigger.curl()
+    assert stack.password() not in stack.printed_curl()
     assert "| python3 -c" in trigger.curl()
+
+
+LOOPBACK = {"127.0.0.1", "::1"}
+
+
+def test_every_listener_up_started_binds_to_loopback(stack: Stack) -> None:
+    """The runtime, the API server and Airflow's two log servers (a task's and a trigger's log while it runs)."""
+    started = {process.pid for process in stack.started_processes()}
+    listening = [
+        (connection.laddr.ip, connection.laddr.port)
+        for connection in psutil.net_connections(kind="inet")
+        if connection.status == psutil.CONN_LISTEN and connection.pid in started
+    ]
+    ports = {port for _, port in listening}
+    expected = {stack.ports[name] for name in ("aws", "sagemaker", "smtp", "api", "worker_logs", "trigger_logs")}
+    assert expected <= ports, f"listening: {sorted(listening)}"
+    assert [(ip, port) for ip, port in listening if ip not in LOOPBACK] == []
 
 
 def test_the_readme_gives_the_printed_curl_example_for_the_default_port() -> None:
     readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
     default = Trigger(
-        api_url="http://localhost:8080", s3_url=f"s3://{UPLOADS}/{SAMPLE_KEY}", password="<the printed password>"
+        api_url="http://localhost:8080",
+        s3_url=f"s3://{UPLOADS}/{SAMPLE_KEY}",
+        password_file=Path(".local/airflow") / PASSWORD_FILE,
     )
     assert default.curl() in readme
 
@@ -233,6 +269,37 @@ def test_view_splat_opens_the_runs_splat_tab_inside_airflow(stack: Stack) -> Non
         browser.close()
     assert target in (None, "_self") and pages == 1, "the link opens in Airflow's tab"
     assert airflow_around > 0, "Airflow's page stays around the viewer"
+
+
+SHOTS = Path(os.environ.get("SPLATFLOW_SCREENSHOTS", tempfile.gettempdir()))
+"""Where the browser tests leave their screenshots, for a person to look at."""
+
+
+def test_the_splat_tab_of_a_failed_run_says_why_in_the_viewers_style(stack: Stack) -> None:
+    stack.s3().put_object(Bucket=UPLOADS, Key="models/broken.ply", Body=b"not a ply file at all")
+    conf = {"steps": "compress_only", "model_url": f"s3://{UPLOADS}/models/broken.ply", "email": "viewer@example.com"}
+    run_id = stack.api("/dags/splat_pipeline/dagRuns", {"logical_date": None, "conf": conf}, "POST")["dag_run_id"]
+    _wait_for(lambda: stack.run_state(run_id) in {"success", "failed"}, 240, "the broken run finished", 3)
+    assert stack.run_state(run_id) == "failed"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        _sign_in(page, stack)
+        page.goto(f"{stack.api_url}/dags/splat_pipeline/runs/{quote(run_id, safe='')}/plugin/splat")
+        notice = page.frame_locator("iframe").locator("#notice")
+        notice.wait_for(timeout=60_000)
+        heading = notice.locator("h1").inner_text()
+        shown = notice.inner_text()
+        frame_text = page.frame_locator("iframe").locator("body").inner_text()
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / "splat-tab-failed-run.png"))
+        browser.close()
+    assert heading == "This run failed before it published a splat"
+    assert "Its compress step failed" in shown
+    assert "on_failure task" in shown and "trigger the run again" in shown
+    assert '"detail"' not in frame_text
 
 
 def test_ctrl_c_stops_everything_up_started_within_30_s_and_leaves_no_run_running(stack: Stack) -> None:

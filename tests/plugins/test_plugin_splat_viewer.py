@@ -91,8 +91,17 @@ def test_signed_in_user_gets_the_runs_sog_with_its_length(api: TestClient, signe
     assert reply.content == SOG_BYTES
 
 
-def test_a_run_that_published_nothing_is_answered_in_words(api: TestClient, signed_in: dict[str, str]) -> None:
+def test_a_run_that_published_nothing_gets_a_page_that_says_why(api: TestClient, signed_in: dict[str, str]) -> None:
     reply = api.get(viewer_url(run_id="manual__never-finished"), headers=signed_in)
+
+    assert reply.status_code == 404
+    assert reply.headers["content-type"].startswith("text/html")
+    assert "<h1>There is no such run</h1>" in reply.text
+    assert "Airflow has no run &#x27;manual__never-finished&#x27; of splat_pipeline." in reply.text
+
+
+def test_the_sog_of_a_run_that_published_nothing_is_a_404_in_words(api: TestClient, signed_in: dict[str, str]) -> None:
+    reply = api.get(viewer_url(run_id="manual__never-finished") + "scene.sog", headers=signed_in)
 
     assert reply.status_code == 404
     assert "has not published a splat" in reply.json()["detail"]

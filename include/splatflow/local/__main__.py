@@ -121,7 +121,7 @@ def _serve(runtime: EmbeddedRuntime) -> None:
 
 
 def up(args: argparse.Namespace) -> None:
-    """The runtime plus ``airflow standalone`` (UI and REST API on localhost:8080), the sample ready to run."""
+    """The runtime plus Airflow's components (UI and REST API on localhost:8080), the sample ready to run."""
     from splatflow.local.stack import AirflowEndedError, run_stack
 
     with _job_engine(args) as docker_host:
@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> None:
     commands = parser.add_subparsers(dest="command", required=True)
     for name, handler, summary in (
         ("serve", serve, "local S3/CloudWatch Logs, the SageMaker job runner and an SMTP sink"),
-        ("up", up, "the same plus Airflow (standalone, SQLite) with the splatflow DAGs"),
+        ("up", up, "the same plus Airflow (SQLite, loopback only) with the splatflow DAGs"),
         ("demo", demo, "run splat_pipeline on the bundled sample photos and show the result"),
     ):
         sub = commands.add_parser(name, help=summary, description=summary)

@@ -1,4 +1,4 @@
-"""The Airflow configuration for running this project's DAGs on one machine (SQLite, standalone)."""
+"""The Airflow configuration for running this project's DAGs on one machine (SQLite, one machine)."""
 
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ def local_parallelism() -> int:
 def airflow_environment(state_dir: Path, api_port: int = 8080) -> dict[str, str]:
     """Variables that give Airflow its own home under the state folder and this project's DAGs.
 
-    The virtual environment's ``bin`` goes first on ``PATH``: ``airflow standalone`` starts its
-    components as ``airflow …`` subprocesses, found by name.
+    The virtual environment's ``bin`` goes first on ``PATH``: Airflow's processes
+    run ``airflow …`` found by name.
 
     Parallelism is sized to the machine: at Airflow's default of 32, twenty submissions at once
     on two cores started 20 task processes together, their API calls timed out, and the
@@ -39,6 +39,11 @@ def airflow_environment(state_dir: Path, api_port: int = 8080) -> dict[str, str]
         "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__API__PORT": str(api_port),
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
+        # What ``airflow standalone`` would force: tasks on this machine, Airflow's own login.
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__AUTH_MANAGER": "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
+        # The log servers listen on loopback (``airflow_processes``): tasks record it as their host.
+        "AIRFLOW__CORE__HOSTNAME_CALLABLE": "splatflow.local.net.loopback_host",
     }
 
 

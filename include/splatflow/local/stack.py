@@ -1,9 +1,10 @@
-"""``make up``: the embedded runtime with ``airflow standalone`` on it and the bundled sample ready to run.
+"""``make up``: the embedded runtime with Airflow on it and the bundled sample ready to run.
 
 In order: the runtime starts (S3, the job runner, the SMTP sink); the sample goes into the
-uploads bucket, zipped as ``make demo`` zips it; standalone starts; once the API server answers
-and knows ``splat_pipeline``, a ready-to-run trigger is printed (the UI's steps and a curl
-command). On SIGINT (Ctrl-C) or SIGTERM, standalone is stopped whole (``standalone``), the runs
+uploads bucket, zipped as ``make demo`` zips it; Airflow's components start, every listener on
+loopback (``airflow_processes``); once the API server answers and knows ``splat_pipeline``, a
+ready-to-run trigger is printed (the UI's steps and a curl command). On SIGINT (Ctrl-C) or
+SIGTERM, Airflow is stopped whole (``airflow_processes``), the runs
 it left queued or running are marked failed (``unfinished_runs``), and the runtime stops with
 its jobs: nothing ``up`` started outlives it.
 """
@@ -27,17 +28,17 @@ from pathlib import Path
 from typing import Any
 
 from splatflow.local.airflow_env import airflow_environment, prepare_airflow
+from splatflow.local.airflow_processes import LocalAirflow
 from splatflow.local.aws_clients import aws_client
 from splatflow.local.demo import SAMPLE_KEY, sample_zip
 from splatflow.local.runtime import EmbeddedRuntime
-from splatflow.local.standalone import StandaloneAirflow
 from splatflow.pipeline.ids import PIPELINE_DAG_ID
 
 log = logging.getLogger(__name__)
 
 ADMIN = "admin"
 PASSWORD_FILE = "simple_auth_manager_passwords.json.generated"
-"""Where standalone's auth manager keeps the admin password it generated, in ``AIRFLOW_HOME``."""
+"""Where Airflow's simple auth manager keeps the admin password it generated, in ``AIRFLOW_HOME``."""
 EXAMPLE_EMAIL = "you@example.com"
 READY_TIMEOUT_SECONDS = 600
 LOCAL_STACK_DEFAULTS = {"SPLATFLOW_REPROCESS_SCHEDULE": "none"}
@@ -59,7 +60,9 @@ class Trigger:
 
     api_url: str
     s3_url: str
-    password: str
+    password_file: Path
+    new_password: str | None = None
+    """The admin password, on the start that generated it: shown once, as Airflow shows it once."""
     email: str = EXAMPLE_EMAIL
     preset: str = "preview"
 
@@ -67,24 +70,32 @@ class Trigger:
         return {"s3_url": self.s3_url, "email": self.email, "preset": self.preset}
 
     def curl(self) -> str:
-        """Two commands for a POSIX shell; ``python3`` reads the token, as a stock Debian has no ``python``."""
-        credentials = json.dumps({"username": ADMIN, "password": self.password})
+        """Commands for a POSIX shell; ``python3`` reads the password from its file and the token from the
+        reply, as a stock Debian has no ``python``. The password is never in the command, so it is not
+        printed on every start."""
+        credentials = json.dumps({"username": ADMIN, "password": "$PASSWORD"}).replace('"', '\\"')
         body = json.dumps({"logical_date": None, "conf": self.conf()})
         return (
+            f'PASSWORD=$(python3 -c \'import json; print(json.load(open("{self.password_file}"))["{ADMIN}"])\')\n'
             f"TOKEN=$(curl -s -X POST {self.api_url}/auth/token -H 'Content-Type: application/json' \\\n"
-            f"  -d '{credentials}' | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')\n"
+            f'  -d "{credentials}" | python3 -c \'import json,sys; print(json.load(sys.stdin)["access_token"])\')\n'
             f"curl -X POST {self.api_url}/api/v2/dags/{PIPELINE_DAG_ID}/dagRuns \\\n"
             f"  -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' \\\n"
             f"  -d '{body}'"
         )
+
+    def sign_in(self) -> str:
+        if self.new_password is not None:
+            return f"sign in as {ADMIN} with the password {self.new_password} (kept in {self.password_file})"
+        return f"sign in as {ADMIN} with the password kept in {self.password_file}"
 
     def instructions(self, mail_dir: Path) -> str:
         return "\n".join(
             [
                 f"{PIPELINE_DAG_ID} is ready to run on the bundled sample, {self.s3_url}",
                 "",
-                f"From the UI: open {self.api_url}, sign in as {ADMIN} with the password {self.password}, open",
-                f"Dags, then {PIPELINE_DAG_ID}, then Trigger; put {self.s3_url} in 'Photos (ZIP) in S3'",
+                f"From the UI: open {self.api_url}, {self.sign_in()}.",
+                f"Open Dags, then {PIPELINE_DAG_ID}, then Trigger; put {self.s3_url} in 'Photos (ZIP) in S3'",
                 f"and {self.email} in 'Email', choose the {self.preset} preset, and press Trigger.",
                 "",
                 "From a shell:",
@@ -123,7 +134,7 @@ def pipeline_registered(api_url: str, password: str) -> bool:
 
 
 class AirflowEndedError(RuntimeError):
-    """``airflow standalone`` exited by itself while the stack was up."""
+    """One of Airflow's components exited by itself while the stack was up."""
 
 
 def run_stack(runtime: EmbeddedRuntime, state_dir: Path, api_port: int) -> None:
@@ -138,6 +149,7 @@ def run_stack(runtime: EmbeddedRuntime, state_dir: Path, api_port: int) -> None:
     runtime.start()
     marking: subprocess.Popen[bytes] | None = None
     ended_by_itself = False
+    ended: list[str] = []
     deadline = math.inf
     try:
         environment = {
@@ -153,17 +165,20 @@ def run_stack(runtime: EmbeddedRuntime, state_dir: Path, api_port: int) -> None:
         )
         if stopping.is_set():
             return
-        airflow = StandaloneAirflow(environment)
+        airflow_home = Path(environment["AIRFLOW_HOME"])
+        password_existed = admin_password(airflow_home) is not None
+        airflow = LocalAirflow(environment)
         log.info("starting Airflow: UI and REST API on http://localhost:%d", api_port)
         airflow.start()
         try:
             sample = f"s3://{settings.upload_bucket}/{SAMPLE_KEY}"
-            trigger = _wait_until_ready(airflow, Path(environment["AIRFLOW_HOME"]), api_port, sample, stopping)
+            trigger = _wait_until_ready(airflow, airflow_home, api_port, sample, stopping, password_existed)
             if trigger is not None:
                 print(trigger.instructions(settings.mail_dir), flush=True)  # noqa: T201 - for the person at the terminal
             while not stopping.wait(1.0) and airflow.running():
                 pass
             ended_by_itself = not stopping.is_set()
+            ended = airflow.ended()
         finally:
             deadline = time.monotonic() + STOP_BUDGET_SECONDS
             log.info("stopping Airflow")
@@ -176,19 +191,32 @@ def run_stack(runtime: EmbeddedRuntime, state_dir: Path, api_port: int) -> None:
         if marking is not None:
             _wait_for_marking(marking, deadline)
     if ended_by_itself:
-        raise AirflowEndedError("airflow standalone exited by itself; its output above says why")
+        raise AirflowEndedError(f"Airflow's {', '.join(ended)} exited by itself; its output above says why")
 
 
 def _wait_until_ready(
-    airflow: StandaloneAirflow, airflow_home: Path, api_port: int, s3_url: str, stopping: threading.Event
+    airflow: LocalAirflow,
+    airflow_home: Path,
+    api_port: int,
+    s3_url: str,
+    stopping: threading.Event,
+    password_existed: bool,
 ) -> Trigger | None:
-    """The trigger to print once ``splat_pipeline`` can be started; None if the stack stops first."""
+    """The trigger to print once ``splat_pipeline`` can be started; None if the stack stops first.
+
+    ``password_existed``: the admin password was generated on an earlier start, so it is not shown again.
+    """
     api_url = f"http://localhost:{api_port}"
     deadline = time.monotonic() + READY_TIMEOUT_SECONDS
     while airflow.running() and not stopping.is_set() and time.monotonic() < deadline:
         password = admin_password(airflow_home)
         if password is not None and pipeline_registered(api_url, password):
-            return Trigger(api_url=api_url, s3_url=s3_url, password=password)
+            return Trigger(
+                api_url=api_url,
+                s3_url=s3_url,
+                password_file=airflow_home / PASSWORD_FILE,
+                new_password=None if password_existed else password,
+            )
         stopping.wait(2)
     if airflow.running() and not stopping.is_set():
         log.warning("%s was not ready to trigger within %d s", PIPELINE_DAG_ID, READY_TIMEOUT_SECONDS)

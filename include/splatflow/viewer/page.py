@@ -77,6 +77,21 @@ def viewer_page(manifest: Mapping[str, Any], sog_url: str = "") -> str:
     return _PLACEHOLDER.sub(lambda match: values[match.group(1)], _asset(VIEWER_FILE_NAME))
 
 
+NOTICE_FILE_NAME = "notice.html"
+
+
+def notice_page(title: str, reason: str, advice: str, run_id: str) -> str:
+    """A page in the viewer's style for a run with no splat to show: what happened and what to do."""
+    values = {
+        "title": html.escape(title),
+        "style": _asset("viewer.css"),
+        "reason": html.escape(reason),
+        "advice": html.escape(advice),
+        "run_id": html.escape(run_id),
+    }
+    return _PLACEHOLDER.sub(lambda match: values[match.group(1)], _asset(NOTICE_FILE_NAME))
+
+
 def viewer_link(page_url: str, sog_url: str) -> str:
     """The link that opens ``sog_url`` in the page at ``page_url`` (both may be presigned)."""
     return f"{page_url}#sog={quote(sog_url, safe='')}"

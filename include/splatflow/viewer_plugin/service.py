@@ -22,36 +22,52 @@ from splatflow.pipeline.layout import RunLayout
 from splatflow.pipeline.records import read_json
 from splatflow.pipeline.settings import PipelineSettings
 from splatflow.pipeline.submission import run_prefix
-from splatflow.viewer.page import viewer_page
+from splatflow.viewer.page import notice_page, viewer_page
+from splatflow.viewer_plugin.no_splat import RunRecord, explain_no_splat, run_record
 
 log = logging.getLogger(__name__)
 
 STREAM_CHUNK_BYTES = 1 << 20
 
 S3Factory = Callable[[], Any]
+RunRecords = Callable[[str, str], RunRecord]
 
 
-def _finished_manifest(s3: Any, dag_id: str, run_id: str) -> dict[str, Any]:
-    """The run's succeeded manifest, or a 404 in the user's words."""
+def _published_manifest(s3: Any, dag_id: str, run_id: str) -> dict[str, Any] | None:
+    """The run's succeeded manifest (None when it has none); a 404 for a DAG that publishes no splats."""
     if dag_id != PIPELINE_DAG_ID:  # the only DAG that publishes splats, under prefixes its run ids give
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"The DAG '{dag_id}' does not publish splats.")
     prefix = run_prefix(PipelineSettings.from_environment().work_bucket, run_id)
     layout = RunLayout(prefix.bucket, prefix.key.rstrip("/"))
     manifest = read_json(s3, layout.bucket, layout.manifest_key)
     if manifest is None or manifest.get("status") != "succeeded" or "sog" not in manifest.get("outputs", {}):
+        return None
+    return manifest
+
+
+def _finished_manifest(s3: Any, dag_id: str, run_id: str) -> dict[str, Any]:
+    """The run's succeeded manifest, or a 404 in the user's words."""
+    manifest = _published_manifest(s3, dag_id, run_id)
+    if manifest is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"The run '{run_id}' has not published a splat.")
     return manifest
 
 
-def create_viewer_app(s3_factory: S3Factory) -> FastAPI:
-    """The app; ``s3_factory`` gives an S3 client (the plugin builds it from ``aws_default``)."""
+def create_viewer_app(s3_factory: S3Factory, run_records: RunRecords = run_record) -> FastAPI:
+    """The app; ``s3_factory`` gives an S3 client (the plugin builds it from ``aws_default``), ``run_records``
+    what Airflow's database says of a run (for the page that says why a run has no splat)."""
     can_read_runs = Depends(requires_access_dag("GET", DagAccessEntity.RUN))
     app = FastAPI(title="Splat viewer", dependencies=[can_read_runs])
 
     @app.get("/dags/{dag_id}/runs/{run_id}/", response_class=HTMLResponse)
     def viewer(dag_id: str, run_id: str) -> HTMLResponse:
-        """The run's viewer page; it loads the ``.sog`` served beside it."""
-        manifest = _finished_manifest(s3_factory(), dag_id, run_id)
+        """The run's viewer page, which loads the ``.sog`` served beside it; for a run with no splat, a page
+        that says why and what to do (the Splat tab shows it inside Airflow's page)."""
+        manifest = _published_manifest(s3_factory(), dag_id, run_id)
+        if manifest is None:
+            notice = explain_no_splat(run_records(dag_id, run_id), run_id)
+            page = notice_page(notice.title, notice.reason, notice.advice, run_id)
+            return HTMLResponse(page, status_code=status.HTTP_404_NOT_FOUND)
         return HTMLResponse(viewer_page(manifest, sog_url=SOG))
 
     @app.get(f"/dags/{{dag_id}}/runs/{{run_id}}/{SOG}")

@@ -138,13 +138,13 @@ def test_the_success_email_carries_every_figure() -> None:
         "Size (.ply → .sog)": "59.0 MB → 5.9 MB",
         "Compression ratio": "10.0×",
         "Processing time": "45 min 30 s",
-        "Estimated cost": format_usd(manifest["total_cost_usd"]),
+        "What SageMaker would charge (estimate)": format_usd(manifest["total_cost_usd"]),
     }
     cells = [text.strip() for text in parsed(email.html).text if text.strip()]
     for label, value in expected.items():
         assert cells[cells.index(label) + 1] == value
         assert f"- {label}: {value}" in email.text
-    assert expected["Estimated cost"].startswith("$")
+    assert expected["What SageMaker would charge (estimate)"].startswith("$")
 
 
 def test_the_success_subject_names_the_submission() -> None:
@@ -161,7 +161,7 @@ def test_figures_a_partial_run_did_not_produce_show_as_missing() -> None:
     )
     email = render_success_email(manifest, LINKS, now=NOW)
     assert "- Photos placed in the 3D model: —" in email.text
-    assert "- Estimated cost: —" in email.text  # an unpriced instance is not guessed
+    assert "- What SageMaker would charge (estimate): —" in email.text  # an unpriced instance is not guessed
     assert "- Processing time: 2 min 0 s" in email.text  # compute time when the run's start is unknown
 
 
@@ -335,3 +335,10 @@ def test_durations_read_in_human_units(seconds: float | None, text: str) -> None
 @pytest.mark.parametrize(("amount", "text"), [(None, "—"), (0.004, "less than $0.01"), (1.236, "$1.24")])
 def test_costs_read_in_dollars(amount: float | None, text: str) -> None:
     assert format_usd(amount) == text
+
+
+def test_a_refused_bucket_is_named_as_one_the_service_takes_no_submissions_from() -> None:
+    email = failure("validate", "the bucket 'x' is not allowed for submissions", code=FailureCode.BUCKET_NOT_ALLOWED)
+
+    assert "a bucket this service does not take submissions from" in email.text
+    assert "may not read" not in email.text

@@ -39,7 +39,7 @@ DIAGNOSES: dict[FailureCode, Diagnosis] = {
         "Correct it as the message says and submit again.",
     ),
     FailureCode.BUCKET_NOT_ALLOWED: Diagnosis(
-        "The service may not read the bucket the files are in.",
+        "The files are in a bucket this service does not take submissions from.",
         "Upload the files to a bucket the service accepts (the operator can tell you which) and submit again.",
     ),
     FailureCode.INPUT_MISSING: MISSING_FILE,

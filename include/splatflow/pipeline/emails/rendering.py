@@ -159,6 +159,9 @@ def _render(
     )
 
 
+COST_LABEL = "What SageMaker would charge (estimate)"
+
+
 def _figures(quality: QualityMetrics, manifest: Mapping[str, Any]) -> list[tuple[str, str]]:
     photos = _count(quality.photos_registered)
     if quality.photos_registered is not None and quality.photos_received is not None:
@@ -174,7 +177,9 @@ def _figures(quality: QualityMetrics, manifest: Mapping[str, Any]) -> list[tuple
         ("Size (.ply → .sog)", sizes),
         ("Compression ratio", _decimal(quality.compression_ratio, 1, "×")),
         ("Processing time", format_duration(duration if duration is not None else manifest.get("compute_seconds"))),
-        ("Estimated cost", format_usd(manifest.get("total_cost_usd"))),
+        # SageMaker's price list for the jobs' instances and seconds: what SageMaker charges for the
+        # run, or, for a run on the embedded runtime, which charges nothing, what it would charge.
+        (COST_LABEL, format_usd(manifest.get("total_cost_usd"))),
     ]
 
 
