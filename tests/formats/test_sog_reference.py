@@ -8,47 +8,24 @@ and close to the original splats. The tool is installed from the npm registry in
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-from pathlib import Path
-
 import numpy as np
 import pytest
+from splat_transform_cli import REPO_ROOT, convert, splat_transform_command
 from synthetic_scene import synthetic_scene
 
 from splatflow.formats.ply import read_ply, write_ply
 from splatflow.formats.sog import read_sog, write_sog
 from splatflow.stages.compress.encoder import encode_splats
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-PACKAGE = "@playcanvas/splat-transform"
 VERSION = "3.7.0"
 NODE_PREFIX = REPO_ROOT / ".local" / "node"
-CLI = NODE_PREFIX / "node_modules" / "@playcanvas" / "splat-transform" / "bin" / "cli.mjs"
 ATTRIBUTES = ("means", "scales", "quats", "opacities", "sh_dc", "sh_rest")
 
 
 @pytest.fixture(scope="session")
 def splat_transform() -> list[str]:
     """The reference CLI as a command prefix, installed on first use."""
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if node is None or npm is None:
-        raise RuntimeError("node and npm are required for the reference cross-check")
-    installed = CLI.parent.parent / "package.json"
-    if not installed.is_file() or f'"version": "{VERSION}"' not in installed.read_text():
-        NODE_PREFIX.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            [npm, "install", "--no-audit", "--no-fund", "--prefix", str(NODE_PREFIX), f"{PACKAGE}@{VERSION}"],
-            check=True,
-            capture_output=True,
-            timeout=300,
-        )
-    return [node, str(CLI), "--quiet", "--overwrite", "--gpu", "cpu"]
-
-
-def convert(command: list[str], source: Path, target: Path) -> None:
-    result = subprocess.run([*command, str(source), str(target)], capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stdout + result.stderr
+    return splat_transform_command(VERSION, NODE_PREFIX)
 
 
 @pytest.mark.slow
