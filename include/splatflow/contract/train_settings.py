@@ -59,7 +59,8 @@ class Settings:
     strategy: StrategyChoice | None = None
     """gsplat densification: ``default`` (clone/split/prune) or ``mcmc`` (CUDA only, capped)."""
     max_gaussians: int | None = None
-    """Cap on the number of Gaussians (MCMC's cap; densification pauses at it otherwise)."""
+    """Cap on the number of Gaussians, held exactly: MCMC's cap, or the default strategy grows only
+    into the room left under it (pruning and opacity resets go on at the cap)."""
     refine_start_step: int | None = None
     """Densification starts after this step (the initial Gaussians settle first) ..."""
     refine_stop_step: int | None = None

@@ -29,6 +29,7 @@ from splatflow.render.threads import use_cpu_threads
 from splatflow.stages.harness import FailureCode, Progress, StageError
 from splatflow.stages.train.checkpoints import load_latest_checkpoint, save_checkpoint
 from splatflow.stages.train.dataset import SceneData
+from splatflow.stages.train.densification import CappedDefaultStrategy
 from splatflow.stages.train.init import gaussians_from_points, scene_scale
 from splatflow.stages.train.metrics import anisotropy_percentile, mean_colour_error, psnr, ssim
 from splatflow.stages.train.schedule import Budget, PlateauStopper, resolution_factor
@@ -121,7 +122,7 @@ class Trainer:
             for name in self.params
         }
 
-    def _make_strategy(self) -> DefaultStrategy | MCMCStrategy:
+    def _make_strategy(self) -> CappedDefaultStrategy | MCMCStrategy:
         refine_stop = preset_value(self.settings.refine_stop_step)
         start = min(preset_value(self.settings.refine_start_step), refine_stop // 2)
         if self.settings.strategy == "mcmc":
@@ -130,7 +131,12 @@ class Trainer:
             return MCMCStrategy(
                 cap_max=preset_value(self.settings.max_gaussians), refine_start_iter=start, refine_stop_iter=refine_stop
             )
-        return DefaultStrategy(refine_start_iter=start, refine_stop_iter=refine_stop, reset_every=3000)
+        return CappedDefaultStrategy(
+            cap_max=preset_value(self.settings.max_gaussians),
+            refine_start_iter=start,
+            refine_stop_iter=refine_stop,
+            reset_every=3000,
+        )
 
     def means_learning_rate(self) -> float:
         """Exponential decay of the means' rate to 1 % over the run (as in 3DGS)."""
@@ -206,8 +212,6 @@ class Trainer:
                 self.params, self.optimizers, self.strategy_state, self.step, meta, lr=self.means_learning_rate()
             )
             return
-        if len(self.params["means"]) >= preset_value(self.settings.max_gaussians):
-            self.strategy.refine_stop_iter = min(self.strategy.refine_stop_iter, self.step)
         self.strategy.step_post_backward(
             self.params, self.optimizers, self.strategy_state, self.step, meta, packed=self.settings.packed
         )
@@ -260,7 +264,6 @@ class Trainer:
             "params": {k: v.detach() for k, v in self.params.items()},
             "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
             "strategy_state": self.strategy_state,
-            "refine_stop_iter": self.strategy.refine_stop_iter,
             "psnr_history": self.psnr_history,
             "elapsed_seconds": time.monotonic() - self.budget.started,
             "rng": self.rng.getstate(),
@@ -277,7 +280,6 @@ class Trainer:
         for name, optimizer in self.optimizers.items():
             optimizer.load_state_dict(state["optimizers"][name])
         self.strategy_state = state["strategy_state"]
-        self.strategy.refine_stop_iter = state["refine_stop_iter"]
         self.psnr_history = list(state["psnr_history"])
         self.stopper.history = [value for _, value in self.psnr_history]
         self.budget.started = time.monotonic() - state["elapsed_seconds"]
