@@ -75,6 +75,10 @@ class PipelineSettings:
     kms_key_id: str | None = None
     """KMS key for job volumes and outputs; None uses S3-managed encryption (SSE-S3)."""
     presign_expiry_seconds: int = 7 * 24 * 3600
+    links_aws_conn_id: str = "aws_default"
+    """The Airflow connection the email's links are signed with: a SigV4 signature covers the host, so
+    where the tasks reach S3 at a name the reader's browser cannot resolve (Compose's service name),
+    this connection names the S3 endpoint as the reader sees it."""
     input_wait_seconds: int = 3600
     """How long ``wait_for_input`` waits for an upload that is still arriving before it fails."""
     input_poke_seconds: int = 30
@@ -145,6 +149,7 @@ class PipelineSettings:
             network_isolation=reader.flag("NETWORK_ISOLATION", defaults.network_isolation),
             kms_key_id=reader.text("KMS_KEY_ID", "") or None,
             presign_expiry_seconds=reader.number("PRESIGN_EXPIRY_SECONDS", defaults.presign_expiry_seconds),
+            links_aws_conn_id=reader.text("LINKS_AWS_CONN_ID", defaults.links_aws_conn_id),
             input_wait_seconds=reader.number("INPUT_WAIT_SECONDS", defaults.input_wait_seconds),
             input_poke_seconds=reader.number("INPUT_POKE_SECONDS", defaults.input_poke_seconds),
             retry_delay_seconds=reader.number("RETRY_DELAY_SECONDS", defaults.retry_delay_seconds),

@@ -4,6 +4,7 @@ SMTP sink), composing when they send, with their pictures fetched from S3 and ea
 from __future__ import annotations
 
 import json
+import re
 import smtplib
 from collections.abc import Iterator
 from email.message import EmailMessage
@@ -140,7 +141,7 @@ def test_a_run_refused_for_its_unusable_address_gets_no_email(sink: SmtpSink, s3
     assert _messages(sink) == []
 
 
-def test_the_result_email_presigns_its_links_only_as_it_is_sent(sink: SmtpSink, s3: Any) -> None:
+def _result_email_operator(s3: Any) -> tuple[ResultEmailOperator, dict[str, Any]]:
     outputs = {name: S3Location(WORK, f"runs/r1/compress/{name}") for name in ("scene.sog", "splat.ply")}
     for location in outputs.values():
         s3.put_object(Bucket=WORK, Key=location.key, Body=b"bytes")
@@ -156,7 +157,11 @@ def test_the_result_email_presigns_its_links_only_as_it_is_sent(sink: SmtpSink, 
         },
     )
     plan = PreparedRun("r1", SUBMISSION, LAYOUT)
-    operator = ResultEmailOperator(task_id=ids.DELIVER, plan=plan.to_dict(), manifest=manifest)
+    return ResultEmailOperator(task_id=ids.DELIVER, plan=plan.to_dict(), manifest=manifest), manifest
+
+
+def test_the_result_email_presigns_its_links_only_as_it_is_sent(sink: SmtpSink, s3: Any) -> None:
+    operator, manifest = _result_email_operator(s3)
 
     operator.execute({})
 
@@ -167,6 +172,26 @@ def test_the_result_email_presigns_its_links_only_as_it_is_sent(sink: SmtpSink, 
         body = message.get_body((kind,))
         assert body is not None and "X-Amz-Signature=" in body.get_content()
     assert "X-Amz" not in json.dumps(manifest), "the operator's input holds no presigned link"
+
+
+def test_the_links_are_signed_for_the_host_the_links_connection_names(
+    sink: SmtpSink, s3: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Compose's tasks reach S3 as ``splatflow-local``; the reader's browser, on the host, as localhost."""
+    reader_s3 = {"conn_type": "aws", "extra": {"endpoint_url": "http://localhost:4566"}}
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_LINKS", json.dumps(reader_s3))
+    monkeypatch.setenv("SPLATFLOW_LINKS_AWS_CONN_ID", "aws_links")
+    operator, _ = _result_email_operator(s3)
+
+    operator.execute({})
+
+    (message,) = _messages(sink)
+    body = message.get_body(("plain",))
+    assert body is not None
+    text = body.get_content()
+    links = re.findall(r"https?://[^\s>]+X-Amz-Signature=[^\s>]+", text)
+    assert links, text
+    assert all(link.startswith("http://localhost:4566/") for link in links)
 
 
 class _ComposedFailure(FailureEmailOperator):

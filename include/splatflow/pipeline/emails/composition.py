@@ -79,10 +79,13 @@ def presigned_links(manifest: Mapping[str, Any], settings: PipelineSettings, s3:
 
 
 def compose_result_email(
-    prepared: PreparedRun, manifest: Mapping[str, Any], settings: PipelineSettings, s3: Any
+    prepared: PreparedRun, manifest: Mapping[str, Any], settings: PipelineSettings, signing_s3: Any
 ) -> OutgoingEmail:
-    """The result email of a published run: figures, presigned links and the stills inline."""
-    email = render_success_email(manifest, presigned_links(manifest, settings, s3))
+    """The result email of a published run: figures, presigned links and the stills inline.
+
+    ``signing_s3`` signs the links: a client of ``settings.links_aws_conn_id``, at the S3 endpoint the
+    reader's browser reaches."""
+    email = render_success_email(manifest, presigned_links(manifest, settings, signing_s3))
     return OutgoingEmail(
         to=prepared.submission.email,
         subject=email.subject,

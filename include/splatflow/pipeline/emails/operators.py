@@ -29,7 +29,7 @@ from airflow.providers.smtp.operators.smtp import EmailOperator
 from airflow.sdk.exceptions import AirflowFailException
 
 from splatflow.pipeline import failures
-from splatflow.pipeline.clients import s3_client, sagemaker_client
+from splatflow.pipeline.clients import AWS_CONN_ID, s3_client, sagemaker_client
 from splatflow.pipeline.emails import composition
 from splatflow.pipeline.emails.composition import OutgoingEmail
 from splatflow.pipeline.emails.mime import InlinePicture, build_message
@@ -136,7 +136,8 @@ class ResultEmailOperator(RunEmailOperator):
         plan = self.run_plan
         if plan is None:
             raise RuntimeError("a published run has no plan: the validate task's XCom is missing")
-        return composition.compose_result_email(plan, self.manifest, settings, s3)
+        signing_s3 = s3 if settings.links_aws_conn_id == AWS_CONN_ID else s3_client(settings.links_aws_conn_id)
+        return composition.compose_result_email(plan, self.manifest, settings, signing_s3)
 
 
 class FailureEmailOperator(RunEmailOperator):
