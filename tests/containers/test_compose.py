@@ -16,6 +16,9 @@ from typing import Any
 
 import pytest
 
+from splatflow.local.runtime import RuntimeSettings
+from splatflow.pipeline.settings import PipelineSettings
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 AIRFLOW_SERVICES = [
     "airflow-apiserver",
@@ -147,10 +150,11 @@ def test_smtp_connection_sends_mail_to_the_runtime_sink(compose: dict[str, Any])
 def test_runtime_serves_on_all_interfaces_and_keeps_state_in_a_volume(compose: dict[str, Any]) -> None:
     runtime = compose["services"][RUNTIME_HOST]
 
-    assert runtime["command"] == ["python", "-m", "splatflow.local", "serve", "--host", "0.0.0.0"]
+    assert runtime["command"] == ["python", "-m", "splatflow.local", "serve", "--host", "0.0.0.0", "--sample"]
     assert {port["target"] for port in runtime["ports"]} == {4566, 4567, 1025}
     assert all(port["host_ip"] == "127.0.0.1" for port in runtime["ports"])
     state = [volume for volume in runtime["volumes"] if volume["type"] == "volume"]
+    assert [volume["target"] for volume in state] == ["/opt/airflow/.local"]
     assert [volume["source"] for volume in state] == ["splatflow-local-state"]
     assert "splatflow-local-state" in compose["volumes"]
 
@@ -159,3 +163,64 @@ def test_runtime_image_carries_every_stage_so_its_runner_can_run_them(compose: d
     build = compose["services"][RUNTIME_HOST]["build"]
     assert Path(build["context"]) == REPO_ROOT
     assert set(build["args"]["SPLATFLOW_EXTRAS"].split(",")) == {"local", "sfm", "train", "compress"}
+
+
+def _init_script(compose: dict[str, Any]) -> str:
+    init = compose["services"]["airflow-init"]
+    assert init["entrypoint"] == ["/bin/bash"]
+    script: str = init["command"][-1]
+    return script
+
+
+def test_init_creates_the_gpu_training_pool_the_train_task_waits_in(compose: dict[str, Any]) -> None:
+    settings = PipelineSettings()
+
+    assert (
+        f'airflow pools set {settings.gpu_pool} {settings.gpu_pool_slots} "GPU training jobs (quota)" '
+        "--include-deferred" in _init_script(compose)
+    ), "without the pool, train would never be scheduled"
+
+
+@pytest.mark.parametrize("service", AIRFLOW_SERVICES)
+def test_training_asks_for_the_cpu_instance_type_the_runtime_can_run(compose: dict[str, Any], service: str) -> None:
+    assert _environment(compose, service)["SPLATFLOW_TRAIN_INSTANCE_TYPE"] == RuntimeSettings().train_instance_type
+
+
+@pytest.mark.parametrize("service", AIRFLOW_SERVICES)
+def test_dags_start_unpaused_so_the_first_trigger_runs(compose: dict[str, Any], service: str) -> None:
+    assert _environment(compose, service)["AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION"] == "false"
+
+
+@pytest.mark.parametrize("service", AIRFLOW_SERVICES)
+def test_the_emails_links_are_signed_for_the_s3_port_the_host_publishes(compose: dict[str, Any], service: str) -> None:
+    environment = _environment(compose, service)
+    conn_id = environment["SPLATFLOW_PRESIGN_CONN_ID"]
+    links = json.loads(environment[f"AIRFLOW_CONN_{conn_id.upper()}"])
+    published = {port["target"]: port for port in compose["services"][RUNTIME_HOST]["ports"]}
+
+    assert links["extra"]["service_config"]["s3"]["endpoint_url"] == "http://localhost:4566"
+    assert (published[4566]["host_ip"], published[4566]["published"]) == ("127.0.0.1", "4566")
+
+
+def test_the_runtime_runs_as_the_airflow_user_on_folders_init_gave_it(compose: dict[str, Any]) -> None:
+    runtime = compose["services"][RUNTIME_HOST]
+    init = compose["services"]["airflow-init"]
+    uid = compose["services"]["airflow-scheduler"]["user"].split(":")[0]
+
+    assert runtime["user"].split(":")[0] == uid
+    assert runtime["depends_on"]["airflow-init"]["condition"] == "service_completed_successfully"
+    runtime_targets = {
+        volume["target"] for volume in runtime["volumes"] if volume["target"].startswith("/opt/airflow/.")
+    }
+    init_targets = {volume["target"] for volume in init["volumes"]}
+    assert runtime_targets <= init_targets
+    assert f'chown -R "{uid}:0" /opt/airflow/logs /opt/airflow/config /opt/airflow/.local' in _init_script(compose)
+
+
+def test_the_runtime_uploads_the_sample_and_saves_mail_on_the_host(compose: dict[str, Any]) -> None:
+    volumes = {volume["target"]: volume for volume in compose["services"][RUNTIME_HOST]["volumes"]}
+
+    assert volumes["/opt/airflow/data/sample"]["type"] == "bind" and volumes["/opt/airflow/data/sample"]["read_only"]
+    assert Path(volumes["/opt/airflow/data/sample"]["source"]) == REPO_ROOT / "data" / "sample"
+    assert volumes["/opt/airflow/.local/mail"]["type"] == "bind"
+    assert Path(volumes["/opt/airflow/.local/mail"]["source"]) == REPO_ROOT / ".local" / "compose" / "mail"

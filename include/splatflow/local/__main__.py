@@ -97,12 +97,16 @@ def _until_signalled(runtime: EmbeddedRuntime, body: Callable[[], None]) -> None
 def serve(args: argparse.Namespace) -> None:
     """The runtime alone, until Ctrl-C; point any Airflow at it with ``source <state>/env``."""
     with _job_engine(args) as docker_host:
-        _serve(EmbeddedRuntime(_runtime_settings(args, docker_host)))
+        _serve(EmbeddedRuntime(_runtime_settings(args, docker_host)), with_sample=args.sample)
 
 
-def _serve(runtime: EmbeddedRuntime) -> None:
+def _serve(runtime: EmbeddedRuntime, with_sample: bool = False) -> None:
     def wait() -> None:
         assert runtime.runner is not None
+        if with_sample:
+            from splatflow.local.demo import upload_sample
+
+            log.info("the bundled sample is at %s", upload_sample(runtime))
         log.info(
             "ready: S3/Logs %s  SageMaker %s  SMTP %s:%d  mail saved in %s",
             runtime.aws_url,
@@ -166,6 +170,10 @@ def main(argv: list[str] | None = None) -> None:
         sub = commands.add_parser(name, help=summary, description=summary)
         _add_runtime_options(sub)
         sub.set_defaults(handler=handler)
+        if name == "serve":
+            sub.add_argument(
+                "--sample", action="store_true", help="put the bundled sample in the uploads bucket, as up does"
+            )
         if name == "up":
             sub.add_argument("--api-port", type=int, default=8080, help="Airflow's UI and REST API")
         if name == "demo":

@@ -42,6 +42,15 @@ def photos_in(folder: Path) -> list[Path]:
     return sorted(path for path in folder.iterdir() if path.is_file() and path.suffix.lower() in PHOTO_SUFFIXES)
 
 
+def upload_sample(runtime: EmbeddedRuntime) -> str:
+    """The bundled sample into the runtime's uploads bucket, zipped as a user would; its S3 URL."""
+    settings = runtime.settings
+    aws_client("s3", runtime.aws_url, settings.region).put_object(
+        Bucket=settings.upload_bucket, Key=SAMPLE_KEY, Body=sample_zip()
+    )
+    return f"s3://{settings.upload_bucket}/{SAMPLE_KEY}"
+
+
 def sample_zip(folder: Path = SAMPLE) -> bytes:
     """The photos of a folder (the bundled ones by default) as the ZIP a user would upload."""
     buffer = io.BytesIO()

@@ -29,8 +29,7 @@ from typing import Any
 
 from splatflow.local.airflow_env import airflow_environment, prepare_airflow
 from splatflow.local.airflow_processes import LocalAirflow
-from splatflow.local.aws_clients import aws_client
-from splatflow.local.demo import SAMPLE_KEY, sample_zip
+from splatflow.local.demo import upload_sample
 from splatflow.local.runtime import EmbeddedRuntime
 from splatflow.pipeline.ids import PIPELINE_DAG_ID
 
@@ -160,9 +159,7 @@ def run_stack(runtime: EmbeddedRuntime, state_dir: Path, api_port: int) -> None:
         }
         prepare_airflow(environment)
         settings = runtime.settings
-        aws_client("s3", runtime.aws_url, settings.region).put_object(
-            Bucket=settings.upload_bucket, Key=SAMPLE_KEY, Body=sample_zip()
-        )
+        sample = upload_sample(runtime)
         if stopping.is_set():
             return
         airflow_home = Path(environment["AIRFLOW_HOME"])
@@ -171,7 +168,6 @@ def run_stack(runtime: EmbeddedRuntime, state_dir: Path, api_port: int) -> None:
         log.info("starting Airflow: UI and REST API on http://localhost:%d", api_port)
         airflow.start()
         try:
-            sample = f"s3://{settings.upload_bucket}/{SAMPLE_KEY}"
             trigger = _wait_until_ready(airflow, airflow_home, api_port, sample, stopping, password_existed)
             if trigger is not None:
                 print(trigger.instructions(settings.mail_dir), flush=True)  # noqa: T201 - for the person at the terminal

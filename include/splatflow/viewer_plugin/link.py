@@ -17,6 +17,7 @@ from airflow.sdk import BaseOperatorLink
 from airflow.utils.session import create_session
 from airflow.utils.state import TaskInstanceState
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from splatflow.pipeline.ids import PIPELINE_DAG_ID, PUBLISH
 
@@ -32,16 +33,22 @@ def splat_tab_path(dag_id: str, run_id: str) -> str:
     return f"{root}/dags/{quote(dag_id, safe='')}/runs/{quote(run_id, safe='')}/plugin/{SPLAT_TAB_ROUTE}"
 
 
+def publish_state(session: Session, dag_id: str, run_id: str) -> str | None:
+    """The state of the run's ``publish`` task (None: the run has no such task instance)."""
+    state: str | None = session.scalar(
+        select(TaskInstance.state).where(
+            TaskInstance.dag_id == dag_id,
+            TaskInstance.run_id == run_id,
+            TaskInstance.task_id == PUBLISH,
+            TaskInstance.map_index == -1,
+        )
+    )
+    return state
+
+
 def run_has_published(dag_id: str, run_id: str) -> bool:
     with create_session() as session:
-        state = session.scalar(
-            select(TaskInstance.state).where(
-                TaskInstance.dag_id == dag_id,
-                TaskInstance.run_id == run_id,
-                TaskInstance.task_id == PUBLISH,
-                TaskInstance.map_index == -1,
-            )
-        )
+        state = publish_state(session, dag_id, run_id)
     return bool(state == TaskInstanceState.SUCCESS)
 
 

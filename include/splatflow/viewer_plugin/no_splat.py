@@ -17,6 +17,7 @@ from airflow.utils.state import DagRunState, TaskInstanceState
 from sqlalchemy import select
 
 from splatflow.pipeline.ids import ON_FAILURE, PUBLISH
+from splatflow.viewer_plugin.link import publish_state
 
 
 @dataclass(frozen=True)
@@ -39,14 +40,7 @@ class NoSplat:
 def run_record(dag_id: str, run_id: str) -> RunRecord:
     with create_session() as session:
         run_state = session.scalar(select(DagRun.state).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
-        publish_state = session.scalar(
-            select(TaskInstance.state).where(
-                TaskInstance.dag_id == dag_id,
-                TaskInstance.run_id == run_id,
-                TaskInstance.task_id == PUBLISH,
-                TaskInstance.map_index == -1,
-            )
-        )
+        published = publish_state(session, dag_id, run_id)
         failed_step = session.scalar(
             select(TaskInstance.task_id)
             .where(
@@ -58,7 +52,7 @@ def run_record(dag_id: str, run_id: str) -> RunRecord:
             .order_by(TaskInstance.end_date)
             .limit(1)
         )
-    return RunRecord(run_state=run_state, publish_state=publish_state, failed_step=failed_step)
+    return RunRecord(run_state=run_state, publish_state=published, failed_step=failed_step)
 
 
 def explain_no_splat(record: RunRecord, run_id: str) -> NoSplat:

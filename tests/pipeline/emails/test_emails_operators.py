@@ -4,6 +4,7 @@ SMTP sink), composing when they send, with their pictures fetched from S3 and ea
 from __future__ import annotations
 
 import json
+import re
 import smtplib
 from collections.abc import Iterator
 from email.message import EmailMessage
@@ -185,6 +186,25 @@ def test_the_links_are_signed_by_the_connection_meant_for_it(
     (message,) = _messages(sink)
     body = message.get_body(("plain",))
     assert body is not None and "X-Amz-Credential=AKIARESULTLINKS00000" in body.get_content()
+
+
+def test_the_links_are_signed_for_the_host_the_signing_connection_names(
+    sink: SmtpSink, s3: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Compose's tasks reach S3 as ``splatflow-local``; the reader's browser, on the host, as localhost."""
+    reader_s3 = {"conn_type": "aws", "extra": {"endpoint_url": "http://localhost:4566"}}
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_LINKS", json.dumps(reader_s3))
+    monkeypatch.setenv("SPLATFLOW_PRESIGN_CONN_ID", "aws_links")
+
+    _send_result_email(s3)
+
+    (message,) = _messages(sink)
+    body = message.get_body(("plain",))
+    assert body is not None
+    text = body.get_content()
+    links = re.findall(r"https?://[^\s>]+X-Amz-Signature=[^\s>]+", text)
+    assert links, text
+    assert all(link.startswith("http://localhost:4566/") for link in links)
 
 
 class _ComposedFailure(FailureEmailOperator):
