@@ -49,7 +49,12 @@ def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRuntim
 
 @pytest.fixture
 def s3(runtime: EmbeddedRuntime) -> Any:
-    return aws_client("s3", runtime.aws_url, "us-east-1")
+    """The runtime's S3 with the runner's bucket in it, made again if it is gone: the runtime's moto
+    shares its state with the process, and a ``mock_aws()`` of another test file run by the same
+    process (pytest-xdist) clears that state when it ends."""
+    client = aws_client("s3", runtime.aws_url, "us-east-1")
+    client.create_bucket(Bucket=BUCKET)
+    return client
 
 
 @pytest.fixture
