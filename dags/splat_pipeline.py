@@ -153,6 +153,7 @@ with DAG(
     train = TrainingOperator(
         task_id=ids.TRAIN,
         plan=plan,
+        sfm=sfm.output,
         print_log=True,
         pool=SETTINGS.gpu_pool,
         **_job_args(SETTINGS.train.max_runtime_seconds + SETTINGS.spot_max_wait_seconds),

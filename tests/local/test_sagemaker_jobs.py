@@ -242,3 +242,33 @@ def test_a_retried_training_job_resumes_from_synced_checkpoints(sagemaker: Any, 
     with tarfile.open(fileobj=io.BytesIO(body)) as tar:
         resumed_from, total = tar.extractfile("steps.txt").read().split()  # type: ignore[union-attr]
     assert int(resumed_from) >= synced_step and int(total) == 40
+
+
+def test_checkpoints_pruned_in_the_container_are_deleted_from_s3_too(sagemaker: Any, s3: Any) -> None:
+    """SageMaker: "If a checkpoint is deleted in the SageMaker container, it will also be deleted in
+    the S3 folder"; a stage that keeps two checkpoints keeps S3 at two, across a retry's restore."""
+    stem = unique("prune")
+    _put(s3, f"{stem}/sfm/x", b"x")
+    checkpoints = f"s3://{BUCKET}/{stem}/checkpoints"
+    hyperparameters = {"mode": "checkpoint", "steps": "10", "seconds": "0.05", "keep_last": "2"}
+    first = training_request(
+        f"{stem}-a", hyperparameters, f"s3://{BUCKET}/{stem}/sfm", f"s3://{BUCKET}/{stem}/m", checkpoints
+    )
+    sagemaker.create_training_job(**first)
+    done = wait_for(lambda: sagemaker.describe_training_job(TrainingJobName=f"{stem}-a"), timeout=60)
+    assert done["TrainingJobStatus"] == "Completed", done.get("FailureReason")
+    assert _keys(s3, f"{stem}/checkpoints/") == [
+        f"{stem}/checkpoints/step-0009.ckpt",
+        f"{stem}/checkpoints/step-0010.ckpt",
+        f"{stem}/checkpoints/step.txt",
+    ]
+
+    more = {**first, "TrainingJobName": f"{stem}-b", "HyperParameters": {**hyperparameters, "steps": "14"}}
+    sagemaker.create_training_job(**more)
+    done = wait_for(lambda: sagemaker.describe_training_job(TrainingJobName=f"{stem}-b"), timeout=60)
+    assert done["TrainingJobStatus"] == "Completed", done.get("FailureReason")
+    assert _keys(s3, f"{stem}/checkpoints/") == [
+        f"{stem}/checkpoints/step-0013.ckpt",
+        f"{stem}/checkpoints/step-0014.ckpt",
+        f"{stem}/checkpoints/step.txt",
+    ]

@@ -5,12 +5,13 @@ its job, and a delivered run's stages stay as they are."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from airflow.providers.amazon.aws.triggers.sagemaker import SageMakerTrigger
@@ -409,3 +410,34 @@ def test_a_cleared_run_starts_its_stage_again_as_a_new_generation(killable_runti
     ]
     sagemaker.stop_processing_job(ProcessingJobName="splat-takeover-cleared-c1")
     assert _status(sagemaker, "splat-takeover-cleared-c1") == "Stopped"
+
+
+class _RecordingStage(_ScriptedStage):
+    """The scripted stage, keeping the plan its request was built from."""
+
+    built_from: ClassVar[list[PreparedRun]] = []
+
+    def build_request(self, plan: PreparedRun, settings: PipelineSettings) -> dict[str, Any]:
+        self.built_from.append(plan)
+        return super().build_request(plan, settings)
+
+
+def test_a_stage_builds_its_request_in_the_folders_of_the_runs_generation(killable_runtime: EmbeddedRuntime) -> None:
+    """A retry within a generation writes (and resumes from) the same folders; a cleared run's new
+    generation gets its own, so it neither resumes nor overwrites the previous generation's."""
+    name = "splat-generation-folders"
+    scripted = _stage_operator(killable_runtime, name, ["--mode", "sleep", "--seconds", "0"])
+    recording = _RecordingStage(
+        task_id="compress", plan=scripted.plan, request=scripted.request, deferrable=True, check_interval=1
+    )
+    for try_number, clear_number in ((1, 0), (2, 0), (3, 1)):
+        with contextlib.suppress(TaskDeferred):
+            recording.execute(_try_context(try_number, clear_number=clear_number))
+
+    layouts = [plan.layout for plan in _RecordingStage.built_from]
+    assert [layout.checkpoints for layout in layouts] == [
+        f"s3://{TAKEOVER_BUCKET}/runs/{name}/checkpoints/",
+        f"s3://{TAKEOVER_BUCKET}/runs/{name}/checkpoints/",
+        f"s3://{TAKEOVER_BUCKET}/runs/{name}/c1/checkpoints/",
+    ]
+    assert layouts[2].compress_output == f"s3://{TAKEOVER_BUCKET}/runs/{name}/c1/compress/"

@@ -120,3 +120,20 @@ def test_a_throttle_or_a_server_error_is_no_answer_about_the_bucket_and_is_raise
     with pytest.raises(ClientError) as raised:
         check_bucket_readable(_AnsweringS3(code, status), UPLOADS)
     assert not isinstance(raised.value, SubmissionError)
+
+
+def test_a_cleared_runs_training_keeps_its_checkpoints_apart_and_reads_the_sfm_job_s_output(s3: Any) -> None:
+    """Generation 1 of a run (cleared once) gets its own checkpoint folder, so it cannot resume the
+    first generation's model; the SfM output is read where the SfM job wrote it, even when that
+    job is an earlier generation's (only the training and later steps were cleared)."""
+    plan = prepare_run(FULL, "run-1", SETTINGS, s3)
+    first = training_request(plan, SETTINGS)
+    sfm_job = {"Processing": {"ProcessingOutputConfig": {"Outputs": [{"S3Output": {"S3Uri": plan.layout.sfm_output}}]}}}
+
+    cleared = training_request(replace(plan, layout=plan.layout.in_generation(1)), SETTINGS, sfm_job)
+
+    assert first["CheckpointConfig"]["S3Uri"] == plan.layout.checkpoints
+    assert cleared["CheckpointConfig"]["S3Uri"] == f"s3://{WORK}/{plan.layout.prefix}/c1/checkpoints/"
+    assert cleared["OutputDataConfig"]["S3OutputPath"] == f"s3://{WORK}/{plan.layout.prefix}/c1/train/"
+    (channel,) = cleared["InputDataConfig"]
+    assert channel["DataSource"]["S3DataSource"]["S3Uri"] == plan.layout.sfm_output

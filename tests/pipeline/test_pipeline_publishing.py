@@ -25,10 +25,12 @@ SUBMISSION = Submission(email="pilot@example.com", steps="compress_only", model=
 SETTINGS = PipelineSettings(work_bucket=WORK)
 
 
-def _compression_job(name: str) -> dict[str, Any]:
-    """A DescribeProcessingJob response of a finished compression job."""
+def _compression_job(name: str, generation: int = 0) -> dict[str, Any]:
+    """A DescribeProcessingJob response of a finished compression job of the run's ``generation``."""
+    output = LAYOUT.in_generation(generation).compress_output
     return {
         "ProcessingJobName": name,
+        "ProcessingOutputConfig": {"Outputs": [{"OutputName": "compress", "S3Output": {"S3Uri": output}}]},
         "ProcessingJobStatus": "Completed",
         "ProcessingResources": {"ClusterConfig": {"InstanceType": "ml.c6i.4xlarge", "InstanceCount": 1}},
         "ProcessingStartTime": datetime(2026, 11, 22, 10, 0, tzinfo=UTC),
@@ -70,9 +72,13 @@ def test_a_run_whose_stages_ran_again_before_delivery_is_published_anew(s3: Any)
     prepared = PreparedRun("r1", SUBMISSION, LAYOUT)
     publish_run(prepared, SETTINGS, s3, {"compress": _compression_job("splat-r1-compress")})
 
-    cleared = publish_run(prepared, SETTINGS, s3, {"compress": _compression_job("splat-r1-compress-c1")})
+    for name in ("scene.sog", "splat.ply"):
+        s3.put_object(Bucket=WORK, Key=LAYOUT.in_generation(1).stage_key("compress", name), Body=b"second")
+    cleared = publish_run(prepared, SETTINGS, s3, {"compress": _compression_job("splat-r1-compress-c1", 1)})
 
     assert cleared["stages"]["compress"]["job_name"] == "splat-r1-compress-c1"
+    linked = {name: cleared["outputs"][name] for name in ("sog", "ply", "viewer")}
+    assert all("/runs/r1/c1/compress/" in str(location) for location in linked.values()), linked
     stored = read_json(s3, WORK, LAYOUT.manifest_key)
     assert stored is not None and stored["stages"]["compress"]["job_name"] == "splat-r1-compress-c1"
 

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any, ClassVar, Literal, NoReturn, cast
 
@@ -129,10 +130,12 @@ class _StageJob:
         operator = cast(Any, self)
         plan = PreparedRun.from_dict(operator.plan)
         skip_unless_started(plan, self.STAGE, operator.aws_conn_id)
+        generation = context["dag_run"].clear_number or 0
+        plan = replace(plan, layout=plan.layout.in_generation(generation))
         operator.config = self.build_request(plan, PipelineSettings.from_environment())
         kind = cast(JobKind, self.JOB_TYPE.lower())
         try:
-            name = generation_name(operator.config[f"{self.JOB_TYPE}JobName"], context["dag_run"].clear_number or 0)
+            name = generation_name(operator.config[f"{self.JOB_TYPE}JobName"], generation)
         except ValueError as error:
             raise AirflowFailException(str(error)) from error
         operator.config[f"{self.JOB_TYPE}JobName"] = name
@@ -232,14 +235,16 @@ class TrainingOperator(_StageJob, SageMakerTrainingOperator):
     STAGE = ids.TRAIN
     JOB_TYPE = "Training"
     LOG_GROUP = "/aws/sagemaker/TrainingJobs"
-    template_fields: Sequence[str] = (*SageMakerTrainingOperator.template_fields, "plan")
+    template_fields: Sequence[str] = (*SageMakerTrainingOperator.template_fields, "plan", "sfm")
 
-    def __init__(self, *, plan: Any, **kwargs: Any) -> None:
+    def __init__(self, *, plan: Any, sfm: Any = None, **kwargs: Any) -> None:
         super().__init__(config={}, **kwargs)
         self.plan = plan
+        self.sfm: Mapping[str, Any] | None = sfm
+        """The SfM job's result (None when this run aligned no photos: the SfM output is the user's)."""
 
     def build_request(self, plan: PreparedRun, settings: PipelineSettings) -> dict[str, Any]:
-        return preparation.training_request(plan, settings)
+        return preparation.training_request(plan, settings, self.sfm)
 
 
 class CompressOperator(StageProcessingOperator):

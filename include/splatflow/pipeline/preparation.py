@@ -91,8 +91,14 @@ def sfm_request(prepared: PreparedRun, settings: PipelineSettings) -> dict[str, 
     )
 
 
-def training_request(prepared: PreparedRun, settings: PipelineSettings) -> dict[str, Any]:
-    if prepared.runs_sfm:
+def training_request(
+    prepared: PreparedRun, settings: PipelineSettings, sfm_result: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The SfM output is read where this run's SfM job wrote it (the generation it ran in, which a
+    clear of the later steps only leaves behind), else the submission's."""
+    if prepared.runs_sfm and sfm_result:
+        sfm_uri = sfm_result["Processing"]["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"]
+    elif prepared.runs_sfm:
         sfm_uri = prepared.layout.sfm_output
     else:
         assert prepared.submission.sfm_output is not None

@@ -6,11 +6,15 @@ when a finished run is cleared or re-run, so a delivered result never changes un
 The one exception is a run whose stages ran again after it was published (a user cleared it
 whole before its email went out; a delivered run redoes nothing): its outputs are new, so the
 manifest that describes them is written again.
+
+Each stage's files are read where its job wrote them: the folder of the run's generation the job
+ran in (``layout``), which is not the current one when a user cleared only later steps.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -38,7 +42,7 @@ def put_viewer_page(
     s3: Any, layout: RunLayout, quality: QualityMetrics, run_id: str, kms_key_id: str | None
 ) -> S3Location:
     """The run's own ``viewer.html`` beside ``scene.sog``: a presigned link to it opens the splat."""
-    key = layout.key("compress", VIEWER_FILE_NAME)
+    key = layout.stage_key("compress", VIEWER_FILE_NAME)
     s3.put_object(
         Bucket=layout.bucket,
         Key=key,
@@ -81,9 +85,23 @@ def _stage_records(descriptions: Mapping[str, Any]) -> list[StageRecord]:
     return records
 
 
-def _sfm_report(prepared: PreparedRun, s3: Any) -> dict[str, Any] | None:
+def layout_of_job(prepared: PreparedRun, descriptions: Mapping[str, Any], stage: str) -> RunLayout:
+    """The run's layout in the generation whose folder the ``stage`` Processing job wrote to."""
+    layout = prepared.layout
+    description = descriptions.get(stage)
+    if description is None:
+        return layout
+    written = description["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"].rstrip("/")
+    match = re.fullmatch(rf"s3://{re.escape(layout.bucket)}/{re.escape(layout.prefix)}/(?:c(\d+)/)?{stage}", written)
+    if match is None:
+        raise RuntimeError(f"the {stage} job wrote to {written}, outside the run's folder {layout.uri()}")
+    return layout.in_generation(int(match[1] or 0))
+
+
+def _sfm_report(prepared: PreparedRun, s3: Any, descriptions: Mapping[str, Any]) -> dict[str, Any] | None:
     if prepared.runs_sfm:
-        return read_json(s3, prepared.layout.bucket, prepared.layout.key("sfm", SFM_REPORT))
+        layout = layout_of_job(prepared, descriptions, "sfm")
+        return read_json(s3, layout.bucket, layout.stage_key("sfm", SFM_REPORT))
     source = prepared.submission.sfm_output
     if source is not None:
         report = source.joinpath(SFM_REPORT)
@@ -92,12 +110,12 @@ def _sfm_report(prepared: PreparedRun, s3: Any) -> dict[str, Any] | None:
 
 
 def _outputs(prepared: PreparedRun, s3: Any, descriptions: Mapping[str, Any]) -> dict[str, S3Location]:
-    layout = prepared.layout
-    listing = s3.list_objects_v2(Bucket=layout.bucket, Prefix=layout.key("compress") + "/")
+    layout = layout_of_job(prepared, descriptions, "compress")
+    listing = s3.list_objects_v2(Bucket=layout.bucket, Prefix=layout.stage_key("compress") + "/")
     present = {item["Key"] for item in listing.get("Contents", [])}
     outputs: dict[str, S3Location] = {}
     for name, file_name in COMPRESSION_OUTPUTS.items():
-        key = layout.key("compress", file_name)
+        key = layout.stage_key("compress", file_name)
         if key in present:
             outputs[name] = S3Location(layout.bucket, key)
     if "train" in descriptions:
@@ -105,7 +123,8 @@ def _outputs(prepared: PreparedRun, s3: Any, descriptions: Mapping[str, Any]) ->
         bucket, _, key = model.removeprefix("s3://").partition("/")
         outputs["model"] = S3Location(bucket, key)
     if prepared.runs_sfm:
-        outputs["sfm"] = S3Location(layout.bucket, layout.key("sfm") + "/")
+        sfm = layout_of_job(prepared, descriptions, "sfm")
+        outputs["sfm"] = S3Location(sfm.bucket, sfm.stage_key("sfm") + "/")
     return outputs
 
 
@@ -133,14 +152,15 @@ def publish_run(
         )
     outputs = _outputs(prepared, s3, descriptions)
     missing = [name for name in ("sog", "ply") if name not in outputs]
+    compressed = layout_of_job(prepared, descriptions, "compress")
     if missing:
-        raise RuntimeError(f"the compression job left no {' or '.join(missing)} under {layout.compress_output}")
+        raise RuntimeError(f"the compression job left no {' or '.join(missing)} under {compressed.compress_output}")
     quality = QualityMetrics.from_reports(
-        sfm_report=_sfm_report(prepared, s3),
-        training_metrics=read_json(s3, layout.bucket, layout.key("compress", TRAINING_METRICS)),
-        compression_report=read_json(s3, layout.bucket, layout.key("compress", COMPRESSION_REPORT)),
+        sfm_report=_sfm_report(prepared, s3, descriptions),
+        training_metrics=read_json(s3, layout.bucket, compressed.stage_key("compress", TRAINING_METRICS)),
+        compression_report=read_json(s3, layout.bucket, compressed.stage_key("compress", COMPRESSION_REPORT)),
     )
-    outputs["viewer"] = put_viewer_page(s3, layout, quality, prepared.run_id, settings.kms_key_id)
+    outputs["viewer"] = put_viewer_page(s3, compressed, quality, prepared.run_id, settings.kms_key_id)
     manifest = build_manifest(
         run_id=prepared.run_id,
         submission=prepared.submission,

@@ -25,6 +25,9 @@ class ScriptedSettings:
     code: str = "INTERNAL"
     """The failure code ``fail`` reports (a ``FailureCode`` name)."""
     steps: int = 5
+    keep_last: int = 0
+    """``checkpoint`` mode: with more than 0, also one file per step (``step-<n>.ckpt``), of which
+    only the newest ``keep_last`` are kept, as the training stage prunes its checkpoints."""
 
 
 def _copy_tree(source: Path, target: Path) -> int:
@@ -46,6 +49,10 @@ def _checkpointed_steps(settings: ScriptedSettings, paths: MlPaths) -> None:
         tmp = marker.with_name("step.txt.tmp")
         tmp.write_text(str(step))
         tmp.replace(marker)
+        if settings.keep_last > 0:
+            (paths.checkpoints / f"step-{step:04d}.ckpt").write_text(str(step))
+            for old in sorted(paths.checkpoints.glob("step-*.ckpt"))[: -settings.keep_last]:
+                old.unlink()
         print(f"checkpoint at step {step}", flush=True)
     (paths.model / "steps.txt").write_text(f"{start} {settings.steps}")
 

@@ -316,10 +316,15 @@ def _pump_lines(stream: IO[str], writer: LogStreamWriter, log_file: IO[str], job
 
 
 class _CheckpointSyncer:
-    """Copies new or changed checkpoint files to S3 while the job runs (SageMaker's behaviour).
+    """Keeps the job's checkpoint S3 prefix a copy of its checkpoint folder while it runs.
 
-    Files still being written (``*.tmp``, or hidden) are skipped: stages write a checkpoint to a
-    temporary name and rename it, so only whole checkpoints reach S3.
+    SageMaker copies the folder's new checkpoints to S3 during training, and "if a checkpoint is
+    deleted in the SageMaker container, it will also be deleted in the S3 folder" (developer
+    guide, "Checkpoints in Amazon SageMaker AI"): a stage that keeps its last few checkpoints keeps
+    S3 bounded too. This does the same: new or changed files are uploaded, and a file this sync
+    uploaded (in this job or in the restore that started it) and that is gone from the folder is
+    deleted from S3. Files still being written (``*.tmp``, or hidden) are skipped: stages write a
+    checkpoint under no name or a temporary one and name it when complete.
     """
 
     def __init__(self, executor: JobExecutor, plan: JobPlan, workspace: Workspace) -> None:
@@ -329,27 +334,46 @@ class _CheckpointSyncer:
         self.folder = workspace.host_path(plan.checkpoint[1])
         self.every = executor.settings.checkpoint_sync_seconds
         self.extra = encryption_args(plan.kms_key_id)
-        self._seen: dict[Path, tuple[int, int]] = {}
+        self._seen: dict[Path, tuple[int, int]] = {
+            path: signature for path in self._files() if (signature := _signature(path)) is not None
+        }
         self._last = time.monotonic()
 
     def maybe_sync(self) -> None:
         if time.monotonic() - self._last >= self.every:
             self.sync()
 
+    def _files(self) -> list[Path]:
+        if not self.folder.is_dir():
+            return []
+        return sorted(
+            path
+            for path in self.folder.rglob("*")
+            if path.is_file() and not path.name.startswith(".") and not path.name.endswith(".tmp")
+        )
+
+    def _key_uri(self, path: Path) -> str:
+        return f"{self.uri}/{path.relative_to(self.folder).as_posix()}"
+
     def sync(self) -> None:
         self._last = time.monotonic()
-        if not self.folder.is_dir():
-            return
-        for path in sorted(p for p in self.folder.rglob("*") if p.is_file()):
-            if path.name.startswith(".") or path.name.endswith(".tmp"):
+        present = self._files()
+        for path in present:
+            signature = _signature(path)
+            if signature is None or self._seen.get(path) == signature:
                 continue
-            try:
-                stat = path.stat()
-            except FileNotFoundError:
-                continue
-            signature = (stat.st_size, stat.st_mtime_ns)
-            if self._seen.get(path) == signature:
-                continue
-            key_uri = f"{self.uri}/{path.relative_to(self.folder).as_posix()}"
-            s3io.upload_file(self.s3, path, key_uri, self.extra)
+            s3io.upload_file(self.s3, path, self._key_uri(path), self.extra)
             self._seen[path] = signature
+        for gone in sorted(set(self._seen) - set(present)):
+            if not gone.exists():
+                s3io.delete_object(self.s3, self._key_uri(gone))
+                del self._seen[gone]
+
+
+def _signature(path: Path) -> tuple[int, int] | None:
+    """Size and modification time, or ``None`` for a file that went while it was listed."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return (stat.st_size, stat.st_mtime_ns)

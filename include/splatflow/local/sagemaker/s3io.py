@@ -90,6 +90,12 @@ def upload_file(s3: Any, source: Path, uri: str, extra_args: dict[str, str]) -> 
     s3.upload_file(str(source), bucket, key, ExtraArgs=extra_args)
 
 
+def delete_object(s3: Any, uri: str) -> None:
+    """Remove one object (S3 answers a missing key with success too)."""
+    bucket, key = parse_s3_uri(uri)
+    s3.delete_object(Bucket=bucket, Key=key)
+
+
 def tar_directory(source: Path, archive: Path) -> None:
     """``model.tar.gz`` as SageMaker packs ``/opt/ml/model``: the folder's contents at the root."""
     with tarfile.open(archive, "w:gz") as tar:

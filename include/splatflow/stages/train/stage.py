@@ -10,12 +10,20 @@ from splatflow.stages.harness import FailureCode, MlPaths, StageError, read_sett
 from splatflow.stages.train.dataset import load_scene
 from splatflow.stages.train.device import choose_device
 from splatflow.stages.train.outputs import splats_from_parameters, write_model
+from splatflow.stages.train.stop_signal import StopSignal
 from splatflow.stages.train.trainer import Trainer
 
 log = logging.getLogger(__name__)
 
 
 def main(paths: MlPaths) -> None:
+    with StopSignal().installed() as stop:
+        train(paths, stop)
+
+
+def train(paths: MlPaths, stop: StopSignal) -> None:
+    """A SIGTERM from the start on (even while the scene loads) ends the run at the next step
+    with a checkpoint (``stop_signal``)."""
     settings = read_settings(Settings, paths).with_preset_defaults()
     device = choose_device(settings.device)
     log.info("training on %s with the %s preset", device, settings.preset)
@@ -25,7 +33,7 @@ def main(paths: MlPaths) -> None:
             FailureCode.INPUT_MISSING, f"the '{SFM_CHANNEL}' input channel is empty; run the SfM stage first"
         )
     scene = load_scene(channel, settings.holdout_every, preset_value(settings.max_width))
-    trainer = Trainer(settings, scene, device, paths.checkpoints)
+    trainer = Trainer(settings, scene, device, paths.checkpoints, stop)
     result = trainer.run()
     splats = splats_from_parameters(
         dict(trainer.params),

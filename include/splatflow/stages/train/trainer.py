@@ -13,7 +13,7 @@ import math
 import random
 import resource
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +27,13 @@ from splatflow.render import camera_tensors, select_rasterizer
 from splatflow.render.sh import camera_centres
 from splatflow.render.threads import use_cpu_threads
 from splatflow.stages.harness import FailureCode, Progress, StageError
-from splatflow.stages.train.checkpoints import load_latest_checkpoint, save_checkpoint
+from splatflow.stages.train.checkpoints import checkpoint_path, fingerprint, load_latest_checkpoint, save_checkpoint
 from splatflow.stages.train.dataset import SceneData
 from splatflow.stages.train.densification import CappedDefaultStrategy
 from splatflow.stages.train.init import gaussians_from_points, scene_scale
 from splatflow.stages.train.metrics import anisotropy_percentile, mean_colour_error, psnr, ssim
 from splatflow.stages.train.schedule import Budget, PlateauStopper, resolution_factor
+from splatflow.stages.train.stop_signal import StopSignal
 from splatflow.stages.train.views import ViewTensors, view_tensors
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,9 @@ a hundred steps)."""
 MEANS_LR_FINAL_FRACTION = 0.01
 MCMC_OPACITY_REG = 0.01
 MCMC_SCALE_REG = 0.01
+STOPPED_BY_SIGNAL = "stop_signal"
+SETTINGS_NOT_FINGERPRINTED = frozenset({"cpu_threads", "progress_every", "checkpoint_every"})
+"""Settings a resumed job may change: they pace the logs, checkpoints and threads, not the model."""
 
 
 @dataclass
@@ -85,8 +89,16 @@ def mcmc_runs_on(device: torch.device) -> bool:
 
 
 class Trainer:
-    def __init__(self, settings: Settings, scene: SceneData, device: torch.device, checkpoints: Path) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        scene: SceneData,
+        device: torch.device,
+        checkpoints: Path,
+        stop: StopSignal | None = None,
+    ) -> None:
         self.settings = settings
+        self.stop = stop or StopSignal()
         self.scene = scene
         self.device = device
         self.checkpoints = checkpoints
@@ -258,8 +270,20 @@ class Trainer:
         count = len(psnrs)
         return EvaluationResult(sum(psnrs) / count, sum(ssims) / count, sum(colour_errors) / count, renders)
 
+    def fingerprint(self) -> str:
+        """What a checkpoint must have been trained from to be resumed: every setting but those that
+        only pace the logs, checkpoints and threads, and the scene's size."""
+        values = {k: v for k, v in asdict(self.settings).items() if k not in SETTINGS_NOT_FINGERPRINTED}
+        scene = {
+            "training_views": len(self.scene.training),
+            "holdout_views": len(self.scene.holdout),
+            "points": int(self.scene.points.shape[0]),
+        }
+        return fingerprint({"settings": values, "scene": scene})
+
     def checkpoint_state(self) -> dict[str, Any]:
         return {
+            "fingerprint": self.fingerprint(),
             "step": self.step,
             "params": {k: v.detach() for k, v in self.params.items()},
             "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
@@ -271,7 +295,7 @@ class Trainer:
 
     def resume(self) -> None:
         """Continue from the newest checkpoint, if a previous attempt left one."""
-        state = load_latest_checkpoint(self.checkpoints, self.device)
+        state = load_latest_checkpoint(self.checkpoints, self.device, self.fingerprint())
         if state is None:
             return
         self.step = state["step"]
@@ -288,9 +312,22 @@ class Trainer:
     # --- the loop ---------------------------------------------------------------------------
 
     def stop_reason(self) -> str | None:
+        if self.stop.requested:
+            return STOPPED_BY_SIGNAL
         if self.step >= preset_value(self.settings.plateau_start_step) and self.stopper.plateaued():
             return "psnr_plateau"
         return self.budget.exhausted_by(self.step)
+
+    def checkpoint_and_stop(self) -> None:
+        """Save this step (unless its checkpoint is there already) and end the job as interrupted,
+        a code the pipeline retries: the next job of the run resumes from this step."""
+        if self.step > 0 and not checkpoint_path(self.checkpoints, self.step).exists():
+            save_checkpoint(self.checkpoints, self.step, self.checkpoint_state())
+        raise StageError(
+            FailureCode.SERVICE_INTERRUPTED,
+            f"training was stopped at step {self.step} of {self.max_steps}; "
+            "its checkpoint was written, so a resumed job continues from there",
+        )
 
     def record_evaluation(self) -> float:
         value = self.evaluate().psnr
@@ -331,6 +368,8 @@ class Trainer:
                 f"the GPU ran out of memory at step {self.step} with {len(self.params['means'])} Gaussians; "
                 "lower max_gaussians or max_width, or use a larger instance",
             ) from None
+        if reason == STOPPED_BY_SIGNAL:
+            self.checkpoint_and_stop()
         final = self.evaluate(keep_renders=True)
         log.info("stopped at step %d (%s): held-out PSNR %.2f dB", self.step, reason, final.psnr)
         return TrainingResult(
