@@ -7,10 +7,8 @@ Stopped). Outputs are uploaded only after a successful exit, so a failed job pub
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import signal
 import subprocess
 import threading
 import time
@@ -21,6 +19,7 @@ from splatflow.encryption import encryption_args
 from splatflow.local.config import RunnerSettings
 from splatflow.local.sagemaker import s3io
 from splatflow.local.sagemaker.backends import BackendError, Command, image_repository_name, subprocess_command
+from splatflow.local.sagemaker.checkpoint_sync import CheckpointSyncer, restore_checkpoints
 from splatflow.local.sagemaker.cloudwatch import LogStreamWriter, stream_name
 from splatflow.local.sagemaker.container import (
     container_command,
@@ -30,6 +29,7 @@ from splatflow.local.sagemaker.container import (
 )
 from splatflow.local.sagemaker.job_plans import JobPlan, model_artifacts_uri, plan_for, prepare_workspace
 from splatflow.local.sagemaker.job_records import TRAINING, JobRecord
+from splatflow.local.sagemaker.stopping import stop_job_process
 from splatflow.local.sagemaker.store import JobStore
 from splatflow.local.sagemaker.workspace import ExitMessageError, Workspace, WorkspacePathError
 
@@ -135,7 +135,7 @@ class JobExecutor:
             for download in plan.downloads:
                 s3io.download_prefix(self.s3, download.uri, workspace.host_path(download.container_path))
             if plan.checkpoint:
-                self._restore_checkpoints(plan.checkpoint, workspace)
+                restore_checkpoints(self.s3, plan.checkpoint[0], workspace.host_path(plan.checkpoint[1]))
             command = self._command(plan, workspace, record)
         except (s3io.TransferError, WorkspacePathError, BackendError) as exc:
             self._finish(record, "Failed", str(exc))
@@ -204,12 +204,6 @@ class JobExecutor:
         remove_container(command.container_name, environment)
         return command
 
-    def _restore_checkpoints(self, checkpoint: tuple[str, str], workspace: Workspace) -> None:
-        """A retried or resumed job starts with the checkpoints its predecessor synced."""
-        uri, container_path = checkpoint
-        with contextlib.suppress(s3io.TransferError):
-            s3io.download_prefix(self.s3, uri, workspace.host_path(container_path))
-
     def _upload_outputs(self, plan: JobPlan, workspace: Workspace) -> None:
         extra = encryption_args(plan.kms_key_id)
         for upload in plan.uploads:
@@ -253,7 +247,17 @@ class JobExecutor:
                 daemon=True,
             )
             reader.start()
-            syncer = _CheckpointSyncer(self, plan, workspace) if plan.checkpoint else None
+            syncer = (
+                CheckpointSyncer(
+                    self.s3,
+                    plan.checkpoint[0],
+                    workspace.host_path(plan.checkpoint[1]),
+                    self.settings.checkpoint_sync_seconds,
+                    encryption_args(plan.kms_key_id),
+                )
+                if plan.checkpoint
+                else None
+            )
             outcome: int | str | None = None
             while process.poll() is None:
                 time.sleep(self.settings.poll_seconds)
@@ -274,33 +278,10 @@ class JobExecutor:
         return outcome if outcome else process.returncode
 
     def _terminate(self, process: subprocess.Popen[str], command: Command, is_training: bool) -> None:
-        """Stop the job as SageMaker does: a signal, a grace period, then SIGKILL.
-
-        Training gets ``docker stop -t 120`` (SIGTERM first); Processing gets SIGINT first, the
-        signal AWS documents for stopping processing containers. The container gets its chance
-        to checkpoint or clean up either way.
-        """
-        grace = (
-            min(self.settings.stop_grace_seconds, SHUTDOWN_GRACE_SECONDS)
-            if self._shutting_down
-            else (self.settings.stop_grace_seconds)
+        grace = self.settings.stop_grace_seconds
+        stop_job_process(
+            process, command, is_training, min(grace, SHUTDOWN_GRACE_SECONDS) if self._shutting_down else grace
         )
-        first = signal.SIGTERM if is_training else signal.SIGINT
-        if command.container_name:
-            docker = ["docker", "kill", "--signal", first.name, command.container_name]
-            subprocess.run(docker, capture_output=True, check=False, env=command.environment)
-        else:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, first)
-        try:
-            process.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            if command.container_name:
-                docker = ["docker", "kill", "--signal", "SIGKILL", command.container_name]
-                subprocess.run(docker, capture_output=True, check=False, env=command.environment)
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 job_log = logging.getLogger("splatflow.local.jobs")
@@ -313,67 +294,3 @@ def _pump_lines(stream: IO[str], writer: LogStreamWriter, log_file: IO[str], job
         log_file.flush()
         writer.add(line)
         job_log.info("%s | %s", job_name, line.rstrip())
-
-
-class _CheckpointSyncer:
-    """Keeps the job's checkpoint S3 prefix a copy of its checkpoint folder while it runs.
-
-    SageMaker copies the folder's new checkpoints to S3 during training, and "if a checkpoint is
-    deleted in the SageMaker container, it will also be deleted in the S3 folder" (developer
-    guide, "Checkpoints in Amazon SageMaker AI"): a stage that keeps its last few checkpoints keeps
-    S3 bounded too. This does the same: new or changed files are uploaded, and a file this sync
-    uploaded (in this job or in the restore that started it) and that is gone from the folder is
-    deleted from S3. Files still being written (``*.tmp``, or hidden) are skipped: stages write a
-    checkpoint under no name or a temporary one and name it when complete.
-    """
-
-    def __init__(self, executor: JobExecutor, plan: JobPlan, workspace: Workspace) -> None:
-        assert plan.checkpoint is not None
-        self.s3 = executor.s3
-        self.uri = plan.checkpoint[0].rstrip("/")
-        self.folder = workspace.host_path(plan.checkpoint[1])
-        self.every = executor.settings.checkpoint_sync_seconds
-        self.extra = encryption_args(plan.kms_key_id)
-        self._seen: dict[Path, tuple[int, int]] = {
-            path: signature for path in self._files() if (signature := _signature(path)) is not None
-        }
-        self._last = time.monotonic()
-
-    def maybe_sync(self) -> None:
-        if time.monotonic() - self._last >= self.every:
-            self.sync()
-
-    def _files(self) -> list[Path]:
-        if not self.folder.is_dir():
-            return []
-        return sorted(
-            path
-            for path in self.folder.rglob("*")
-            if path.is_file() and not path.name.startswith(".") and not path.name.endswith(".tmp")
-        )
-
-    def _key_uri(self, path: Path) -> str:
-        return f"{self.uri}/{path.relative_to(self.folder).as_posix()}"
-
-    def sync(self) -> None:
-        self._last = time.monotonic()
-        present = self._files()
-        for path in present:
-            signature = _signature(path)
-            if signature is None or self._seen.get(path) == signature:
-                continue
-            s3io.upload_file(self.s3, path, self._key_uri(path), self.extra)
-            self._seen[path] = signature
-        for gone in sorted(set(self._seen) - set(present)):
-            if not gone.exists():
-                s3io.delete_object(self.s3, self._key_uri(gone))
-                del self._seen[gone]
-
-
-def _signature(path: Path) -> tuple[int, int] | None:
-    """Size and modification time, or ``None`` for a file that went while it was listed."""
-    try:
-        stat = path.stat()
-    except FileNotFoundError:
-        return None
-    return (stat.st_size, stat.st_mtime_ns)
