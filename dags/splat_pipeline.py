@@ -82,17 +82,18 @@ with DAG(
         "max_retry_delay": timedelta(minutes=10),
     },
     params={
-        # The two fields a run needs are typed "string", which the trigger form marks as required
-        # (Airflow's form marks any param whose type does not allow null); the ones with a default
-        # allow null, so the form does not mark them, and the input check gives them their default.
+        # The trigger form marks a param whose type does not allow null as required, shows an error
+        # while it is empty and keeps Trigger disabled until it is filled: right for the email, which
+        # every run needs, wrong for the photos, which a run reusing an earlier output has none of.
+        # Params with a default allow null and take their default when emptied.
         "s3_url": Param(
             "",
-            type="string",
+            type=["null", "string"],
             maxLength=MAX_URL_CHARS,
             title="Photos (ZIP) in S3",
-            description=f"The ZIP of the photos, e.g. s3://{EXAMPLE_BUCKET}/site-42/photos.zip, or its "
-            f"https://…amazonaws.com/… URL; only from {UPLOAD_BUCKETS}. Leave it empty only when reusing "
-            "an earlier run's output (below).",
+            description=f"Needed for a full run (the default): the ZIP of the photos, e.g. "
+            f"s3://{EXAMPLE_BUCKET}/site-42/photos.zip, or its https://…amazonaws.com/… URL; only from "
+            f"{UPLOAD_BUCKETS}. Leave it empty only when reusing an earlier run's output (below).",
         ),
         "email": Param(
             "",

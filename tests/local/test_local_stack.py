@@ -205,7 +205,7 @@ def test_the_readme_gives_the_printed_curl_example_for_the_default_port() -> Non
     assert default.curl() in readme
 
 
-def test_the_trigger_form_opens_without_an_error_and_names_the_allowed_bucket(stack: Stack) -> None:
+def test_the_trigger_form_marks_the_email_asks_for_it_and_names_the_allowed_bucket(stack: Stack) -> None:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -216,11 +216,29 @@ def test_the_trigger_form_opens_without_an_error_and_names_the_allowed_bucket(st
         page.get_by_role("button", name="Trigger").first.click()
         parameters = page.get_by_role("button", name="Run Parameters")
         parameters.wait_for()
-        form_error_icons = parameters.locator("svg").count() - _indicator_icons(parameters)
-        s3_help = page.get_by_text("The ZIP of the photos, e.g.").inner_text()
+        s3_help = page.get_by_text("the ZIP of the photos, e.g.").inner_text()
+        labels = {title: page.locator("label", has_text=title).first.inner_text() for title in FORM_TITLES}
+        trigger = page.get_by_role("button", name="Trigger", exact=True).last
+        errors_while_empty = parameters.locator("svg").count() - _indicator_icons(parameters)
+        enabled_while_empty = trigger.is_enabled()
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / "trigger-form.png"), full_page=True)
+        page.locator("xpath=//label[contains(., 'Email')]/ancestor::*[.//input][1]//input").first.fill(
+            "pilot@example.com"
+        )
+        page.wait_for_timeout(500)
+        errors_once_filled = parameters.locator("svg").count() - _indicator_icons(parameters)
+        enabled_once_filled = trigger.is_enabled()
+        page.screenshot(path=str(SHOTS / "trigger-form-filled.png"), full_page=True)
         browser.close()
-    assert form_error_icons == 0, "the form opens without an error badge"
     assert f"s3://{UPLOADS}/site-42/photos.zip" in s3_help and f"only from {UPLOADS}" in s3_help
+    assert {title for title, text in labels.items() if "*" in text} == {"Email"}, labels
+    assert (errors_while_empty, enabled_while_empty) == (1, False), "an empty email is what the form asks for"
+    assert (errors_once_filled, enabled_once_filled) == (0, True), "with an address the run can be triggered"
+
+
+FORM_TITLES = ("Photos (ZIP) in S3", "Email", "Quality preset")
+"""Fields the form shows open; the required ones carry Airflow's asterisk in their label."""
 
 
 def _indicator_icons(trigger: Any) -> int:
