@@ -85,3 +85,11 @@ def test_a_delivered_run_keeps_its_manifest_whatever_the_jobs(s3: Any) -> None:
 
     assert kept == first
     assert _manifest_object(s3) == written
+
+
+def test_the_manifest_lists_the_spz_and_the_glb_the_compressor_wrote(s3: Any) -> None:
+    for name in ("scene.spz", "scene.glb"):
+        s3.put_object(Bucket=WORK, Key=LAYOUT.key("compress", name), Body=b"bytes")
+    manifest = publish_run(PreparedRun("r1", SUBMISSION, LAYOUT), SETTINGS, s3, {})
+    assert manifest["outputs"]["spz"] == f"s3://{WORK}/{LAYOUT.key('compress', 'scene.spz')}"
+    assert manifest["outputs"]["glb"] == f"s3://{WORK}/{LAYOUT.key('compress', 'scene.glb')}"

@@ -125,6 +125,8 @@ class QualityMetrics:
     gaussians: int | None = None
     ply_bytes: int | None = None
     sog_bytes: int | None = None
+    spz_bytes: int | None = None
+    glb_bytes: int | None = None
 
     @property
     def compression_ratio(self) -> float | None:
@@ -150,6 +152,8 @@ class QualityMetrics:
             gaussians=_count(train, "gaussians") if "gaussians" in train else _count(compress, "splats"),
             ply_bytes=_count(compress, "ply_bytes"),
             sog_bytes=_count(compress, "sog_bytes"),
+            spz_bytes=_count(compress, "formats", "spz", "bytes"),
+            glb_bytes=_count(compress, "formats", "glb", "bytes"),
         )
 
     @classmethod
@@ -163,6 +167,8 @@ class QualityMetrics:
             gaussians=_count(data, "gaussians"),
             ply_bytes=_count(data, "ply_bytes"),
             sog_bytes=_count(data, "sog_bytes"),
+            spz_bytes=_count(data, "spz_bytes"),
+            glb_bytes=_count(data, "glb_bytes"),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -175,6 +181,8 @@ class QualityMetrics:
             "gaussians": self.gaussians,
             "ply_bytes": self.ply_bytes,
             "sog_bytes": self.sog_bytes,
+            "spz_bytes": self.spz_bytes,
+            "glb_bytes": self.glb_bytes,
             "compression_ratio": None if ratio is None else round(ratio, 3),
         }
 

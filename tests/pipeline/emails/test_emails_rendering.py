@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import re
 from datetime import UTC, datetime, timedelta
@@ -335,3 +336,20 @@ def test_durations_read_in_human_units(seconds: float | None, text: str) -> None
 @pytest.mark.parametrize(("amount", "text"), [(None, "—"), (0.004, "less than $0.01"), (1.236, "$1.24")])
 def test_costs_read_in_dollars(amount: float | None, text: str) -> None:
     assert format_usd(amount) == text
+
+
+def test_the_success_email_offers_the_spz_and_the_glb_with_their_sizes() -> None:
+    quality = QualityMetrics(ply_bytes=59_000_000, sog_bytes=5_900_000, spz_bytes=7_200_000, glb_bytes=61_500_000)
+    links = dataclasses.replace(LINKS, spz=SOG_LINK + "&f=spz", glb=SOG_LINK + "&f=glb")
+    email = render_success_email(manifest_for(quality=quality), links, now=NOW)
+    found = links_in(email.html)
+    assert found["The splat as .spz (7.2 MB)"] == links.spz
+    assert found["The splat as glTF (.glb, 61.5 MB)"] == links.glb
+    assert "The splat as .spz (7.2 MB), for SPZ tools and three.js:" in email.text
+    assert f"(.glb, KHR_gaussian_splatting, 61.5 MB):\n  {links.glb}\n\nThese links" in email.text
+
+
+def test_a_run_published_without_spz_or_glb_offers_neither() -> None:
+    email = render_success_email(manifest_for(), LINKS, now=NOW)
+    assert ".spz" not in email.text and ".glb" not in email.text
+    assert "Full splat (.ply, 59.0 MB):\n  " + PLY_LINK + "\n\nThese links" in email.text

@@ -74,7 +74,12 @@ def presigned_links(manifest: Mapping[str, Any], settings: PipelineSettings, s3:
     sog = presign(outputs["sog"])
     expires_at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=settings.presign_expiry_seconds)
     return ResultLinks(
-        sog=sog, ply=presign(outputs["ply"]), viewer=viewer_link(presign(outputs["viewer"]), sog), expires_at=expires_at
+        sog=sog,
+        ply=presign(outputs["ply"]),
+        viewer=viewer_link(presign(outputs["viewer"]), sog),
+        expires_at=expires_at,
+        spz=presign(outputs["spz"]) if "spz" in outputs else None,
+        glb=presign(outputs["glb"]) if "glb" in outputs else None,
     )
 
 

@@ -68,10 +68,15 @@ class ResultLinks:
     ply: str
     viewer: str
     expires_at: datetime
+    spz: str | None = None
+    """Absent for a run published before the compressor wrote ``.spz`` and ``.glb``."""
+    glb: str | None = None
 
     def __post_init__(self) -> None:
-        for name in ("sog", "ply", "viewer"):
+        for name in ("sog", "ply", "viewer", "spz", "glb"):
             url = getattr(self, name)
+            if url is None and name in ("spz", "glb"):
+                continue
             if urlsplit(url).scheme not in {"https", "http"} or invisible_character(url) is not None:
                 raise ValueError(f"the {name} link must be a plain http(s) URL, not {url[:80]!r}")
         if self.expires_at.tzinfo is None:

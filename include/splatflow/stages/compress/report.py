@@ -51,6 +51,8 @@ class CompressionReport:
     quality: dict[str, Any] | None = None
     quality_skipped: str | None = None
     """Why no render check ran, when it did not."""
+    formats: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """The other formats written beside the ``.sog`` (``spz``, ``glb``): file, bytes and render check."""
     settings: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -15,14 +15,17 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from splatflow.contract.compress_settings import Settings
-from splatflow.contract.outputs import COMPRESSED_FROM_PLY, COMPRESSION_REPORT, SOG
+from splatflow.contract.outputs import COMPRESSED_FROM_PLY, COMPRESSION_REPORT, GLB, SOG, SPZ
 from splatflow.formats.cameras import CamerasFormatError, read_cameras
+from splatflow.formats.glb import read_glb, write_glb
 from splatflow.formats.ply import PlyFormatError, Splats, read_ply
 from splatflow.formats.sog import WebpEffort, read_sog, write_sog
+from splatflow.formats.spz import read_spz, write_spz
 from splatflow.render.threads import use_cpu_threads
 from splatflow.stages.compress.carry import carry_training_metrics
 from splatflow.stages.compress.encoder import EncoderOptions, encode_splats, reordered
@@ -124,6 +127,38 @@ def views_of(splats: Splats, model: ModelInput) -> SiteViews | None:
         raise StageError(FailureCode.BAD_MODEL, f"the model's held-out cameras are unreadable: {exc}") from None
 
 
+def write_other_formats(
+    model: ModelInput, original: Splats, kept: Splats, output_dir: Path, settings: Settings
+) -> dict[str, dict[str, Any]]:
+    """The ``.spz`` and the ``.glb`` of the kept splats, each read back and judged like the ``.sog``.
+
+    Each file is decoded with our reader, its count checked, and the render check run on what
+    the user downloads; a format that loses more than the settings allow fails the stage.
+    """
+    written: dict[str, dict[str, Any]] = {}
+    for name, file_name, write, read in (("spz", SPZ, write_spz, read_spz), ("glb", GLB, write_glb, read_glb)):
+        path = output_dir / file_name
+        size = write(kept, path)
+        decoded = read(path)
+        if decoded.count != kept.count or decoded.sh_degree != kept.sh_degree:
+            raise StageError(
+                FailureCode.INTERNAL,
+                f"the written {file_name} decodes to {decoded.count} splats of SH degree {decoded.sh_degree}, "
+                f"not {kept.count} of degree {kept.sh_degree}",
+            )
+        # Neither format records gsplat's antialiased opacity; it is drawn as the model was trained.
+        decoded.antialiased = kept.antialiased
+        check, skipped = run_quality_check(model, original, decoded, settings)
+        written[name] = {
+            "file": file_name,
+            "bytes": size,
+            "quality": None if check is None else quality_summary(check),
+            "quality_skipped": skipped,
+        }
+        log.info("wrote %s: %d bytes", file_name, size)
+    return written
+
+
 def compress(model: ModelInput, output_dir: Path, settings: Settings) -> CompressionReport:
     splats, input_count, dropped = load_splats(model)
     kept, pruned_count = pruned(splats, settings.prune_fraction)
@@ -155,6 +190,7 @@ def compress(model: ModelInput, output_dir: Path, settings: Settings) -> Compres
         )
     # The check draws the whole model, pruned splats included: it judges everything we dropped.
     check, skipped = run_quality_check(model, splats, decoded, settings)
+    other_formats = write_other_formats(model, splats, kept, output_dir, settings)
     shutil.copyfile(model.ply, output_dir / COMPRESSED_FROM_PLY)
     carry_training_metrics(model.ply.parent, output_dir)
     write_stills(decoded, views, model.holdout_photos, output_dir)
@@ -174,6 +210,7 @@ def compress(model: ModelInput, output_dir: Path, settings: Settings) -> Compres
         attribute_rmse=attribute_rmse(encoding.splats, decoded),
         quality=None if check is None else quality_summary(check),
         quality_skipped=skipped,
+        formats=other_formats,
         settings=dataclasses.asdict(settings),
     )
     report.write(output_dir / COMPRESSION_REPORT)
