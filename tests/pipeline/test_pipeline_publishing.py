@@ -93,3 +93,9 @@ def test_the_manifest_lists_the_spz_and_the_glb_the_compressor_wrote(s3: Any) ->
     manifest = publish_run(PreparedRun("r1", SUBMISSION, LAYOUT), SETTINGS, s3, {})
     assert manifest["outputs"]["spz"] == f"s3://{WORK}/{LAYOUT.key('compress', 'scene.spz')}"
     assert manifest["outputs"]["glb"] == f"s3://{WORK}/{LAYOUT.key('compress', 'scene.glb')}"
+
+
+def test_the_manifest_gives_the_size_of_each_file_the_compressor_wrote(s3: Any) -> None:
+    s3.put_object(Bucket=WORK, Key=LAYOUT.key("compress", "scene.spz"), Body=b"x" * 1234)
+    manifest = publish_run(PreparedRun("r1", SUBMISSION, LAYOUT), SETTINGS, s3, {})
+    assert manifest["output_bytes"] == {"ply": len(b"first"), "sog": len(b"first"), "spz": 1234}

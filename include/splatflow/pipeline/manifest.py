@@ -219,6 +219,7 @@ def build_manifest(
     stages: Iterable[StageRecord],
     quality: QualityMetrics,
     outputs: Mapping[str, S3Location],
+    output_bytes: Mapping[str, int] | None = None,
     failure: FailureRecord | None = None,
     run_started_at: datetime | None = None,
     created_at: datetime | None = None,
@@ -256,5 +257,7 @@ def build_manifest(
         "cost_basis": f"SageMaker on-demand prices, {PRICE_REGION}; an estimate",
         "quality": quality.to_dict(),
         "outputs": {name: location.uri for name, location in sorted(outputs.items())},
+        # Each delivered file's size, so the record says what a download costs (folders have none).
+        "output_bytes": dict(sorted((output_bytes or {}).items())),
         "failure": None if failure is None else {"stage": failure.stage, "reason": failure.reason},
     }

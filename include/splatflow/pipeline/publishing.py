@@ -91,22 +91,27 @@ def _sfm_report(prepared: PreparedRun, s3: Any) -> dict[str, Any] | None:
     return None
 
 
-def _outputs(prepared: PreparedRun, s3: Any, descriptions: Mapping[str, Any]) -> dict[str, S3Location]:
+def _outputs(
+    prepared: PreparedRun, s3: Any, descriptions: Mapping[str, Any]
+) -> tuple[dict[str, S3Location], dict[str, int]]:
+    """The run's outputs by name, and the size in bytes of each file the compression job left."""
     layout = prepared.layout
     listing = s3.list_objects_v2(Bucket=layout.bucket, Prefix=layout.key("compress") + "/")
-    present = {item["Key"] for item in listing.get("Contents", [])}
+    present = {item["Key"]: int(item["Size"]) for item in listing.get("Contents", [])}
     outputs: dict[str, S3Location] = {}
+    sizes: dict[str, int] = {}
     for name, file_name in COMPRESSION_OUTPUTS.items():
         key = layout.key("compress", file_name)
         if key in present:
             outputs[name] = S3Location(layout.bucket, key)
+            sizes[name] = present[key]
     if "train" in descriptions:
         model = descriptions["train"]["ModelArtifacts"]["S3ModelArtifacts"]
         bucket, _, key = model.removeprefix("s3://").partition("/")
         outputs["model"] = S3Location(bucket, key)
     if prepared.runs_sfm:
         outputs["sfm"] = S3Location(layout.bucket, layout.key("sfm") + "/")
-    return outputs
+    return outputs, sizes
 
 
 def publish_run(
@@ -131,7 +136,7 @@ def publish_run(
         log.info(
             "run %s: its stages ran again since it was published (%s); publishing again", prepared.run_id, published
         )
-    outputs = _outputs(prepared, s3, descriptions)
+    outputs, sizes = _outputs(prepared, s3, descriptions)
     missing = [name for name in ("sog", "ply") if name not in outputs]
     if missing:
         raise RuntimeError(f"the compression job left no {' or '.join(missing)} under {layout.compress_output}")
@@ -147,6 +152,7 @@ def publish_run(
         stages=_stage_records(descriptions),
         quality=quality,
         outputs=outputs,
+        output_bytes=sizes,
         run_started_at=run_started_at,
     )
     put_json(s3, layout.bucket, layout.manifest_key, manifest, settings.kms_key_id)
