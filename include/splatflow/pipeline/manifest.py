@@ -220,6 +220,7 @@ def build_manifest(
     quality: QualityMetrics,
     outputs: Mapping[str, S3Location],
     output_bytes: Mapping[str, int] | None = None,
+    no_tileset: str | None = None,
     failure: FailureRecord | None = None,
     run_started_at: datetime | None = None,
     created_at: datetime | None = None,
@@ -259,5 +260,7 @@ def build_manifest(
         "outputs": {name: location.uri for name, location in sorted(outputs.items())},
         # Each delivered file's size, so the record says what a download costs (folders have none).
         "output_bytes": dict(sorted((output_bytes or {}).items())),
+        # Why a run delivers no 3D Tiles tileset (not geo-registered, say); None when it does.
+        "no_tileset": no_tileset,
         "failure": None if failure is None else {"stage": failure.stage, "reason": failure.reason},
     }

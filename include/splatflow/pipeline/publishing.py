@@ -15,7 +15,14 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from splatflow.contract.outputs import COMPRESSION_OUTPUTS, COMPRESSION_REPORT, SFM_REPORT, TRAINING_METRICS
+from splatflow.contract.outputs import (
+    COMPRESSION_OUTPUTS,
+    COMPRESSION_REPORT,
+    SFM_REPORT,
+    TILE_CONTENT,
+    TILESET,
+    TRAINING_METRICS,
+)
 from splatflow.encryption import encryption_args
 from splatflow.pipeline.job_lookup import STAGE_JOB_KINDS
 from splatflow.pipeline.layout import RunLayout
@@ -29,6 +36,7 @@ from splatflow.pipeline.records import put_json, read_json
 from splatflow.pipeline.run_plan import PreparedRun
 from splatflow.pipeline.s3_locations import S3Location
 from splatflow.pipeline.settings import PipelineSettings
+from splatflow.pipeline.tileset import build_tileset, georegistered_origin
 from splatflow.viewer import VIEWER_CONTENT_TYPE, VIEWER_FILE_NAME, viewer_page
 
 log = logging.getLogger(__name__)
@@ -47,6 +55,27 @@ def put_viewer_page(
         **encryption_args(kms_key_id),
     )
     return S3Location(layout.bucket, key)
+
+
+def put_tileset(
+    s3: Any,
+    layout: RunLayout,
+    sfm_report: Mapping[str, Any] | None,
+    compression_report: Mapping[str, Any] | None,
+    kms_key_id: str | None,
+) -> tuple[S3Location | None, str | None]:
+    """``tileset.json`` beside the compression job's tile content when the run is geo-registered;
+    otherwise None and the reason, in the user's words, that the run has no place on the map."""
+    origin, reason = georegistered_origin(sfm_report)
+    tile = ((compression_report or {}).get("formats") or {}).get("tile")
+    if origin is None:
+        return None, reason
+    if not isinstance(tile, Mapping) or tile.get("file") != TILE_CONTENT:
+        return None, "the compression job made no 3D Tiles content (it ran before the tileset existed)"
+    tileset = build_tileset(origin, TILE_CONTENT, list(tile["centre"]), float(tile["radius_m"]))
+    location = S3Location(layout.bucket, layout.key("compress", TILESET))
+    put_json(s3, location.bucket, location.key, tileset, kms_key_id)
+    return location, None
 
 
 def describe_stage_jobs(results: Mapping[str, Any], sagemaker: Any) -> dict[str, dict[str, Any]]:
@@ -140,11 +169,19 @@ def publish_run(
     missing = [name for name in ("sog", "ply") if name not in outputs]
     if missing:
         raise RuntimeError(f"the compression job left no {' or '.join(missing)} under {layout.compress_output}")
+    sfm_report = _sfm_report(prepared, s3)
+    compression_report = read_json(s3, layout.bucket, layout.key("compress", COMPRESSION_REPORT))
     quality = QualityMetrics.from_reports(
-        sfm_report=_sfm_report(prepared, s3),
+        sfm_report=sfm_report,
         training_metrics=read_json(s3, layout.bucket, layout.key("compress", TRAINING_METRICS)),
-        compression_report=read_json(s3, layout.bucket, layout.key("compress", COMPRESSION_REPORT)),
+        compression_report=compression_report,
     )
+    tileset, no_tileset = put_tileset(s3, layout, sfm_report, compression_report, settings.kms_key_id)
+    if tileset is not None:
+        outputs["tileset"] = tileset
+        outputs["tile"] = S3Location(layout.bucket, layout.key("compress", TILE_CONTENT))
+        for name in ("tileset", "tile"):
+            sizes[name] = int(s3.head_object(Bucket=layout.bucket, Key=outputs[name].key)["ContentLength"])
     outputs["viewer"] = put_viewer_page(s3, layout, quality, prepared.run_id, settings.kms_key_id)
     manifest = build_manifest(
         run_id=prepared.run_id,
@@ -153,6 +190,7 @@ def publish_run(
         quality=quality,
         outputs=outputs,
         output_bytes=sizes,
+        no_tileset=no_tileset,
         run_started_at=run_started_at,
     )
     put_json(s3, layout.bucket, layout.manifest_key, manifest, settings.kms_key_id)

@@ -353,3 +353,21 @@ def test_a_run_published_without_spz_or_glb_offers_neither() -> None:
     email = render_success_email(manifest_for(), LINKS, now=NOW)
     assert ".spz" not in email.text and ".glb" not in email.text
     assert "Full splat (.ply, 59.0 MB):\n  " + PLY_LINK + "\n\nThese links" in email.text
+
+
+def test_a_geo_registered_run_offers_its_tileset_and_its_content() -> None:
+    links = dataclasses.replace(LINKS, tileset=SOG_LINK + "&f=tileset", tile=SOG_LINK + "&f=tile")
+    email = render_success_email(manifest_for(), links, now=NOW)
+    assert links_in(email.html)["tileset.json"] == links.tileset
+    assert (
+        f"3D Tiles tileset for CesiumJS and Cesium ion (keep both files in one folder):\n  {links.tileset}\n"
+        in email.text
+    )
+
+
+def test_a_run_without_a_tileset_says_why() -> None:
+    email = render_success_email(
+        manifest_for(no_tileset="the photos could not be aligned to GPS (no GPS)"), LINKS, now=NOW
+    )
+    assert "No map tileset: the photos could not be aligned to GPS (no GPS)." in email.text
+    assert "No map tileset: the photos could not be aligned to GPS (no GPS).</li>" in email.html

@@ -16,7 +16,7 @@ from PIL import Image
 from synthetic_scene import synthetic_scene
 
 from splatflow.formats.cameras import camera_from_matrices, write_cameras
-from splatflow.formats.glb import read_glb
+from splatflow.formats.glb import read_glb, read_glb_document
 from splatflow.formats.ply import write_ply
 from splatflow.formats.sog import read_sog
 from splatflow.formats.spz import read_spz
@@ -80,6 +80,7 @@ def test_model_archive_becomes_a_checked_bundle(tmp_path):
         "scene.sog",
         "scene.spz",
         "splat.ply",
+        "tile.glb",
     ]
     assert json.loads((output / "metrics.json").read_text()) == {"psnr": 24.5}
     with Image.open(output / "preview.png") as preview:
@@ -100,6 +101,11 @@ def test_model_archive_becomes_a_checked_bundle(tmp_path):
         assert written["file"] == file_name and written["bytes"] == (output / file_name).stat().st_size
         assert written["quality"]["views"][0]["psnr_vs_original"] > 30, f"the render check judges the {name}"
         assert read(output / file_name).count == 1500
+    tile = report["formats"]["tile"]
+    _, binary = read_glb_document((output / "tile.glb").read_bytes())
+    assert binary.startswith((output / "scene.spz").read_bytes()), "the tile holds the .spz the check judged"
+    reach = np.linalg.norm(splats.means - np.array(tile["centre"]), axis=1)
+    assert reach.max() <= tile["radius_m"], "the bounding sphere holds every splat"
 
 
 @pytest.mark.slow
@@ -114,7 +120,7 @@ def test_bare_ply_with_nan_splats_drops_and_counts_them(tmp_path):
     assert (report["input_splats"], report["dropped_non_finite"], report["splats"]) == (800, 2, 798)
     assert report["quality_skipped"].startswith("the model carries no held-out cameras")
     names = sorted(p.name for p in (tmp_path / "processing" / "output").iterdir())
-    expected = ["report.json", "scene.glb", "scene.sog", "scene.spz", "splat.ply"]
+    expected = ["report.json", "scene.glb", "scene.sog", "scene.spz", "splat.ply", "tile.glb"]
     assert names == expected, "a bare .ply has no metrics and no view"
     assert report["formats"]["spz"]["quality_skipped"] == report["quality_skipped"]
 

@@ -80,6 +80,8 @@ def presigned_links(manifest: Mapping[str, Any], settings: PipelineSettings, s3:
         expires_at=expires_at,
         spz=presign(outputs["spz"]) if "spz" in outputs else None,
         glb=presign(outputs["glb"]) if "glb" in outputs else None,
+        tileset=presign(outputs["tileset"]) if "tileset" in outputs else None,
+        tile=presign(outputs["tile"]) if "tile" in outputs else None,
     )
 
 

@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 
 from splatflow.contract.compress_settings import Settings
-from splatflow.contract.outputs import COMPRESSED_FROM_PLY, COMPRESSION_REPORT, GLB, SOG, SPZ
+from splatflow.contract.outputs import COMPRESSED_FROM_PLY, COMPRESSION_REPORT, GLB, SOG, SPZ, TILE_CONTENT
 from splatflow.formats.cameras import CamerasFormatError, read_cameras
-from splatflow.formats.glb import read_glb, write_glb
+from splatflow.formats.glb import encode_spz_glb, read_glb, write_glb
 from splatflow.formats.ply import PlyFormatError, Splats, read_ply
 from splatflow.formats.sog import WebpEffort, read_sog, write_sog
 from splatflow.formats.spz import read_spz, write_spz
@@ -156,7 +156,27 @@ def write_other_formats(
             "quality_skipped": skipped,
         }
         log.info("wrote %s: %d bytes", file_name, size)
+    written["tile"] = write_tile_content(kept, output_dir / TILE_CONTENT)
     return written
+
+
+def write_tile_content(splats: Splats, path: Path) -> dict[str, Any]:
+    """The 3D Tiles content (the ``.spz`` inside a ``.glb``) and the sphere that bounds the splats.
+
+    The sphere, in the splat's own frame, reaches three standard deviations past the farthest
+    centre, so the tileset's bounding volume holds every splat's visible extent.
+    """
+    data = encode_spz_glb(splats)
+    path.write_bytes(data)
+    low, high = splats.means.min(axis=0).astype(np.float64), splats.means.max(axis=0).astype(np.float64)
+    centre = (low + high) / 2
+    reach = np.linalg.norm(splats.means - centre, axis=1) + 3 * np.exp(splats.scales.max(axis=1))
+    return {
+        "file": TILE_CONTENT,
+        "bytes": len(data),
+        "centre": [round(float(v), 4) for v in centre],
+        "radius_m": round(float(reach.max()), 4),
+    }
 
 
 def compress(model: ModelInput, output_dir: Path, settings: Settings) -> CompressionReport:
