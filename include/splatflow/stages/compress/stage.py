@@ -127,6 +127,16 @@ def views_of(splats: Splats, model: ModelInput) -> SiteViews | None:
         raise StageError(FailureCode.BAD_MODEL, f"the model's held-out cameras are unreadable: {exc}") from None
 
 
+def check_read_back(what: str, decoded: Splats, kept: Splats) -> None:
+    """A written file must decode to the splats it was made from: a writer bug fails the stage."""
+    if decoded.count != kept.count or decoded.sh_degree != kept.sh_degree:
+        raise StageError(
+            FailureCode.INTERNAL,
+            f"the written {what} decodes to {decoded.count} splats of SH degree {decoded.sh_degree}, "
+            f"not {kept.count} of degree {kept.sh_degree}",
+        )
+
+
 def write_other_formats(
     model: ModelInput, original: Splats, kept: Splats, output_dir: Path, settings: Settings
 ) -> dict[str, dict[str, Any]]:
@@ -140,12 +150,7 @@ def write_other_formats(
         path = output_dir / file_name
         size = write(kept, path)
         decoded = read(path)
-        if decoded.count != kept.count or decoded.sh_degree != kept.sh_degree:
-            raise StageError(
-                FailureCode.INTERNAL,
-                f"the written {file_name} decodes to {decoded.count} splats of SH degree {decoded.sh_degree}, "
-                f"not {kept.count} of degree {kept.sh_degree}",
-            )
+        check_read_back(file_name, decoded, kept)
         # Neither format records gsplat's antialiased opacity; it is drawn as the model was trained.
         decoded.antialiased = kept.antialiased
         check, skipped = run_quality_check(model, original, decoded, settings)
@@ -202,12 +207,7 @@ def compress(model: ModelInput, output_dir: Path, settings: Settings) -> Compres
     )
     encode_seconds = time.monotonic() - started
     decoded = read_sog(sog_path)
-    if decoded.count != kept.count or decoded.sh_degree != kept.sh_degree:
-        raise StageError(
-            FailureCode.INTERNAL,
-            f"the written bundle decodes to {decoded.count} splats of SH degree {decoded.sh_degree}, "
-            f"not {kept.count} of degree {kept.sh_degree}",
-        )
+    check_read_back("bundle", decoded, kept)
     # The check draws the whole model, pruned splats included: it judges everything we dropped.
     check, skipped = run_quality_check(model, splats, decoded, settings)
     other_formats = write_other_formats(model, splats, kept, output_dir, settings)
