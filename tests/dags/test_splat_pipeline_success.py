@@ -72,6 +72,10 @@ def test_manifest_records_every_stage_and_the_figures(
     assert quality["psnr_db"] > 5 and quality["gaussians"] > 0, "training figures reach the manifest"
     assert quality["sog_bytes"] < quality["ply_bytes"]
     assert manifest["total_cost_usd"] > 0
+    assert {"spz", "glb"} <= set(manifest["outputs"]), "every run delivers the .spz and the .glb"
+    assert manifest["output_bytes"]["spz"] == quality["spz_bytes"] > 0
+    assert ("tileset" in manifest["outputs"]) != (manifest["no_tileset"] is not None), "a tileset, or why not"
+    assert "tileset" in manifest["outputs"], "the sample's photos carry GPS: the run is on the map"
 
 
 def test_manifest_is_the_last_object_written(

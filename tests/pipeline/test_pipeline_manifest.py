@@ -222,3 +222,11 @@ def test_created_at_defaults_to_now_in_utc() -> None:
 
 
 # --- reading manifests back for reprocessing ----------------------------------------------------------
+
+
+def test_the_spz_and_glb_sizes_come_from_the_compression_report() -> None:
+    report = {**COMPRESS_REPORT, "formats": {"spz": {"bytes": 7_200_000}, "glb": {"bytes": 61_500_000}}}
+    quality = QualityMetrics.from_reports(SFM_REPORT, TRAIN_METRICS, report)
+    assert (quality.spz_bytes, quality.glb_bytes) == (7_200_000, 61_500_000)
+    assert QualityMetrics.from_dict(quality.to_dict()) == quality
+    assert QualityMetrics.from_reports(SFM_REPORT, TRAIN_METRICS, COMPRESS_REPORT).spz_bytes is None

@@ -3,6 +3,7 @@ ran again since (a run cleared whole before its email went out), whose new outpu
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -91,3 +92,49 @@ def test_a_delivered_run_keeps_its_manifest_whatever_the_jobs(s3: Any) -> None:
 
     assert kept == first
     assert _manifest_object(s3) == written
+
+
+def test_the_manifest_lists_the_spz_and_the_glb_the_compressor_wrote(s3: Any) -> None:
+    for name in ("scene.spz", "scene.glb"):
+        s3.put_object(Bucket=WORK, Key=LAYOUT.key("compress", name), Body=b"bytes")
+    manifest = publish_run(PreparedRun("r1", SUBMISSION, LAYOUT), SETTINGS, s3, {})
+    assert manifest["outputs"]["spz"] == f"s3://{WORK}/{LAYOUT.key('compress', 'scene.spz')}"
+    assert manifest["outputs"]["glb"] == f"s3://{WORK}/{LAYOUT.key('compress', 'scene.glb')}"
+
+
+def test_the_manifest_gives_the_size_of_each_file_the_compressor_wrote(s3: Any) -> None:
+    s3.put_object(Bucket=WORK, Key=LAYOUT.key("compress", "scene.spz"), Body=b"x" * 1234)
+    manifest = publish_run(PreparedRun("r1", SUBMISSION, LAYOUT), SETTINGS, s3, {})
+    assert manifest["output_bytes"] == {"ply": len(b"first"), "sog": len(b"first"), "spz": 1234}
+
+
+TILE = {"file": "tile.glb", "bytes": 5, "centre": [1.0, 2.0, 3.0], "radius_m": 40.0}
+FULL_RUN = Submission(email="pilot@example.com", input=S3Location("uploads", "survey.zip"))
+
+
+def _reports(s3: Any, registration: dict[str, Any]) -> None:
+    s3.put_object(Bucket=WORK, Key=LAYOUT.key("compress", "tile.glb"), Body=b"bytes")
+    report = {"splats": 10, "formats": {"tile": TILE}}
+    s3.put_object(Bucket=WORK, Key=LAYOUT.key("compress", "report.json"), Body=json.dumps(report).encode())
+    sfm = {"georegistration": registration}
+    s3.put_object(Bucket=WORK, Key=LAYOUT.key("sfm", "report.json"), Body=json.dumps(sfm).encode())
+
+
+def test_a_geo_registered_run_delivers_a_tileset_placed_at_its_gps_origin(s3: Any) -> None:
+    origin = {"latitude": 50.8, "longitude": -0.1, "altitude": 40.0}
+    _reports(s3, {"registered": True, "reason": "aligned to GPS", "origin": origin})
+    manifest = publish_run(PreparedRun("r1", FULL_RUN, LAYOUT), SETTINGS, s3, {})
+    assert manifest["outputs"]["tileset"] == f"s3://{WORK}/{LAYOUT.key('compress', 'tileset.json')}"
+    assert manifest["no_tileset"] is None and manifest["output_bytes"]["tile"] == 5
+    tileset = read_json(s3, WORK, LAYOUT.key("compress", "tileset.json"))
+    assert tileset is not None
+    assert tileset["root"]["content"] == {"uri": "tile.glb"}, "the content lies beside the tileset"
+    assert tileset["root"]["boundingVolume"] == {"sphere": [1.0, 2.0, 3.0, 40.0]}
+
+
+def test_a_run_without_geo_registration_delivers_no_tileset_and_says_why(s3: Any) -> None:
+    _reports(s3, {"registered": False, "reason": "only 2 photos carry GPS", "origin": None})
+    manifest = publish_run(PreparedRun("r1", FULL_RUN, LAYOUT), SETTINGS, s3, {})
+    assert "tileset" not in manifest["outputs"] and "tile" not in manifest["outputs"]
+    assert "only 2 photos carry GPS" in manifest["no_tileset"]
+    assert read_json(s3, WORK, LAYOUT.key("compress", "tileset.json")) is None

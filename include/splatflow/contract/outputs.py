@@ -20,6 +20,14 @@ MODEL_HOLDOUT = "holdout"
 
 SOG = "scene.sog"
 """The compressed splat, in the compression output."""
+SPZ = "scene.spz"
+"""The splat as Niantic's ``.spz``, for SPZ tools (three.js, Spark, Cesium's loaders)."""
+GLB = "scene.glb"
+"""The splat as glTF (``KHR_gaussian_splatting``), for glTF tools."""
+TILE_CONTENT = "tile.glb"
+"""The ``.spz`` inside a ``.glb`` (``KHR_gaussian_splatting_compression_spz_2``): the content of the
+3D Tiles tileset the publish step writes for a geo-registered run."""
+TILESET = "tileset.json"
 COMPRESSED_FROM_PLY = "splat.ply"
 """The full splat the ``.sog`` was made from, offered for download beside it."""
 COMPRESSION_REPORT = "report.json"
@@ -47,6 +55,8 @@ STILLS: dict[str, str] = {
 COMPRESSION_OUTPUTS: dict[str, str] = {
     "sog": SOG,
     "ply": COMPRESSED_FROM_PLY,
+    "spz": SPZ,
+    "glb": GLB,
     **STILLS,
     "comparison": COMPARISON,
     "compression_report": COMPRESSION_REPORT,

@@ -41,8 +41,14 @@ def credentials_expiry(credentials: Credentials | None) -> datetime | None:
 
 
 def is_temporary(credentials: Credentials | None) -> bool:
-    """Temporary credentials carry a session token (STS); an IAM user's access keys do not."""
-    return credentials is not None and bool(credentials.get_frozen_credentials().token)
+    """Temporary credentials carry a session token (STS); an IAM user's access keys do not.
+
+    Refreshable credentials are temporary by nature, and are not read here: reading them would
+    refresh expired ones, an STS call made only to learn what is already known.
+    """
+    if isinstance(credentials, RefreshableCredentials):
+        return True
+    return credentials is not None and bool(credentials.token)
 
 
 def link_lifetime(requested_seconds: int, credentials: Credentials | None, now: datetime) -> LinkLifetime:

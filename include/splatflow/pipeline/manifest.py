@@ -126,6 +126,8 @@ class QualityMetrics:
     gaussians: int | None = None
     ply_bytes: int | None = None
     sog_bytes: int | None = None
+    spz_bytes: int | None = None
+    glb_bytes: int | None = None
 
     @property
     def compression_ratio(self) -> float | None:
@@ -151,6 +153,8 @@ class QualityMetrics:
             gaussians=_count(train, "gaussians") if "gaussians" in train else _count(compress, "splats"),
             ply_bytes=_count(compress, "ply_bytes"),
             sog_bytes=_count(compress, "sog_bytes"),
+            spz_bytes=_count(compress, "formats", "spz", "bytes"),
+            glb_bytes=_count(compress, "formats", "glb", "bytes"),
         )
 
     @classmethod
@@ -164,6 +168,8 @@ class QualityMetrics:
             gaussians=_count(data, "gaussians"),
             ply_bytes=_count(data, "ply_bytes"),
             sog_bytes=_count(data, "sog_bytes"),
+            spz_bytes=_count(data, "spz_bytes"),
+            glb_bytes=_count(data, "glb_bytes"),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -176,6 +182,8 @@ class QualityMetrics:
             "gaussians": self.gaussians,
             "ply_bytes": self.ply_bytes,
             "sog_bytes": self.sog_bytes,
+            "spz_bytes": self.spz_bytes,
+            "glb_bytes": self.glb_bytes,
             "compression_ratio": None if ratio is None else round(ratio, 3),
         }
 
@@ -219,6 +227,8 @@ def build_manifest(
     stages: Iterable[StageRecord],
     quality: QualityMetrics,
     outputs: Mapping[str, S3Location],
+    output_bytes: Mapping[str, int] | None = None,
+    no_tileset: str | None = None,
     failure: FailureRecord | None = None,
     run_started_at: datetime | None = None,
     created_at: datetime | None = None,
@@ -256,5 +266,9 @@ def build_manifest(
         "cost_basis": f"SageMaker on-demand prices, {PRICE_REGION}; an estimate",
         "quality": quality.to_dict(),
         "outputs": {name: location.uri for name, location in sorted(outputs.items())},
+        # Each delivered file's size, so the record says what a download costs (folders have none).
+        "output_bytes": dict(sorted((output_bytes or {}).items())),
+        # Why a run delivers no 3D Tiles tileset (not geo-registered, say); None when it does.
+        "no_tileset": no_tileset,
         "failure": None if failure is None else failure.to_dict(),
     }

@@ -19,7 +19,14 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from splatflow.contract.outputs import COMPRESSION_OUTPUTS, COMPRESSION_REPORT, SFM_REPORT, TRAINING_METRICS
+from splatflow.contract.outputs import (
+    COMPRESSION_OUTPUTS,
+    COMPRESSION_REPORT,
+    SFM_REPORT,
+    TILE_CONTENT,
+    TILESET,
+    TRAINING_METRICS,
+)
 from splatflow.encryption import encryption_args
 from splatflow.pipeline.job_lookup import STAGE_JOB_KINDS
 from splatflow.pipeline.layout import RunLayout
@@ -33,6 +40,7 @@ from splatflow.pipeline.records import put_json, read_json
 from splatflow.pipeline.run_plan import PreparedRun
 from splatflow.pipeline.s3_locations import S3Location
 from splatflow.pipeline.settings import PipelineSettings
+from splatflow.pipeline.tileset import build_tileset, georegistered_origin
 from splatflow.viewer import VIEWER_CONTENT_TYPE, VIEWER_FILE_NAME, viewer_page
 
 log = logging.getLogger(__name__)
@@ -51,6 +59,27 @@ def put_viewer_page(
         **encryption_args(kms_key_id),
     )
     return S3Location(layout.bucket, key)
+
+
+def put_tileset(
+    s3: Any,
+    layout: RunLayout,
+    sfm_report: Mapping[str, Any] | None,
+    compression_report: Mapping[str, Any] | None,
+    kms_key_id: str | None,
+) -> tuple[S3Location | None, str | None]:
+    """``tileset.json`` beside the compression job's tile content when the run is geo-registered;
+    otherwise None and the reason, in the user's words, that the run has no place on the map."""
+    origin, reason = georegistered_origin(sfm_report)
+    tile = ((compression_report or {}).get("formats") or {}).get("tile")
+    if origin is None:
+        return None, reason
+    if not isinstance(tile, Mapping) or tile.get("file") != TILE_CONTENT:
+        return None, "the compression job made no 3D Tiles content (it ran before the tileset existed)"
+    tileset = build_tileset(origin, TILE_CONTENT, list(tile["centre"]), float(tile["radius_m"]))
+    location = S3Location(layout.bucket, layout.stage_key("compress", TILESET))
+    put_json(s3, location.bucket, location.key, tileset, kms_key_id)
+    return location, None
 
 
 def describe_stage_jobs(results: Mapping[str, Any], sagemaker: Any) -> dict[str, dict[str, Any]]:
@@ -109,15 +138,20 @@ def _sfm_report(prepared: PreparedRun, s3: Any, descriptions: Mapping[str, Any])
     return None
 
 
-def _outputs(prepared: PreparedRun, s3: Any, descriptions: Mapping[str, Any]) -> dict[str, S3Location]:
+def _outputs(
+    prepared: PreparedRun, s3: Any, descriptions: Mapping[str, Any]
+) -> tuple[dict[str, S3Location], dict[str, int]]:
+    """The run's outputs by name, and the size in bytes of each file the compression job left."""
     layout = layout_of_job(prepared, descriptions, "compress")
     listing = s3.list_objects_v2(Bucket=layout.bucket, Prefix=layout.stage_key("compress") + "/")
-    present = {item["Key"] for item in listing.get("Contents", [])}
+    present = {item["Key"]: int(item["Size"]) for item in listing.get("Contents", [])}
     outputs: dict[str, S3Location] = {}
+    sizes: dict[str, int] = {}
     for name, file_name in COMPRESSION_OUTPUTS.items():
         key = layout.stage_key("compress", file_name)
         if key in present:
             outputs[name] = S3Location(layout.bucket, key)
+            sizes[name] = present[key]
     if "train" in descriptions:
         model = descriptions["train"]["ModelArtifacts"]["S3ModelArtifacts"]
         bucket, _, key = model.removeprefix("s3://").partition("/")
@@ -125,7 +159,7 @@ def _outputs(prepared: PreparedRun, s3: Any, descriptions: Mapping[str, Any]) ->
     if prepared.runs_sfm:
         sfm = layout_of_job(prepared, descriptions, "sfm")
         outputs["sfm"] = S3Location(sfm.bucket, sfm.stage_key("sfm") + "/")
-    return outputs
+    return outputs, sizes
 
 
 def publish_run(
@@ -150,16 +184,24 @@ def publish_run(
         log.info(
             "run %s: its stages ran again since it was published (%s); publishing again", prepared.run_id, published
         )
-    outputs = _outputs(prepared, s3, descriptions)
+    outputs, sizes = _outputs(prepared, s3, descriptions)
     missing = [name for name in ("sog", "ply") if name not in outputs]
     compressed = layout_of_job(prepared, descriptions, "compress")
     if missing:
         raise RuntimeError(f"the compression job left no {' or '.join(missing)} under {compressed.compress_output}")
+    sfm_report = _sfm_report(prepared, s3, descriptions)
+    compression_report = read_json(s3, layout.bucket, compressed.stage_key("compress", COMPRESSION_REPORT))
     quality = QualityMetrics.from_reports(
-        sfm_report=_sfm_report(prepared, s3, descriptions),
+        sfm_report=sfm_report,
         training_metrics=read_json(s3, layout.bucket, compressed.stage_key("compress", TRAINING_METRICS)),
-        compression_report=read_json(s3, layout.bucket, compressed.stage_key("compress", COMPRESSION_REPORT)),
+        compression_report=compression_report,
     )
+    tileset, no_tileset = put_tileset(s3, compressed, sfm_report, compression_report, settings.kms_key_id)
+    if tileset is not None:
+        outputs["tileset"] = tileset
+        outputs["tile"] = S3Location(compressed.bucket, compressed.stage_key("compress", TILE_CONTENT))
+        for name in ("tileset", "tile"):
+            sizes[name] = int(s3.head_object(Bucket=layout.bucket, Key=outputs[name].key)["ContentLength"])
     outputs["viewer"] = put_viewer_page(s3, compressed, quality, prepared.run_id, settings.kms_key_id)
     manifest = build_manifest(
         run_id=prepared.run_id,
@@ -167,6 +209,8 @@ def publish_run(
         stages=_stage_records(descriptions),
         quality=quality,
         outputs=outputs,
+        output_bytes=sizes,
+        no_tileset=no_tileset,
         run_started_at=run_started_at,
     )
     put_json(s3, layout.bucket, layout.manifest_key, manifest, settings.kms_key_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import re
 from datetime import UTC, datetime, timedelta
@@ -342,3 +343,38 @@ def test_a_refused_bucket_is_named_as_one_the_service_takes_no_submissions_from(
 
     assert "a bucket this service does not take submissions from" in email.text
     assert "may not read" not in email.text
+
+
+def test_the_success_email_offers_the_spz_and_the_glb_with_their_sizes() -> None:
+    quality = QualityMetrics(ply_bytes=59_000_000, sog_bytes=5_900_000, spz_bytes=7_200_000, glb_bytes=61_500_000)
+    links = dataclasses.replace(LINKS, spz=SOG_LINK + "&f=spz", glb=SOG_LINK + "&f=glb")
+    email = render_success_email(manifest_for(quality=quality), links, now=NOW)
+    found = links_in(email.html)
+    assert found["The splat as .spz (7.2 MB)"] == links.spz
+    assert found["The splat as glTF (.glb, 61.5 MB)"] == links.glb
+    assert "The splat as .spz (7.2 MB), for SPZ tools and three.js:" in email.text
+    assert f"(.glb, KHR_gaussian_splatting, 61.5 MB):\n  {links.glb}\n\nThese links" in email.text
+
+
+def test_a_run_published_without_spz_or_glb_offers_neither() -> None:
+    email = render_success_email(manifest_for(), LINKS, now=NOW)
+    assert ".spz" not in email.text and ".glb" not in email.text
+    assert "Full splat (.ply, 59.0 MB):\n  " + PLY_LINK + "\n\nThese links" in email.text
+
+
+def test_a_geo_registered_run_offers_its_tileset_and_its_content() -> None:
+    links = dataclasses.replace(LINKS, tileset=SOG_LINK + "&f=tileset", tile=SOG_LINK + "&f=tile")
+    email = render_success_email(manifest_for(), links, now=NOW)
+    assert links_in(email.html)["tileset.json"] == links.tileset
+    assert (
+        f"3D Tiles tileset for CesiumJS and Cesium ion (keep both files in one folder):\n  {links.tileset}\n"
+        in email.text
+    )
+
+
+def test_a_run_without_a_tileset_says_why() -> None:
+    email = render_success_email(
+        manifest_for(no_tileset="the photos could not be aligned to GPS (no GPS)"), LINKS, now=NOW
+    )
+    assert "No map tileset: the photos could not be aligned to GPS (no GPS)." in email.text
+    assert "No map tileset: the photos could not be aligned to GPS (no GPS).</li>" in email.html

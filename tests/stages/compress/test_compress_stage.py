@@ -16,8 +16,10 @@ from PIL import Image
 from synthetic_scene import synthetic_scene
 
 from splatflow.formats.cameras import camera_from_matrices, write_cameras
+from splatflow.formats.glb import read_glb, read_glb_document
 from splatflow.formats.ply import write_ply
 from splatflow.formats.sog import read_sog
+from splatflow.formats.spz import read_spz
 from splatflow.render import render_splats
 
 TOP_DOWN = camera_from_matrices(
@@ -69,7 +71,17 @@ def test_model_archive_becomes_a_checked_bundle(tmp_path):
     output = tmp_path / "processing" / "output"
     names = sorted(p.name for p in output.iterdir())
     stills = ["orbit_1.png", "orbit_2.png", "orbit_3.png", "preview.png"]
-    assert names == ["comparison.png", "metrics.json", *stills, "report.json", "scene.sog", "splat.ply"]
+    assert names == [
+        "comparison.png",
+        "metrics.json",
+        *stills,
+        "report.json",
+        "scene.glb",
+        "scene.sog",
+        "scene.spz",
+        "splat.ply",
+        "tile.glb",
+    ]
     assert json.loads((output / "metrics.json").read_text()) == {"psnr": 24.5}
     with Image.open(output / "preview.png") as preview:
         assert preview.size == (640, 360), "rendered at the email's width, from above the whole site"
@@ -84,6 +96,16 @@ def test_model_archive_becomes_a_checked_bundle(tmp_path):
     assert view["camera"] == "view_0" and view["psnr_vs_original"] > 30
     assert report["quality"]["psnr_loss_db"] < 1.0
     assert read_sog(output / "scene.sog").count == 1500
+    for name, file_name, read in (("spz", "scene.spz", read_spz), ("glb", "scene.glb", read_glb)):
+        written = report["formats"][name]
+        assert written["file"] == file_name and written["bytes"] == (output / file_name).stat().st_size
+        assert written["quality"]["views"][0]["psnr_vs_original"] > 30, f"the render check judges the {name}"
+        assert read(output / file_name).count == 1500
+    tile = report["formats"]["tile"]
+    _, binary = read_glb_document((output / "tile.glb").read_bytes())
+    assert binary.startswith((output / "scene.spz").read_bytes()), "the tile holds the .spz the check judged"
+    reach = np.linalg.norm(splats.means - np.array(tile["centre"]), axis=1)
+    assert reach.max() <= tile["radius_m"], "the bounding sphere holds every splat"
 
 
 @pytest.mark.slow
@@ -98,7 +120,9 @@ def test_bare_ply_with_nan_splats_drops_and_counts_them(tmp_path):
     assert (report["input_splats"], report["dropped_non_finite"], report["splats"]) == (800, 2, 798)
     assert report["quality_skipped"].startswith("the model carries no held-out cameras")
     names = sorted(p.name for p in (tmp_path / "processing" / "output").iterdir())
-    assert names == ["report.json", "scene.sog", "splat.ply"], "a bare .ply has no metrics and no view"
+    expected = ["report.json", "scene.glb", "scene.sog", "scene.spz", "splat.ply", "tile.glb"]
+    assert names == expected, "a bare .ply has no metrics and no view"
+    assert report["formats"]["spz"]["quality_skipped"] == report["quality_skipped"]
 
 
 def failure_of(ml_root: Path, result: subprocess.CompletedProcess[str]) -> str:

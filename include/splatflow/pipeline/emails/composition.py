@@ -77,6 +77,10 @@ def presigned_links(
             settings.presign_conn_id,
         )
     outputs = manifest["outputs"]
+
+    def optional(name: str) -> str | None:
+        return signer.presign(outputs[name], lifetime, now) if name in outputs else None
+
     sog = signer.presign(outputs["sog"], lifetime, now)
     return ResultLinks(
         sog=sog,
@@ -84,6 +88,10 @@ def presigned_links(
         viewer=viewer_link(signer.presign(outputs["viewer"], lifetime, now), sog),
         expires_at=lifetime.expires_at,
         expiry_certain=lifetime.certain,
+        spz=optional("spz"),
+        glb=optional("glb"),
+        tileset=optional("tileset"),
+        tile=optional("tile"),
     )
 
 

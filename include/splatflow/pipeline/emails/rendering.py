@@ -70,10 +70,18 @@ class ResultLinks:
     expires_at: datetime
     expiry_certain: bool = True
     """False when the signing credentials' expiry is unknown: ``expires_at`` is then the latest."""
+    spz: str | None = None
+    """Absent for a run published before the compressor wrote ``.spz`` and ``.glb``."""
+    glb: str | None = None
+    tileset: str | None = None
+    """Only for a geo-registered run; ``tile`` is its content, which the tileset names beside it."""
+    tile: str | None = None
 
     def __post_init__(self) -> None:
-        for name in ("sog", "ply", "viewer"):
+        for name in ("sog", "ply", "viewer", "spz", "glb", "tileset", "tile"):
             url = getattr(self, name)
+            if url is None and name in ("spz", "glb", "tileset", "tile"):
+                continue
             if urlsplit(url).scheme not in {"https", "http"} or invisible_character(url) is not None:
                 raise ValueError(f"the {name} link must be a plain http(s) URL, not {url[:80]!r}")
         if self.expires_at.tzinfo is None:
@@ -207,6 +215,7 @@ def render_success_email(manifest: Mapping[str, Any], links: ResultLinks, now: d
             "expires_in": _time_left(expires_at, now or datetime.now(UTC)),
             "run_id": manifest["run_id"],
             "preset": submission.preset,
+            "no_tileset": manifest.get("no_tileset"),
         },
         content_ids,
     )

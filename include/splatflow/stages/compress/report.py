@@ -54,6 +54,8 @@ class CompressionReport:
     stills' framing; ``None`` when no cameras travel with the model."""
     quality_skipped: str | None = None
     """Why no render check ran, when it did not."""
+    formats: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """The other formats written beside the ``.sog`` (``spz``, ``glb``): file, bytes and render check."""
     settings: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -15,14 +15,17 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from splatflow.contract.compress_settings import Settings
-from splatflow.contract.outputs import COMPRESSED_FROM_PLY, COMPRESSION_REPORT, SOG
+from splatflow.contract.outputs import COMPRESSED_FROM_PLY, COMPRESSION_REPORT, GLB, SOG, SPZ, TILE_CONTENT
 from splatflow.formats.cameras import CamerasFormatError, read_cameras
+from splatflow.formats.glb import encode_spz_glb, read_glb, write_glb
 from splatflow.formats.ply import PlyFormatError, Splats, read_ply
 from splatflow.formats.sog import WebpEffort, read_sog, write_sog
+from splatflow.formats.spz import read_spz, write_spz
 from splatflow.render.threads import use_cpu_threads
 from splatflow.stages.compress.carry import carry_training_metrics
 from splatflow.stages.compress.encoder import EncoderOptions, encode_splats, reordered
@@ -124,6 +127,63 @@ def views_of(splats: Splats, model: ModelInput) -> SiteViews | None:
         raise StageError(FailureCode.BAD_MODEL, f"the model's held-out cameras are unreadable: {exc}") from None
 
 
+def check_read_back(what: str, decoded: Splats, kept: Splats) -> None:
+    """A written file must decode to the splats it was made from: a writer bug fails the stage."""
+    if decoded.count != kept.count or decoded.sh_degree != kept.sh_degree:
+        raise StageError(
+            FailureCode.INTERNAL,
+            f"the written {what} decodes to {decoded.count} splats of SH degree {decoded.sh_degree}, "
+            f"not {kept.count} of degree {kept.sh_degree}",
+        )
+
+
+def write_other_formats(
+    model: ModelInput, original: Splats, kept: Splats, output_dir: Path, settings: Settings
+) -> dict[str, dict[str, Any]]:
+    """The ``.spz`` and the ``.glb`` of the kept splats, each read back and judged like the ``.sog``.
+
+    Each file is decoded with our reader, its count checked, and the render check run on what
+    the user downloads; a format that loses more than the settings allow fails the stage.
+    """
+    written: dict[str, dict[str, Any]] = {}
+    for name, file_name, write, read in (("spz", SPZ, write_spz, read_spz), ("glb", GLB, write_glb, read_glb)):
+        path = output_dir / file_name
+        size = write(kept, path)
+        decoded = read(path)
+        check_read_back(file_name, decoded, kept)
+        # Neither format records gsplat's antialiased opacity; it is drawn as the model was trained.
+        decoded.antialiased = kept.antialiased
+        check, skipped = run_quality_check(model, original, decoded, settings)
+        written[name] = {
+            "file": file_name,
+            "bytes": size,
+            "quality": None if check is None else quality_summary(check),
+            "quality_skipped": skipped,
+        }
+        log.info("wrote %s: %d bytes", file_name, size)
+    written["tile"] = write_tile_content(kept, output_dir / TILE_CONTENT)
+    return written
+
+
+def write_tile_content(splats: Splats, path: Path) -> dict[str, Any]:
+    """The 3D Tiles content (the ``.spz`` inside a ``.glb``) and the sphere that bounds the splats.
+
+    The sphere, in the splat's own frame, reaches three standard deviations past the farthest
+    centre, so the tileset's bounding volume holds every splat's visible extent.
+    """
+    data = encode_spz_glb(splats)
+    path.write_bytes(data)
+    low, high = splats.means.min(axis=0).astype(np.float64), splats.means.max(axis=0).astype(np.float64)
+    centre = (low + high) / 2
+    reach = np.linalg.norm(splats.means - centre, axis=1) + 3 * np.exp(splats.scales.max(axis=1))
+    return {
+        "file": TILE_CONTENT,
+        "bytes": len(data),
+        "centre": [round(float(v), 4) for v in centre],
+        "radius_m": round(float(reach.max()), 4),
+    }
+
+
 def compress(model: ModelInput, output_dir: Path, settings: Settings) -> CompressionReport:
     splats, input_count, dropped = load_splats(model)
     kept, pruned_count = pruned(splats, settings.prune_fraction)
@@ -147,14 +207,10 @@ def compress(model: ModelInput, output_dir: Path, settings: Settings) -> Compres
     )
     encode_seconds = time.monotonic() - started
     decoded = read_sog(sog_path)
-    if decoded.count != kept.count or decoded.sh_degree != kept.sh_degree:
-        raise StageError(
-            FailureCode.INTERNAL,
-            f"the written bundle decodes to {decoded.count} splats of SH degree {decoded.sh_degree}, "
-            f"not {kept.count} of degree {kept.sh_degree}",
-        )
+    check_read_back("bundle", decoded, kept)
     # The check draws the whole model, pruned splats included: it judges everything we dropped.
     check, skipped = run_quality_check(model, splats, decoded, settings)
+    other_formats = write_other_formats(model, splats, kept, output_dir, settings)
     shutil.copyfile(model.ply, output_dir / COMPRESSED_FROM_PLY)
     carry_training_metrics(model.ply.parent, output_dir)
     write_stills(decoded, views, model.holdout_photos, output_dir)
@@ -175,6 +231,7 @@ def compress(model: ModelInput, output_dir: Path, settings: Settings) -> Compres
         quality=None if check is None else quality_summary(check),
         quality_skipped=skipped,
         background_splats=None if views is None else views.background_splats,
+        formats=other_formats,
         settings=dataclasses.asdict(settings),
     )
     report.write(output_dir / COMPRESSION_REPORT)

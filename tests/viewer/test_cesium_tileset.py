@@ -1,0 +1,118 @@
+"""The delivered 3D Tiles tileset opened in CesiumJS 1.145 in Debian's Chromium.
+
+CesiumJS comes from the npm registry (``cesium@1.145.0``, into ``.local/``, once) and is served
+from this machine with the tileset, so nothing is fetched at run time. The test builds the tileset
+as a geo-registered run does (the compression stage's tile content, the publish step's
+``tileset.json``) and asks Cesium where it put the splats: it must draw them as Gaussian splats
+(a ``GaussianSplatPrimitive`` holding every splat), centre them within a few metres of the GPS
+origin plus the splats' own ENU centre, and hand every splat back, in its local east-north-up
+frame, where our ENU puts it, so the model stands right side up (up stays up, north stays north).
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import math
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from synthetic_scene import synthetic_scene
+
+from splatflow.formats.spz import SPZ_BOUNDS
+from splatflow.pipeline.tileset import GeoOrigin, build_tileset
+from splatflow.stages.compress.stage import write_tile_content
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CESIUM_VERSION = "1.145.0"
+CESIUM_PREFIX = REPO_ROOT / ".local" / f"node-cesium-{CESIUM_VERSION}"
+ORIGIN = GeoOrigin(50.8198, -0.1366, 48.0)
+PAGE = """<!DOCTYPE html><html><head><script src="cesium/Cesium.js"></script>
+<style>html,body,#map{width:100%;height:100%;margin:0}</style></head><body><div id="map"></div><script>
+window.CESIUM_BASE_URL = "cesium/";
+(async () => {
+  try {
+    const viewer = new Cesium.Viewer("map", {baseLayer: false, baseLayerPicker: false, geocoder: false,
+      timeline: false, animation: false, skyBox: false, terrainProvider: new Cesium.EllipsoidTerrainProvider()});
+    const tileset = await Cesium.Cesium3DTileset.fromUrl("tileset.json");
+    viewer.scene.primitives.add(tileset);
+    await viewer.zoomTo(tileset, new Cesium.HeadingPitchRange(0, -0.6, 200));
+    while (!tileset.tilesLoaded || !tileset.root.content?.positions || !tileset.gaussianSplatPrimitive?._numSplats) {
+      viewer.scene.render();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const centre = Cesium.Cartographic.fromCartesian(tileset.boundingSphere.center);
+    window.result = {
+      splats: tileset.gaussianSplatPrimitive ? tileset.gaussianSplatPrimitive._numSplats : 0,
+      latitude: Cesium.Math.toDegrees(centre.latitude), longitude: Cesium.Math.toDegrees(centre.longitude),
+      height: centre.height, positions: Array.from(tileset.root.content.positions)};
+  } catch (error) { window.result = {error: String(error)}; }
+})();
+</script></body></html>"""
+
+
+@pytest.fixture(scope="module")
+def cesium_build() -> Path:
+    npm = shutil.which("npm")
+    if npm is None:
+        raise RuntimeError("npm is required to install CesiumJS for the map test")
+    build = CESIUM_PREFIX / "node_modules" / "cesium" / "Build" / "Cesium"
+    package = CESIUM_PREFIX / "node_modules" / "cesium" / "package.json"
+    if not package.is_file() or f'"version": "{CESIUM_VERSION}"' not in package.read_text():
+        CESIUM_PREFIX.mkdir(parents=True, exist_ok=True)
+        command = [
+            npm,
+            "install",
+            "--no-audit",
+            "--no-fund",
+            "--prefix",
+            str(CESIUM_PREFIX),
+            f"cesium@{CESIUM_VERSION}",
+        ]
+        subprocess.run(command, check=True, capture_output=True, timeout=600)
+    return build
+
+
+@pytest.fixture
+def served(tmp_path: Path, cesium_build: Path) -> Iterator[tuple[str, np.ndarray, list[float]]]:
+    splats = synthetic_scene(3000, sh_degree=1, seed=11)
+    tile = write_tile_content(splats, tmp_path / "tile.glb")
+    tileset = build_tileset(ORIGIN, "tile.glb", tile["centre"], tile["radius_m"])
+    (tmp_path / "tileset.json").write_text(json.dumps(tileset))
+    (tmp_path / "index.html").write_text(PAGE)
+    (tmp_path / "cesium").symlink_to(cesium_build)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/index.html", splats.means, tile["centre"]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.slow
+def test_cesium_draws_the_tileset_as_splats_where_the_gps_puts_them_right_side_up(browser, served) -> None:
+    url, means, centre = served
+    page = browser.new_page(viewport={"width": 800, "height": 600})
+    page.goto(url)
+    page.wait_for_function("window.result !== undefined", timeout=180_000)
+    result = page.evaluate("window.result")
+    page.close()
+    assert "error" not in result, result.get("error")
+    assert result["splats"] == len(means), "Cesium draws every splat as a Gaussian splat"
+    # The bounding sphere's centre: the splats' ENU centre above the GPS origin.
+    metres_north = math.radians(result["latitude"] - ORIGIN.latitude) * 6_371_000
+    metres_east = math.radians(result["longitude"] - ORIGIN.longitude) * 6_371_000 * math.cos(math.radians(50.82))
+    height = result["height"] - ORIGIN.altitude
+    assert np.allclose([metres_east, metres_north, height], centre, atol=2.0), (metres_east, metres_north, height)
+    # Every splat, in Cesium's east-north-up frame at that centre, where our ENU puts it.
+    placed = np.array(result["positions"]).reshape(-1, 3)
+    np.testing.assert_allclose(placed, means - np.array(centre), atol=SPZ_BOUNDS["means"] + 0.01)
