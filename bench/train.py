@@ -27,6 +27,7 @@ import os
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -108,7 +109,7 @@ def training_curve(
     )
 
 
-def setting_override(item: str) -> tuple[str, object]:
+def setting_override(item: str) -> tuple[str, Any]:
     """``NAME=VALUE`` for a field of the training settings, the value typed as the preset's."""
     name, _, text = item.partition("=")
     current = getattr(PRESETS["preview"], name, None)
