@@ -8,6 +8,8 @@
                                              # the preset with the needle measures turned off
     python bench/train.py --counts --sfm PATH --preset standard --seconds 180 --max-width 1600
                                              # a preset for a fixed time, no early stop (bench/gpu_check.sh)
+    python bench/train.py --counts --sfm PATH --set refine_stop_step=600 --model-out /tmp/model
+                                             # a candidate setting; the model folder for bench/views.py
 
 Uses the CUDA rasterizer when a GPU is present, the pure-PyTorch one otherwise, with the training
 stage's CPU thread setting, and prints Markdown tables for docs/benchmarks.md, with the peak
@@ -25,6 +27,7 @@ import os
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -32,6 +35,7 @@ from splatflow.contract.train_settings import PRESETS, Settings
 from splatflow.render import select_rasterizer
 from splatflow.render.threads import use_cpu_threads
 from splatflow.stages.train.dataset import load_scene
+from splatflow.stages.train.outputs import splats_from_parameters, write_model
 from splatflow.stages.train.trainer import Trainer
 
 WIDTH, HEIGHT = 256, 144
@@ -74,10 +78,16 @@ def rasterizer_steps_per_second(count: int, device: torch.device, repeats: int) 
     return repeats / (time.perf_counter() - started)
 
 
-def training_curve(sfm: Path, settings: Settings, device: torch.device, checkpoints: Path) -> None:
+def training_curve(
+    sfm: Path, settings: Settings, device: torch.device, checkpoints: Path, model_out: Path | None, label: str
+) -> None:
     scene = load_scene(sfm, settings.holdout_every, settings.max_width or 320)
     trainer = Trainer(settings, scene, device, checkpoints)
     result = trainer.run()
+    if model_out is not None:
+        antialiased = settings.rasterize_mode == "antialiased"
+        splats = splats_from_parameters(dict(trainer.params), settings.sh_degree or 0, antialiased=antialiased)
+        write_model(model_out, splats, scene, result, settings, device.type)
     print(f"\n| step | held-out PSNR (dB) |\n|---:|---:|\n| 0 | {result.initial.psnr:.2f} |")
     for step, value in result.psnr_history:
         print(f"| {step} | {value:.2f} |")
@@ -92,6 +102,26 @@ def training_curve(sfm: Path, settings: Settings, device: torch.device, checkpoi
         f"(weight {settings.anisotropy_weight:g}): anisotropy p99 {result.anisotropy_p99:.1f}, "
         f"mean colour error {result.final.colour_error:.2f} (8-bit steps, held out)"
     )
+    print(
+        "\n| settings | steps | seconds | Gaussians | held-out PSNR (dB) | held-out SSIM | anisotropy p99 |\n"
+        f"|---|---:|---:|---:|---:|---:|---:|\n| {label} | {result.steps} | {result.seconds:.0f} | "
+        f"{result.gaussians} | {result.final.psnr:.2f} | {result.final.ssim:.3f} | {result.anisotropy_p99:.1f} |"
+    )
+
+
+def setting_override(item: str) -> tuple[str, Any]:
+    """``NAME=VALUE`` for a field of the training settings, the value typed as the preset's."""
+    name, _, text = item.partition("=")
+    current = getattr(PRESETS["preview"], name, None)
+    if not text or current is None:
+        raise SystemExit(f"--set {item}: expected NAME=VALUE naming a field the preview preset sets")
+    if isinstance(current, bool):
+        return name, text.lower() in ("1", "true", "yes")
+    if isinstance(current, int):
+        return name, int(text)
+    if isinstance(current, float):
+        return name, float(text)
+    return name, text
 
 
 def bench_settings(args: argparse.Namespace) -> Settings:
@@ -106,6 +136,7 @@ def bench_settings(args: argparse.Namespace) -> Settings:
         "plateau_start_step": args.plateau_start_step,
     }
     settings = dataclasses.replace(settings, **{name: value for name, value in overrides.items() if value is not None})
+    settings = dataclasses.replace(settings, **dict(setting_override(item) for item in args.set))
     if args.steps is not None or args.seconds is not None:
         settings = dataclasses.replace(
             settings,
@@ -130,6 +161,8 @@ def main() -> None:
     parser.add_argument("--max-anisotropy", type=float, help="instead of the preset's")
     parser.add_argument("--anisotropy-weight", type=float, help="instead of the preset's (0: no penalty)")
     parser.add_argument("--plateau-start-step", type=int, help="instead of the preset's")
+    parser.add_argument("--set", nargs="*", default=[], metavar="NAME=VALUE", help="other settings to override")
+    parser.add_argument("--model-out", type=Path, help="write the trained model folder here (splat.ply, previews)")
     args = parser.parse_args()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     threads = use_cpu_threads(args.threads)
@@ -140,8 +173,9 @@ def main() -> None:
     for count in args.counts:
         print(f"| {count} | {rasterizer_steps_per_second(count, device, args.repeats):.2f} |")
     if args.sfm:
+        label = " ".join([args.preset, *args.set])
         with tempfile.TemporaryDirectory() as checkpoints:  # fresh, so nothing is resumed
-            training_curve(args.sfm, bench_settings(args), device, Path(checkpoints))
+            training_curve(args.sfm, bench_settings(args), device, Path(checkpoints), args.model_out, label)
 
 
 if __name__ == "__main__":

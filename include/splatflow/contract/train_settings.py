@@ -117,11 +117,13 @@ PREVIEW = Settings(
     learning_rate_scale=8.0,
     ssim_weight=0.2,
     rasterize_mode="antialiased",
-    max_anisotropy=10.0,
-    anisotropy_weight=0.1,
+    max_anisotropy=4.0,
+    anisotropy_weight=1.0,
     progress_every=50,
 )
-"""Minutes on a CPU: a first look, not a deliverable."""
+"""Minutes on a CPU: a first look, not a deliverable. Its needle cap is tighter than the GPU
+presets' (4:1 at weight 1): at 10:1 and 0.1 the splats of a preview-length run kept star-shaped
+streaks that the overview still shows (docs/benchmarks.md, "A demo worth showing")."""
 
 STANDARD = Settings(
     preset="standard",

@@ -9,6 +9,7 @@ import torch
 
 from splatflow.contract.train_settings import Settings
 from splatflow.stages.train.dataset import load_scene
+from splatflow.stages.train.metrics import anisotropy_percentile
 from splatflow.stages.train.trainer import Trainer
 
 WIDTH = 96
@@ -77,3 +78,22 @@ def test_final_figures_include_the_needle_measure_and_the_colour_error(tmp_path,
 
     assert 1.0 <= result.anisotropy_p99 < 1.5, "the SfM points start as round Gaussians; 3 steps barely stretch them"
     assert 0 <= result.final.colour_error < 255
+
+
+def test_the_preview_preset_pulls_needles_back_to_its_anisotropy_cap_within_a_short_run(tmp_path, sfm_channel):
+    """Needle stars in the preview are splats far past the cap; the preset's penalty must win
+    over the photometric loss quickly, not merely nudge them, for the cap to mean anything."""
+    settings = small_settings(max_steps=60, eval_every=1000)
+    trainer = Trainer(settings, load_scene(sfm_channel, settings.holdout_every, WIDTH), torch.device("cpu"), tmp_path)
+    cap = settings.max_anisotropy
+    assert cap is not None
+    with torch.no_grad():
+        needles = trainer.params["scales"][::5]
+        needles[:, 0] += math.log(5 * cap)
+        trainer.params["scales"][::5] = needles
+
+    trainer.run()
+
+    assert anisotropy_percentile(trainer.params["scales"].detach(), 90.0) <= cap * 1.2, (
+        "the needles are back within the cap"
+    )
