@@ -30,12 +30,12 @@ from splatflow.pipeline import ids
 from splatflow.pipeline.settings import PipelineSettings
 from splatflow.pipeline.submission import run_prefix
 
-# The twenty runs take six to seven minutes on two shared cores: above pytest's usual limit.
+# Ten runs, five times the GPU pool: a few minutes on two shared cores, above pytest's usual limit.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 log = logging.getLogger(__name__)
 
-RUNS = 20
+RUNS = 10
 LOAD_TIMEOUT_SECONDS = 780
 """Inside the module's 900 s limit, which also covers starting the server and making the SfM output."""
 
