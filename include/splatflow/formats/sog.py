@@ -157,14 +157,13 @@ def _meta(encoded: EncodedSplats, extras: Mapping[str, Any] | None) -> dict[str,
     return meta
 
 
-def write_sog(
+def sog_payloads(
     encoded: EncodedSplats,
-    path: Path,
     effort: WebpEffort | None = None,
     workers: int = 1,
     extras: Mapping[str, Any] | None = None,
-) -> dict[str, int]:
-    """Write the bundle atomically and return each entry's size in bytes.
+) -> dict[str, bytes]:
+    """``meta.json`` and every WebP texture of the splats, by file name.
 
     ``workers`` encodes that many textures at once (libwebp releases the GIL while it works).
     ``extras`` is application data for ``meta.json``'s ``extras`` (PlayCanvas's name for it: the
@@ -178,7 +177,18 @@ def write_sog(
         payloads = dict(
             zip(textures, pool.map(lambda image: _encode_webp(image, chosen), textures.values()), strict=True)
         )
-    payloads = {META_NAME: json.dumps(_meta(encoded, extras)).encode("utf-8"), **payloads}
+    return {META_NAME: json.dumps(_meta(encoded, extras)).encode("utf-8"), **payloads}
+
+
+def write_sog(
+    encoded: EncodedSplats,
+    path: Path,
+    effort: WebpEffort | None = None,
+    workers: int = 1,
+    extras: Mapping[str, Any] | None = None,
+) -> dict[str, int]:
+    """Write the bundle atomically and return each entry's size in bytes (see ``sog_payloads``)."""
+    payloads = sog_payloads(encoded, effort, workers, extras)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as bundle:
@@ -188,7 +198,24 @@ def write_sog(
     return {name: len(payload) for name, payload in payloads.items()}
 
 
+def write_sog_folder(
+    encoded: EncodedSplats, folder: Path, effort: WebpEffort | None = None, workers: int = 1
+) -> dict[str, int]:
+    """The same entries as loose files in ``folder`` (SOG's unbundled form, ``meta.json`` beside
+    its textures): the form a streamed bundle's ``lod-meta.json`` names for each chunk, which
+    splat-transform 3.10.2 reads (``src/lib/readers/read-lod.ts``, ``readSogSource`` on each
+    ``filenames`` entry) and the engine's ``SogParser`` loads (``canParse``: ``ext === "json"``)."""
+    payloads = sog_payloads(encoded, effort, workers)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, payload in payloads.items():
+        (folder / name).write_bytes(payload)
+    return {name: len(payload) for name, payload in payloads.items()}
+
+
 def _read_entries(path: Path) -> dict[str, bytes]:
+    if path.name == META_NAME and path.is_file():
+        # Unbundled: meta.json beside its textures.
+        return {entry.name: entry.read_bytes() for entry in path.parent.iterdir() if entry.is_file()}
     try:
         with zipfile.ZipFile(path) as bundle:
             return {info.filename: bundle.read(info) for info in bundle.infolist() if not info.is_dir()}
@@ -238,7 +265,7 @@ def _read_palette(entries: Mapping[str, bytes], section: Mapping[str, Any], coun
 
 
 def read_encoded_sog(path: Path) -> EncodedSplats:
-    """The quantised contents of a SOG v2 bundle, texel order kept."""
+    """The quantised contents of a SOG v2 bundle (or of an unbundled ``meta.json``), texel order kept."""
     entries = _read_entries(path)
     if META_NAME not in entries:
         raise SogFormatError(f"{path.name} has no {META_NAME}")
