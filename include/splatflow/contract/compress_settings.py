@@ -44,6 +44,18 @@ class Settings:
     """PyTorch CPU threads for the k-means and the quality renders; 0 leaves one core to the rest
     of the machine (``splatflow.render.threads``)."""
 
+    lod_min_sog_bytes: int = 2_500_000
+    """Past this ``.sog`` size the stage also writes the streamed LOD bundle (``lod/``). A phone on
+    a 10 Mbit/s link receives 1.25 MB a second: the viewer page (0.67 MB gzipped, 0.5 s), a
+    2.5 MB ``.sog`` (2 s) and its decoding are about the 3 s we let a viewer wait for a first
+    frame. Below it the single ``.sog`` comes as quickly as the bundle's coarsest level would.
+    0 writes no bundle."""
+    lod_coarsest_splats: int = 40_000
+    """The bundle's coarsest level holds at most this many splats (about 0.5 MB at SH degree 1,
+    0.4 s at 10 Mbit/s): what the viewer draws first."""
+    lod_max_levels: int = 6
+    """Levels of detail at most, the finest included (each about a quarter of the one below)."""
+
     quality_check: bool = True
     """Render the held-out views from the original and the decoded bundle and compare them."""
     max_psnr_loss_db: float = 1.0

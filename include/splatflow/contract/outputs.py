@@ -28,6 +28,10 @@ TILE_CONTENT = "tile.glb"
 """The ``.spz`` inside a ``.glb`` (``KHR_gaussian_splatting_compression_spz_2``): the content of the
 3D Tiles tileset the publish step writes for a geo-registered run."""
 TILESET = "tileset.json"
+LOD_FOLDER = "lod"
+"""The streamed LOD bundle's folder in the compression output (large models only)."""
+LOD_META = f"{LOD_FOLDER}/lod-meta.json"
+"""The bundle's index, the file the viewer and splat-transform open (``lod-meta.json``)."""
 COMPRESSED_FROM_PLY = "splat.ply"
 """The full splat the ``.sog`` was made from, offered for download beside it."""
 COMPRESSION_REPORT = "report.json"
@@ -57,6 +61,7 @@ COMPRESSION_OUTPUTS: dict[str, str] = {
     "ply": COMPRESSED_FROM_PLY,
     "spz": SPZ,
     "glb": GLB,
+    "lod": LOD_META,
     **STILLS,
     "comparison": COMPARISON,
     "compression_report": COMPRESSION_REPORT,

@@ -101,11 +101,32 @@ def test_model_archive_becomes_a_checked_bundle(tmp_path):
         assert written["file"] == file_name and written["bytes"] == (output / file_name).stat().st_size
         assert written["quality"]["views"][0]["psnr_vs_original"] > 30, f"the render check judges the {name}"
         assert read(output / file_name).count == 1500
+    assert "lod" not in report["formats"] and "within lod_min_sog_bytes" in report["lod_skipped"]
     tile = report["formats"]["tile"]
     _, binary = read_glb_document((output / "tile.glb").read_bytes())
     assert binary.startswith((output / "scene.spz").read_bytes()), "the tile holds the .spz the check judged"
     reach = np.linalg.norm(splats.means - np.array(tile["centre"]), axis=1)
     assert reach.max() <= tile["radius_m"], "the bounding sphere holds every splat"
+
+
+@pytest.mark.slow
+def test_a_model_past_the_size_limit_also_gets_a_streamed_bundle_with_its_background_as_environment(tmp_path):
+    splats = synthetic_scene(3000, sh_degree=1, seed=2)
+    write_model_archive(tmp_path, splats)
+    result = run_compress(tmp_path, "--lod-min-sog-bytes", "1000", "--lod-coarsest-splats", "300")
+    assert result.returncode == 0, result.stdout + result.stderr
+    output = tmp_path / "processing" / "output"
+    report = json.loads((output / "report.json").read_text())
+    lod = report["formats"]["lod"]
+    meta = json.loads((output / "lod" / "lod-meta.json").read_text())
+    assert lod["file"] == "lod/lod-meta.json" and report["lod_skipped"] is None
+    assert lod["counts"] == meta["counts"] and lod["counts"][-1] <= 300 < lod["counts"][0]
+    # Every kept splat is in level 0 or in the environment, which holds the background.
+    assert report["background_splats"] > 0 and lod["environment_splats"] == report["background_splats"]
+    assert lod["counts"][0] + lod["environment_splats"] == report["splats"]
+    assert meta["environment"] == "env/meta.json" and meta["extras"]["view"]["position"]
+    assert lod["bytes"] == sum(path.stat().st_size for path in (output / "lod").rglob("*") if path.is_file())
+    assert lod["quality"]["views"][0]["psnr_vs_original"] > 30, "the render check judges the bundle's full detail"
 
 
 @pytest.mark.slow

@@ -34,7 +34,7 @@ from splatflow import __version__
 from splatflow.formats.ply import Splats
 from splatflow.formats.sog import WebpEffort, write_sog_folder
 from splatflow.stages.compress.encoder import EncoderOptions, encode_splats, morton_order, reordered
-from splatflow.stages.compress.lod_levels import rotation_matrices
+from splatflow.stages.compress.lod_levels import rotations_of
 
 LOD_META = "lod-meta.json"
 ENVIRONMENT = "env/meta.json"
@@ -61,7 +61,7 @@ class _Leaf:
 def splat_bounds(splats: Splats) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """Each splat's box: its centre +- ``|R| s``, the box of its rotated one-sigma box, as the
     writer bounds a leaf (``accumulateBound``, ``setFromTransformedAabb``)."""
-    half = np.einsum("nij,nj->ni", np.abs(rotation_matrices(splats.quats)), np.exp(splats.scales.astype(np.float64)))
+    half = np.einsum("nij,nj->ni", np.abs(rotations_of(splats.quats)), np.exp(splats.scales.astype(np.float64)))
     means = splats.means.astype(np.float64)
     return means - half, means + half
 

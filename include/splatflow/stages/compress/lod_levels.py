@@ -29,6 +29,7 @@ import numpy.typing as npt
 
 from splatflow.formats.ply import Splats
 from splatflow.formats.sog_codec import unit_quats
+from splatflow.stages.compress.orientation import rotation_matrices
 
 log = logging.getLogger(__name__)
 
@@ -42,17 +43,9 @@ MAX_OPACITY = 0.99
 CELL_SEARCH_STEPS = 14
 
 
-def rotation_matrices(quats: npt.ArrayLike) -> Float64:
+def rotations_of(quats: npt.ArrayLike) -> Float64:
     """(N, 3, 3) rotations of (N, 4) quaternions, w x y z (normalised here)."""
-    w, x, y, z = np.moveaxis(unit_quats(np.asarray(quats, np.float32)), -1, 0)
-    return np.stack(
-        [
-            np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], -1),
-            np.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], -1),
-            np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1),
-        ],
-        -2,
-    )
+    return rotation_matrices(unit_quats(np.asarray(quats, np.float32)))
 
 
 def quaternions_of(rotations: Float64) -> Float64:
@@ -86,7 +79,7 @@ def quaternions_of(rotations: Float64) -> Float64:
 
 def covariances(splats: Splats) -> Float64:
     """(N, 3, 3) covariances ``R diag(s)^2 R^T``."""
-    rotation = rotation_matrices(splats.quats)
+    rotation = rotations_of(splats.quats)
     variance = np.exp(2 * splats.scales.astype(np.float64))
     return np.einsum("nij,nj,nkj->nik", rotation, variance, rotation)
 

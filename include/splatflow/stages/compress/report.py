@@ -55,7 +55,10 @@ class CompressionReport:
     quality_skipped: str | None = None
     """Why no render check ran, when it did not."""
     formats: dict[str, dict[str, Any]] = field(default_factory=dict)
-    """The other formats written beside the ``.sog`` (``spz``, ``glb``): file, bytes and render check."""
+    """The other formats written beside the ``.sog`` (``spz``, ``glb``, ``tile``, and ``lod`` for a
+    large model): file, bytes and render check."""
+    lod_skipped: str | None = None
+    """Why no streamed LOD bundle was written, when none was."""
     settings: dict[str, Any] = field(default_factory=dict)
 
     @property

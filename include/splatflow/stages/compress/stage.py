@@ -30,6 +30,7 @@ from splatflow.render.threads import use_cpu_threads
 from splatflow.stages.compress.carry import carry_training_metrics
 from splatflow.stages.compress.encoder import EncoderOptions, encode_splats, reordered
 from splatflow.stages.compress.inputs import ModelInput, locate_model
+from splatflow.stages.compress.lod_output import lod_skip_reason, write_lod_output
 from splatflow.stages.compress.pruning import prune_least_significant
 from splatflow.stages.compress.quality import QualityCheck, check_quality, pick_views
 from splatflow.stages.compress.report import CompressionReport, attribute_rmse, quality_summary
@@ -211,6 +212,14 @@ def compress(model: ModelInput, output_dir: Path, settings: Settings) -> Compres
     # The check draws the whole model, pruned splats included: it judges everything we dropped.
     check, skipped = run_quality_check(model, splats, decoded, settings)
     other_formats = write_other_formats(model, splats, kept, output_dir, settings)
+    lod_skipped = lod_skip_reason(sog_path.stat().st_size, settings)
+    if lod_skipped is None:
+
+        def judged(decoded: Splats) -> tuple[dict[str, Any] | None, str | None]:
+            check, why = run_quality_check(model, splats, decoded, settings)
+            return (None if check is None else quality_summary(check)), why
+
+        other_formats["lod"] = write_lod_output(kept, views, output_dir, settings, judged)
     shutil.copyfile(model.ply, output_dir / COMPRESSED_FROM_PLY)
     carry_training_metrics(model.ply.parent, output_dir)
     write_stills(decoded, views, model.holdout_photos, output_dir)
@@ -232,6 +241,7 @@ def compress(model: ModelInput, output_dir: Path, settings: Settings) -> Compres
         quality_skipped=skipped,
         background_splats=None if views is None else views.background_splats,
         formats=other_formats,
+        lod_skipped=lod_skipped,
         settings=dataclasses.asdict(settings),
     )
     report.write(output_dir / COMPRESSION_REPORT)

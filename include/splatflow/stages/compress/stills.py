@@ -59,6 +59,8 @@ class SiteViews:
     background_splats: int
     """Splats no photo sees near what it looks at (sky, horizon, distant hills): they stay in the
     model and the bundle, but never set the framing."""
+    subject: npt.NDArray[np.bool_] | None = None
+    """Per splat, whether it is part of the subject (not background)."""
 
     def viewer_extras(self) -> dict[str, Any]:
         """The viewer's first view (the preview's), for the bundle's ``meta.json`` ``extras``."""
@@ -111,6 +113,7 @@ def site_views(splats: Splats, cameras_file: Path | None) -> SiteViews | None:
         orbits=orbits,
         holdout=cameras[0] if cameras else None,
         background_splats=int((~subject).sum()),
+        subject=subject,
     )
 
 
