@@ -230,3 +230,11 @@ def test_the_spz_and_glb_sizes_come_from_the_compression_report() -> None:
     assert (quality.spz_bytes, quality.glb_bytes) == (7_200_000, 61_500_000)
     assert QualityMetrics.from_dict(quality.to_dict()) == quality
     assert QualityMetrics.from_reports(SFM_REPORT, TRAIN_METRICS, COMPRESS_REPORT).spz_bytes is None
+
+
+def test_the_streamed_bundles_sizes_come_from_the_compression_report() -> None:
+    report = {**COMPRESS_REPORT, "formats": {"lod": {"bytes": 41_000_000, "first_frame_bytes": 600_000}}}
+    quality = QualityMetrics.from_reports(SFM_REPORT, TRAIN_METRICS, report)
+    assert (quality.lod_bytes, quality.lod_first_frame_bytes) == (41_000_000, 600_000)
+    assert QualityMetrics.from_dict(quality.to_dict()) == quality
+    assert QualityMetrics.from_reports(SFM_REPORT, TRAIN_METRICS, COMPRESS_REPORT).lod_bytes is None

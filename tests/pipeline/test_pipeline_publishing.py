@@ -108,6 +108,24 @@ def test_the_manifest_gives_the_size_of_each_file_the_compressor_wrote(s3: Any) 
     assert manifest["output_bytes"] == {"ply": len(b"first"), "sog": len(b"first"), "spz": 1234}
 
 
+def test_the_streamed_bundle_is_listed_by_its_index_with_the_size_of_all_its_files(s3: Any) -> None:
+    files = {"lod/lod-meta.json": 100, **{f"lod/{n}_0/{t}.webp": 10 for n in range(3) for t in ("means_l", "sh0")}}
+    for name, size in files.items():
+        s3.put_object(Bucket=WORK, Key=LAYOUT.key("compress", name), Body=b"x" * size)
+    manifest = publish_run(PreparedRun("r1", SUBMISSION, LAYOUT), SETTINGS, s3, {})
+    assert manifest["outputs"]["lod"] == f"s3://{WORK}/{LAYOUT.key('compress', 'lod/lod-meta.json')}"
+    assert manifest["output_bytes"]["lod"] == 160
+
+
+def test_every_output_is_found_past_the_first_listing_page(s3: Any) -> None:
+    """A 3 M-splat bundle holds hundreds of files; sorted before them, scene.spz is listed after 1,000 keys."""
+    for index in range(1001):
+        s3.put_object(Bucket=WORK, Key=LAYOUT.key("compress", f"lod/0_{index:04d}/meta.json"), Body=b"x")
+    s3.put_object(Bucket=WORK, Key=LAYOUT.key("compress", "scene.spz"), Body=b"x" * 7)
+    manifest = publish_run(PreparedRun("r1", SUBMISSION, LAYOUT), SETTINGS, s3, {})
+    assert manifest["output_bytes"]["spz"] == 7
+
+
 TILE = {"file": "tile.glb", "bytes": 5, "centre": [1.0, 2.0, 3.0], "radius_m": 40.0}
 FULL_RUN = Submission(email="pilot@example.com", input=S3Location("uploads", "survey.zip"))
 

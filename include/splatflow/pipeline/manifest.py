@@ -128,6 +128,10 @@ class QualityMetrics:
     sog_bytes: int | None = None
     spz_bytes: int | None = None
     glb_bytes: int | None = None
+    lod_bytes: int | None = None
+    """The streamed LOD bundle, every file of it; None for a model small enough to need none."""
+    lod_first_frame_bytes: int | None = None
+    """What the viewer fetches of the bundle before its first frame (index, coarsest level, environment)."""
 
     @property
     def compression_ratio(self) -> float | None:
@@ -155,6 +159,8 @@ class QualityMetrics:
             sog_bytes=_count(compress, "sog_bytes"),
             spz_bytes=_count(compress, "formats", "spz", "bytes"),
             glb_bytes=_count(compress, "formats", "glb", "bytes"),
+            lod_bytes=_count(compress, "formats", "lod", "bytes"),
+            lod_first_frame_bytes=_count(compress, "formats", "lod", "first_frame_bytes"),
         )
 
     @classmethod
@@ -170,6 +176,8 @@ class QualityMetrics:
             sog_bytes=_count(data, "sog_bytes"),
             spz_bytes=_count(data, "spz_bytes"),
             glb_bytes=_count(data, "glb_bytes"),
+            lod_bytes=_count(data, "lod_bytes"),
+            lod_first_frame_bytes=_count(data, "lod_first_frame_bytes"),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -184,6 +192,8 @@ class QualityMetrics:
             "sog_bytes": self.sog_bytes,
             "spz_bytes": self.spz_bytes,
             "glb_bytes": self.glb_bytes,
+            "lod_bytes": self.lod_bytes,
+            "lod_first_frame_bytes": self.lod_first_frame_bytes,
             "compression_ratio": None if ratio is None else round(ratio, 3),
         }
 

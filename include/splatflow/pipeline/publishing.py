@@ -22,6 +22,7 @@ from typing import Any
 from splatflow.contract.outputs import (
     COMPRESSION_OUTPUTS,
     COMPRESSION_REPORT,
+    LOD_FOLDER,
     SFM_REPORT,
     TILE_CONTENT,
     TILESET,
@@ -138,13 +139,21 @@ def _sfm_report(prepared: PreparedRun, s3: Any, descriptions: Mapping[str, Any])
     return None
 
 
+def _listing(s3: Any, bucket: str, prefix: str) -> dict[str, int]:
+    """Every key under ``prefix`` with its size (a streamed bundle can pass one listing page's 1,000 keys)."""
+    present: dict[str, int] = {}
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    for page in pages:
+        present.update({item["Key"]: int(item["Size"]) for item in page.get("Contents", [])})
+    return present
+
+
 def _outputs(
     prepared: PreparedRun, s3: Any, descriptions: Mapping[str, Any]
 ) -> tuple[dict[str, S3Location], dict[str, int]]:
     """The run's outputs by name, and the size in bytes of each file the compression job left."""
     layout = layout_of_job(prepared, descriptions, "compress")
-    listing = s3.list_objects_v2(Bucket=layout.bucket, Prefix=layout.stage_key("compress") + "/")
-    present = {item["Key"]: int(item["Size"]) for item in listing.get("Contents", [])}
+    present = _listing(s3, layout.bucket, layout.stage_key("compress") + "/")
     outputs: dict[str, S3Location] = {}
     sizes: dict[str, int] = {}
     for name, file_name in COMPRESSION_OUTPUTS.items():
@@ -152,6 +161,10 @@ def _outputs(
         if key in present:
             outputs[name] = S3Location(layout.bucket, key)
             sizes[name] = present[key]
+    if "lod" in outputs:
+        # The streamed bundle is a folder: its size is every file in it, the index included.
+        folder = layout.stage_key("compress", LOD_FOLDER) + "/"
+        sizes["lod"] = sum(size for key, size in present.items() if key.startswith(folder))
     if "train" in descriptions:
         model = descriptions["train"]["ModelArtifacts"]["S3ModelArtifacts"]
         bucket, _, key = model.removeprefix("s3://").partition("/")
