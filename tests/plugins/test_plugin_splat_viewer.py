@@ -24,6 +24,7 @@ from splatflow.viewer_plugin.link import VIEWER_URL_PREFIX, ViewSplatLink, splat
 RUN_ID = "manual__2026-11-22T10:00:00+00:00"
 WORK_BUCKET = "splatflow-viewer-test"
 SOG_BYTES = b"PK\x03\x04 a stand-in for the bundle; the page test loads a real one" * 100
+BUNDLE = {"lod-meta.json": b'{"lodLevels": 2}', "0_0/meta.json": b'{"count": 5}', "0_0/means_l.webp": b"RIFF a texture"}
 MANIFEST = {
     "status": "succeeded",
     "run_id": RUN_ID,
@@ -53,7 +54,10 @@ def api(airflow_db: Any) -> Iterator[TestClient]:
         s3.create_bucket(Bucket=WORK_BUCKET)
         sog_key = prefix.key + "compress/scene.sog"
         s3.put_object(Bucket=WORK_BUCKET, Key=sog_key, Body=SOG_BYTES)
-        manifest = {**MANIFEST, "outputs": {"sog": f"s3://{WORK_BUCKET}/{sog_key}"}}
+        for name, body in BUNDLE.items():
+            s3.put_object(Bucket=WORK_BUCKET, Key=prefix.key + "compress/lod/" + name, Body=body)
+        lod = f"s3://{WORK_BUCKET}/{prefix.key}compress/lod/lod-meta.json"
+        manifest = {**MANIFEST, "outputs": {"sog": f"s3://{WORK_BUCKET}/{sog_key}", "lod": lod}}
         s3.put_object(Bucket=WORK_BUCKET, Key=prefix.key + "manifest.json", Body=json.dumps(manifest).encode())
         with TestClient(create_app()) as client:
             yield client
@@ -80,6 +84,7 @@ def test_signed_in_user_gets_the_viewer_page_of_a_finished_run(api: TestClient, 
     assert reply.status_code == 200
     assert reply.headers["content-type"].startswith("text/html")
     assert 'data-sog-url="scene.sog"' in reply.text
+    assert 'data-lod-url="lod/lod-meta.json"' in reply.text, "the run has a streamed bundle: the page streams it"
     assert "4,321" in reply.text and "22.50 dB" in reply.text
 
 
@@ -89,6 +94,20 @@ def test_signed_in_user_gets_the_runs_sog_with_its_length(api: TestClient, signe
     assert reply.status_code == 200
     assert reply.headers["content-length"] == str(len(SOG_BYTES))
     assert reply.content == SOG_BYTES
+
+
+def test_signed_in_user_gets_each_file_of_the_runs_streamed_bundle(api: TestClient, signed_in: dict[str, str]) -> None:
+    for name, body in BUNDLE.items():
+        reply = api.get(viewer_url() + "lod/" + name, headers=signed_in)
+        assert reply.status_code == 200 and reply.content == body, name
+        assert reply.headers["content-type"].startswith("image/webp" if name.endswith(".webp") else "application/json")
+    assert api.get(viewer_url() + "lod/lod-meta.json").status_code == 401
+
+
+@pytest.mark.parametrize("name", ["1_0/meta.json", "../manifest.json", "0_0/../../manifest.json", "0_0/x.png"])
+def test_nothing_outside_the_bundle_is_served_from_it(api: TestClient, signed_in: dict[str, str], name: str) -> None:
+    reply = api.get(viewer_url() + "lod/" + name, headers=signed_in)
+    assert reply.status_code == 404
 
 
 def test_a_run_that_published_nothing_gets_a_page_that_says_why(api: TestClient, signed_in: dict[str, str]) -> None:

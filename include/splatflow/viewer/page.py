@@ -58,16 +58,18 @@ def metrics_table(quality: Mapping[str, Any]) -> str:
     return f'<table id="metrics">{"".join(rows)}</table>' if rows else ""
 
 
-def viewer_page(manifest: Mapping[str, Any], sog_url: str = "") -> str:
+def viewer_page(manifest: Mapping[str, Any], sog_url: str = "", lod_url: str = "") -> str:
     """The viewer page for a finished run, showing its ``manifest["quality"]`` figures.
 
     ``sog_url`` is the splat it opens when its link carries no ``#sog=`` fragment (the Airflow
-    plugin serves the ``.sog`` beside the page); a presigned page leaves it empty.
+    plugin serves the ``.sog`` beside the page); a presigned page leaves it empty. ``lod_url``,
+    likewise, is a streamed bundle's ``lod-meta.json`` it streams in preference (``#lod=``).
     """
     values = {
         "title": html.escape(f"Splat of run {manifest.get('run_id', '')}".strip()),
         "style": _asset("viewer.css"),
         "sog_url": html.escape(sog_url),
+        "lod_url": html.escape(lod_url),
         "metrics": metrics_table(manifest.get("quality") or {}),
         "engine": _inline_script(_asset("vendor/playcanvas.min.js")),
         "viewer": _inline_script(_asset("viewer.js")),

@@ -1,6 +1,7 @@
 """The viewer inside Airflow: a FastAPI app the API server mounts, behind Airflow's own auth.
 
-It serves a finished run's viewer page and streams its ``.sog`` from the work bucket with the
+It serves a finished run's viewer page and streams its ``.sog`` (and a large model's LOD bundle,
+file by file) from the work bucket with the
 ``aws_default`` connection, so people who can read the pipeline's runs in Airflow see the splat
 without a presigned link and the bucket needs no public access or CORS.
 """
@@ -8,6 +9,7 @@ without a presigned link and the bucket needs no public access or CORS.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -16,7 +18,7 @@ from airflow.api_fastapi.core_api.security import requires_access_dag
 from fastapi import Depends, FastAPI, HTTPException, status
 from fastapi.responses import HTMLResponse, StreamingResponse
 
-from splatflow.contract.outputs import SOG
+from splatflow.contract.outputs import LOD_FOLDER, LOD_META, SOG
 from splatflow.pipeline.ids import PIPELINE_DAG_ID
 from splatflow.pipeline.layout import RunLayout
 from splatflow.pipeline.records import read_json
@@ -68,7 +70,8 @@ def create_viewer_app(s3_factory: S3Factory, run_records: RunRecords = run_recor
             notice = explain_no_splat(run_records(dag_id, run_id), run_id)
             page = notice_page(notice.title, notice.reason, notice.advice, run_id)
             return HTMLResponse(page, status_code=status.HTTP_404_NOT_FOUND)
-        return HTMLResponse(viewer_page(manifest, sog_url=SOG))
+        lod_url = LOD_META if "lod" in manifest.get("outputs", {}) else ""
+        return HTMLResponse(viewer_page(manifest, sog_url=SOG, lod_url=lod_url))
 
     @app.get(f"/dags/{{dag_id}}/runs/{{run_id}}/{SOG}")
     def sog(dag_id: str, run_id: str) -> StreamingResponse:
@@ -76,18 +79,46 @@ def create_viewer_app(s3_factory: S3Factory, run_records: RunRecords = run_recor
         s3 = s3_factory()
         manifest = _finished_manifest(s3, dag_id, run_id)
         bucket, _, key = manifest["outputs"]["sog"].removeprefix("s3://").partition("/")
-        reply = s3.get_object(Bucket=bucket, Key=key)
-        body = reply["Body"]
-
-        def chunks() -> Iterator[bytes]:
-            try:
-                yield from body.iter_chunks(STREAM_CHUNK_BYTES)
-            finally:
-                body.close()
-
         # A .sog is a ZIP of WebP images: "application/zip" also keeps the API server's gzip
         # middleware off it, which would cost CPU for nothing and drop the length the page needs.
-        headers = {"Content-Length": str(reply["ContentLength"]), "Cache-Control": "private, max-age=3600"}
-        return StreamingResponse(chunks(), media_type="application/zip", headers=headers)
+        return _streamed(s3, bucket, key, "application/zip")
+
+    @app.get(f"/dags/{{dag_id}}/runs/{{run_id}}/{LOD_FOLDER}/{{name:path}}")
+    def lod_file(dag_id: str, run_id: str, name: str) -> StreamingResponse:
+        """A file of the run's streamed LOD bundle (its index, a chunk's ``meta.json`` or texture),
+        which the page's engine fetches by the relative names ``lod-meta.json`` gives."""
+        s3 = s3_factory()
+        manifest = _finished_manifest(s3, dag_id, run_id)
+        index = manifest["outputs"].get("lod")
+        if index is None or not _BUNDLE_FILE.fullmatch(name) or ".." in name:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"The run '{run_id}' has no streamed file '{name}'.")
+        bucket, _, key = index.removeprefix("s3://").partition("/")
+        folder = key.rsplit("/", 1)[0]
+        try:
+            return _streamed(s3, bucket, f"{folder}/{name}", _BUNDLE_TYPES[name.rsplit(".", 1)[1]])
+        except s3.exceptions.NoSuchKey:
+            raise HTTPException(
+                status.HTTP_404_NOT_FOUND, f"The run '{run_id}' has no streamed file '{name}'."
+            ) from None
 
     return app
+
+
+_BUNDLE_FILE = re.compile(r"[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*\.(json|webp)")
+"""What a bundle holds: ``lod-meta.json``, ``<level>_<n>/meta.json``, ``env/<texture>.webp``."""
+_BUNDLE_TYPES = {"json": "application/json", "webp": "image/webp"}
+
+
+def _streamed(s3: Any, bucket: str, key: str, media_type: str) -> StreamingResponse:
+    """An S3 object streamed with its length (the page shows progress from it)."""
+    reply = s3.get_object(Bucket=bucket, Key=key)
+    body = reply["Body"]
+
+    def chunks() -> Iterator[bytes]:
+        try:
+            yield from body.iter_chunks(STREAM_CHUNK_BYTES)
+        finally:
+            body.close()
+
+    headers = {"Content-Length": str(reply["ContentLength"]), "Cache-Control": "private, max-age=3600"}
+    return StreamingResponse(chunks(), media_type=media_type, headers=headers)

@@ -85,7 +85,7 @@ def write_lod_output(
         options,
         WebpEffort(method=settings.webp_method, quality=settings.webp_quality),
         workers=settings.encode_workers or 1,
-        extras=None if views is None else views.viewer_extras(),
+        extras={**({} if views is None else views.viewer_extras()), "antialias": kept.antialiased},
     )
     decoded = full_detail(output_dir / LOD_FOLDER)
     if decoded.count != kept.count:

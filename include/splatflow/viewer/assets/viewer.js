@@ -1,19 +1,33 @@
 // The splat viewer: loads one .sog with the PlayCanvas engine and lets the user orbit, zoom and fly.
 // The .sog URL comes from the page's fragment (#sog=<url-encoded URL>), which is not part of an S3
 // signature, so one presigned viewer.html opens any presigned .sog; the page may also name a default.
+// A large model's streamed LOD bundle (#lod=<lod-meta.json URL>, or the page's default) is streamed
+// instead: the engine draws the coarsest level first and sharpens chunk by chunk within a splat
+// budget; if the bundle cannot be read the page falls back to the single .sog.
 // The orbit-camera script is registered after this one runs, so the scene is built on DOMContentLoaded.
 (function () {
   "use strict";
 
   var body = document.body;
   var canvas = document.getElementById("scene");
-  var state = { firstFrameMs: null, frames: 0, error: null };
+  var state = { firstFrameMs: null, frames: 0, error: null, splatsDrawn: 0, splatsChangedMs: null, streamed: null };
   window.splatViewer = state;
 
+  var fragment = new URLSearchParams(window.location.hash.replace(/^#/, ""));
+
   function sogUrl() {
-    var fragment = new URLSearchParams(window.location.hash.replace(/^#/, ""));
     return fragment.get("sog") || body.dataset.sogUrl || "";
   }
+
+  function lodUrl() {
+    return fragment.get("lod") || body.dataset.lodUrl || "";
+  }
+
+  // Splats drawn at once from a streamed bundle (the engine's scene-wide budget, GSplatParams#
+  // splatBudget): SuperSplat's viewer draws 1M on phones and 2M on desktops in its performance
+  // mode; a phone's GPU memory and fill rate are what the budget protects.
+  var PHONE = window.matchMedia("(max-width: 600px), (pointer: coarse)").matches;
+  var SPLAT_BUDGET = Number(fragment.get("budget")) || (PHONE ? 1000000 : 2000000);
 
   function fail(message) {
     state.error = message;
@@ -64,7 +78,20 @@
   app.setCanvasFillMode(pc.FILLMODE_FILL_WINDOW);
   app.setCanvasResolution(pc.RESOLUTION_AUTO);
   window.addEventListener("resize", function () { app.resizeCanvas(); });
-  app.on("frameend", function () { state.frames += 1; });
+  // Splats the last frame drew (the engine's frame stats), and when that count last changed: a
+  // streamed bundle has reached its detail once it stops growing.
+  app.on("frameend", function () {
+    state.frames += 1;
+    var drawn = app.stats.frame.gsplats || 0;
+    if (drawn !== state.splatsDrawn) {
+      state.splatsDrawn = drawn;
+      state.splatsChangedMs = performance.now();
+      if (state.firstFrameMs === null && drawn > 0 && state.streamed) {
+        state.firstSplats = drawn;
+        markReady();
+      }
+    }
+  });
   app.start();
 
   // Without a first view in the file (an older .sog, or one made elsewhere) the splat is taken to
@@ -80,7 +107,10 @@
   // meta.json "extras" (the scene's up and an overview camera, in the splat's own frame). The
   // engine exposes extras on newer versions; this one keeps the parsed meta.json on its data.
   function fileExtras(resource) {
-    var extras = resource.extras || (resource.gsplatData && resource.gsplatData.meta && resource.gsplatData.meta.extras);
+    return validExtras(resource.extras || (resource.gsplatData && resource.gsplatData.meta && resource.gsplatData.meta.extras));
+  }
+
+  function validExtras(extras) {
     var view = extras && extras.view;
     var valid = extras && Array.isArray(extras.up) && view && Array.isArray(view.position) && Array.isArray(view.target) &&
       view.horizontal_fov_degrees > 0 && view.vertical_fov_degrees > 0;
@@ -197,9 +227,22 @@
     return box;
   }
 
-  function showSplat(asset) {
-    var extras = fileExtras(asset.resource);
-    app.scene.gsplat.antiAlias = fileAntialiased(asset.resource);
+  function markReady() {
+    state.firstFrameMs = performance.now();
+    body.dataset.state = "ready";
+  }
+
+  // The box of a streamed bundle: its tree's root bound, in the splat's frame.
+  function treeBox(tree) {
+    var box = new pc.BoundingBox();
+    box.setMinMax(new pc.Vec3(tree.bound.min[0], tree.bound.min[1], tree.bound.min[2]),
+      new pc.Vec3(tree.bound.max[0], tree.bound.max[1], tree.bound.max[2]));
+    return box;
+  }
+
+  function showSplat(asset, bundle) {
+    var extras = bundle ? validExtras(bundle.extras) : fileExtras(asset.resource);
+    app.scene.gsplat.antiAlias = bundle ? !!(bundle.extras && bundle.extras.antialias) : fileAntialiased(asset.resource);
     var splat = new pc.Entity("splat");
     splat.addComponent("gsplat", { asset: asset });
     if (extras) {
@@ -209,7 +252,7 @@
     }
     app.root.addChild(splat);
     var box = new pc.BoundingBox();
-    box.setFromTransformedAabb(coreBox(asset.resource), splat.getWorldTransform());
+    box.setFromTransformedAabb(bundle ? treeBox(bundle.tree) : coreBox(asset.resource), splat.getWorldTransform());
     var radius = Math.max(box.halfExtents.length(), 1e-3);
     var view;
     if (extras) {
@@ -228,33 +271,78 @@
     state.showPhotoView = function (worldToCamera, verticalFov) {
       showPhotoView(view, splat, worldToCamera, verticalFov);
     };
+    // A streamed bundle is ready once a frame draws its first splats (see the frameend handler).
+    if (bundle) return;
     // Ready once a frame that holds the splat has been drawn (the sorter runs after it is added).
     var framesWithSplat = 0;
     app.on("frameend", function ready() {
       framesWithSplat += 1;
       if (framesWithSplat >= 3) {
         app.off("frameend", ready);
-        state.firstFrameMs = performance.now();
-        body.dataset.state = "ready";
+        markReady();
       }
     });
   }
 
-  document.addEventListener("DOMContentLoaded", function () {
-    var url = sogUrl();
-    if (!url) {
-      fail("No splat to show: open this page with #sog=<link to a .sog file>.");
-      return;
-    }
+  function loadSingle(url) {
     var download = document.getElementById("download");
     download.href = url;
     var asset = new pc.Asset("scene.sog", "gsplat", { url: url, filename: "scene.sog" });
     asset.on("progress", showProgress);
-    asset.on("load", function () { showSplat(asset); });
+    asset.on("load", function () { showSplat(asset, null); });
     asset.on("error", function (message) {
       fail("The splat could not be loaded (" + message + "). The link may have expired; ask for a new one.");
     });
     app.assets.add(asset);
     app.assets.load(asset);
+  }
+
+  // The bundle's index is read here too (it is small) for the first view our compression stage
+  // keeps in its extras and for the framing box; the engine then streams the chunks it names.
+  function loadStreamed(url, fallback) {
+    function giveUp(reason) {
+      state.streamFailure = reason;
+      if (fallback) {
+        loadSingle(fallback);
+      } else {
+        fail("The streamed splat could not be loaded (" + reason + "). The link may have expired; ask for a new one.");
+      }
+    }
+    fetch(url).then(function (reply) {
+      if (!reply.ok) throw new Error("HTTP " + reply.status);
+      return reply.json();
+    }).then(function (bundle) {
+      if (!bundle || !bundle.tree || !bundle.tree.bound || !(bundle.lodLevels > 0)) throw new Error("not a lod-meta.json");
+      state.streamed = { levels: bundle.lodLevels, counts: bundle.counts || [], budget: SPLAT_BUDGET };
+      document.getElementById("progress-label").textContent = "Streaming the splat, coarse levels first…";
+      if (fallback) document.getElementById("download").href = fallback;
+      app.scene.gsplat.splatBudget = SPLAT_BUDGET;
+      // Draw a coarser level where the one the budget calls for has not arrived yet (GSplatParams#
+      // lodUnderfillLimit, 0 by default: the engine would wait for the finest, drawing nothing):
+      // this is what puts the coarsest level on screen first and sharpens it chunk by chunk.
+      app.scene.gsplat.lodUnderfillLimit = bundle.lodLevels - 1;
+      // On a phone, judge oversized chunks (sky, far background) by their middle: the engine's
+      // documented setting for the lowest memory use (GSplatParams#lodDistanceShrink).
+      if (PHONE) app.scene.gsplat.lodDistanceShrink = 1;
+      var asset = new pc.Asset("lod-meta.json", "gsplat", { url: url, filename: "lod-meta.json" });
+      asset.on("load", function () { showSplat(asset, bundle); });
+      asset.on("error", function (message) { state.streamed = null; giveUp(String(message)); });
+      app.assets.add(asset);
+      app.assets.load(asset);
+    }).catch(function (error) { giveUp(error.message); });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var streamed = lodUrl();
+    var single = sogUrl();
+    if (!streamed && !single) {
+      fail("No splat to show: open this page with #sog=<link to a .sog file>.");
+      return;
+    }
+    if (streamed) {
+      loadStreamed(streamed, single);
+    } else {
+      loadSingle(single);
+    }
   });
 })();

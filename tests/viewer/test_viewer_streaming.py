@@ -1,0 +1,129 @@
+"""The viewer streams a large model's LOD bundle in a real browser (Debian's Chromium, software WebGL).
+
+The page is served beside ``lod/`` and ``scene.sog`` as the Airflow plugin serves them. It must
+draw the bundle's coarsest level first, from the bundle's files and not from the ``.sog``, then
+sharpen as finer chunks arrive, within the splat budget; and fall back to the ``.sog`` when the
+bundle cannot be read.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from synthetic_scene import synthetic_scene
+from test_viewer_browser import canvas_still, scene_coverage, wait_frames
+
+from splatflow.formats.sog import WebpEffort, write_sog
+from splatflow.stages.compress.encoder import EncoderOptions, encode_splats
+from splatflow.stages.compress.lod_bundle import ChunkSizes, write_lod_bundle
+from splatflow.stages.compress.lod_levels import detail_levels
+from splatflow.viewer import VIEWER_FILE_NAME, viewer_page
+
+pytestmark = pytest.mark.slow
+
+MANIFEST = {"run_id": "manual__streaming", "quality": {"gaussians": 16000}}
+
+
+@pytest.fixture(scope="module")
+def site_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A run's compression output: the 16,000-splat scene as .sog and as a bundle of 4 levels."""
+    folder = tmp_path_factory.mktemp("run")
+    scene = synthetic_scene(16000, sh_degree=0, seed=21)
+    write_sog(encode_splats(scene).encoded, folder / "scene.sog")
+    levels = detail_levels(scene, coarsest_splats=400, max_levels=4)
+    write_lod_bundle(levels, None, folder / "lod", EncoderOptions(), WebpEffort(), sizes=ChunkSizes(3000, 4000))
+    return folder
+
+
+@pytest.fixture
+def site(static_site: tuple[str, Path], site_files: Path) -> tuple[str, Path]:
+    base, folder = static_site
+    for path in site_files.rglob("*"):
+        if path.is_file():
+            target = folder / path.relative_to(site_files)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(path.read_bytes())
+    return base, folder
+
+
+THROTTLE = {"offline": False, "latency": 20, "downloadThroughput": 4_000_000 / 8, "uploadThroughput": 4_000_000 / 8}
+"""Chromium's network emulation (CDP ``Network.emulateNetworkConditions``) at 4 Mbit/s: slow
+enough that this small bundle's chunks arrive one after another, as a large model's do on a
+phone's link."""
+
+
+def open_streaming(browser: Any, url: str) -> tuple[Any, list[str]]:
+    page = browser.new_page(viewport={"width": 480, "height": 360})
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send("Network.emulateNetworkConditions", THROTTLE)
+    page.goto(url)
+    page.wait_for_function("document.body.dataset.state !== 'loading'", timeout=90_000)
+    return page, requested
+
+
+def settled(page: Any, quiet_ms: int = 3000) -> int:
+    """The splats drawn once their count has not changed for ``quiet_ms``."""
+    page.wait_for_function(
+        "quiet => window.splatViewer.splatsChangedMs !== null"
+        " && performance.now() - window.splatViewer.splatsChangedMs > quiet",
+        arg=quiet_ms,
+        timeout=120_000,
+    )
+    drawn: int = page.evaluate("window.splatViewer.splatsDrawn")
+    return drawn
+
+
+def test_the_page_draws_the_coarse_level_first_from_the_bundle_then_sharpens(
+    browser: Any, site: tuple[str, Path]
+) -> None:
+    base, folder = site
+    (folder / VIEWER_FILE_NAME).write_text(viewer_page(MANIFEST, sog_url="scene.sog", lod_url="lod/lod-meta.json"))
+    meta = json.loads((folder / "lod" / "lod-meta.json").read_text())
+    coarsest = meta["lodLevels"] - 1
+
+    page, requested = open_streaming(browser, f"{base}/{VIEWER_FILE_NAME}")
+
+    assert page.evaluate("document.body.dataset.state") == "ready", page.evaluate("window.splatViewer.error")
+    first = page.evaluate("window.splatViewer.firstSplats")
+    assert 0 < first <= meta["counts"][1], f"the first frame draws a coarse level ({first} splats)"
+    assert any(url.endswith(f"lod/{coarsest}_0/meta.json") for url in requested)
+    wait_frames(page, 3)
+    assert scene_coverage(canvas_still(page)) > 0.04, "the coarse level shows the scene"
+    drawn = settled(page)
+    assert drawn == meta["counts"][0], f"sharpened from {first} to {drawn} splats as finer chunks arrived"
+    assert any("/lod/0_" in url for url in requested), "the finest level's chunks were fetched"
+    assert not any(url.endswith("scene.sog") for url in requested), "nothing was drawn from the single .sog"
+    assert page.evaluate("window.splatViewer.streamed.budget") == 1_000_000, "a phone-sized page: the phone's budget"
+    page.close()
+
+
+def test_the_splat_budget_caps_what_is_drawn(browser: Any, site: tuple[str, Path]) -> None:
+    base, folder = site
+    (folder / VIEWER_FILE_NAME).write_text(viewer_page(MANIFEST, sog_url="scene.sog", lod_url="lod/lod-meta.json"))
+    meta = json.loads((folder / "lod" / "lod-meta.json").read_text())
+
+    page, _ = open_streaming(browser, f"{base}/{VIEWER_FILE_NAME}#budget=3000")
+
+    drawn = settled(page)
+    assert meta["counts"][-1] * 0.9 <= drawn <= 3000 * 1.05, f"{drawn} splats drawn under a budget of 3,000"
+    page.close()
+
+
+def test_a_bundle_that_cannot_be_read_falls_back_to_the_single_sog(browser: Any, site: tuple[str, Path]) -> None:
+    base, folder = site
+    (folder / VIEWER_FILE_NAME).write_text(viewer_page(MANIFEST, sog_url="scene.sog", lod_url="lod/missing.json"))
+
+    page, requested = open_streaming(browser, f"{base}/{VIEWER_FILE_NAME}")
+
+    assert page.evaluate("document.body.dataset.state") == "ready", page.evaluate("window.splatViewer.error")
+    assert page.evaluate("window.splatViewer.streamed") is None
+    assert "404" in page.evaluate("window.splatViewer.streamFailure")
+    assert any(url.endswith("scene.sog") for url in requested)
+    assert page.locator("#error").is_hidden()
+    page.close()
