@@ -211,7 +211,8 @@ def compress(model: ModelInput, output_dir: Path, settings: Settings) -> Compres
     # The check draws the whole model, pruned splats included: it judges everything we dropped.
     check, skipped = run_quality_check(model, splats, decoded, settings)
     other_formats = write_other_formats(model, splats, kept, output_dir, settings)
-    shutil.copyfile(model.ply, output_dir / COMPRESSED_FROM_PLY)
+    if settings.copy_ply:
+        shutil.copyfile(model.ply, output_dir / COMPRESSED_FROM_PLY)
     carry_training_metrics(model.ply.parent, output_dir)
     write_stills(decoded, views, model.holdout_photos, output_dir)
     palette = encoding.encoded.sh_palette
