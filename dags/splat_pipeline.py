@@ -133,7 +133,8 @@ with DAG(
             maxLength=MAX_URL_CHARS,
             title="Trained model (for compress_only)",
             section=REUSE_SECTION,
-            description="S3 URI of a model.tar.gz from a training job, or of a 3DGS .ply.",
+            description="S3 URI of a 3DGS .ply, a model.tar.gz, or an earlier run's model folder "
+            "(s3://work-bucket/runs/<run>/train/<job>/output/model/).",
         ),
     },
 ) as dag:

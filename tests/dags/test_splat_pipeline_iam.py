@@ -238,6 +238,8 @@ JOB_ARN = f"arn:aws:sagemaker:{REGION}:{ACCOUNT_ID}:training-job/splat-run-train
 LOGS = f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group"
 VIA_S3 = {"kms:ViaService": f"s3.{REGION}.amazonaws.com"}
 RUN_OBJECTS = f"arn:aws:s3:::{WORK}/runs/r"
+TRAINED_MODEL = f"{RUN_OBJECTS}/train/splat-r-train/output/model"
+CLEARED_MODEL = f"{RUN_OBJECTS}/c1/train/splat-r-train-c1/output/model"
 ISOLATED = {"sagemaker:NetworkIsolation": "true", "aws:TagKeys": ("splatflow:run-id",)}
 
 EVALUATOR_CASES = [
@@ -249,6 +251,10 @@ EVALUATOR_CASES = [
     (CONNECTION_POLICY, Authorization("s3:DeleteObject", f"arn:aws:s3:::{WORK}/runs/r/x"), Decision.IMPLICITLY_DENIED),
     (LINK_SIGNER_POLICY, Authorization("s3:GetObject", f"{RUN_OBJECTS}/compress/scene.sog"), Decision.ALLOWED),
     (LINK_SIGNER_POLICY, Authorization("s3:GetObject", f"{RUN_OBJECTS}/manifest.json"), Decision.IMPLICITLY_DENIED),
+    (LINK_SIGNER_POLICY, Authorization("s3:GetObject", f"{TRAINED_MODEL}/splat.ply"), Decision.ALLOWED),
+    (LINK_SIGNER_POLICY, Authorization("s3:GetObject", f"{CLEARED_MODEL}/splat.ply"), Decision.ALLOWED),
+    (LINK_SIGNER_POLICY, Authorization("s3:GetObject", f"{TRAINED_MODEL}/holdout/a.JPG"), Decision.IMPLICITLY_DENIED),
+    (LINK_SIGNER_POLICY, Authorization("s3:GetObject", f"{TRAINED_MODEL}/cameras.json"), Decision.IMPLICITLY_DENIED),
     (LINK_SIGNER_POLICY, Authorization("s3:GetObject", f"arn:aws:s3:::{UPLOADS}/a.zip"), Decision.IMPLICITLY_DENIED),
     (LINK_SIGNER_POLICY, Authorization("s3:PutObject", f"{RUN_OBJECTS}/compress/x"), Decision.IMPLICITLY_DENIED),
     (

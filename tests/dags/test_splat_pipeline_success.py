@@ -86,10 +86,28 @@ def test_manifest_is_the_last_object_written(
     objects = s3_of(pipeline_runtime).list_objects_v2(Bucket=WORK, Prefix=prefix)["Contents"]
     written = {item["Key"].removeprefix(prefix): item["LastModified"] for item in objects}
     outputs = {key: moment for key, moment in written.items() if key not in {"manifest.json", "delivered.json"}}
-    assert {"compress/scene.sog", "compress/splat.ply", "compress/report.json"} <= set(outputs)
+    assert {"compress/scene.sog", "compress/report.json"} <= set(outputs)
     assert written["manifest.json"] >= max(outputs.values())
     for uri in manifest["outputs"].values():
         assert uri.startswith(f"s3://{WORK}/{prefix}"), "outputs stay inside the run's own prefix"
+
+
+def test_each_artefact_is_stored_once_and_the_ply_linked_where_training_wrote_it(
+    pipeline_runtime: EmbeddedRuntime, finished_run: tuple[Any, dict[str, Any], list[EmailMessage]]
+) -> None:
+    run, manifest, _ = finished_run
+    prefix = run_prefix(WORK, run.run_id).key
+    listing = s3_of(pipeline_runtime).list_objects_v2(Bucket=WORK, Prefix=prefix)["Contents"]
+    sizes = {item["Key"].removeprefix(prefix): item["Size"] for item in listing}
+    keys = set(sizes)
+    model = f"train/{manifest['stages']['train']['job_name']}/output/model/"
+    assert manifest["outputs"]["model"] == f"s3://{WORK}/{prefix}{model}", "uploaded uncompressed"
+    assert manifest["outputs"]["ply"] == f"s3://{WORK}/{prefix}{model}splat.ply"
+    assert [key for key in keys if key.endswith((".ply", ".tar.gz"))] == [f"{model}splat.ply"], "one .ply, no archive"
+    photos = sorted(key.removeprefix(f"{model}holdout/") for key in keys if key.startswith(f"{model}holdout/"))
+    assert photos and all(name.endswith(".JPG") for name in photos), "the held-out photos kept as the JPEGs they were"
+    for name in photos:
+        assert sizes[f"{model}holdout/{name}"] == sizes[f"sfm/images/{name}"], f"{name} is the SfM output's file"
 
 
 def test_email_carries_figures_links_and_the_inline_preview(

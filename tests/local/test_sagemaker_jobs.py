@@ -205,6 +205,24 @@ def test_training_job_gets_channels_and_hyperparameters_and_uploads_model_tarbal
         assert tar.extractfile("sfm/sparse/cameras.bin").read() == b"cams"  # type: ignore[union-attr]
 
 
+def test_an_uncompressed_training_job_uploads_the_model_folders_files_under_output_model(
+    sagemaker: Any, s3: Any
+) -> None:
+    name = unique("trainraw")
+    _put(s3, f"{name}/sfm/sparse/cameras.bin", b"cams")
+    request = training_request(name, {"mode": "copy"}, f"s3://{BUCKET}/{name}/sfm", f"s3://{BUCKET}/{name}/models")
+    request["OutputDataConfig"]["CompressionType"] = "NONE"
+    sagemaker.create_training_job(**request)
+
+    job = wait_for(lambda: sagemaker.describe_training_job(TrainingJobName=name))
+
+    assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
+    model = f"{name}/models/{name}/output/model/"
+    assert job["ModelArtifacts"]["S3ModelArtifacts"] == f"s3://{BUCKET}/{model}"
+    assert _keys(s3, f"{name}/models/") == [f"{model}sfm/sparse/cameras.bin"]
+    assert s3.get_object(Bucket=BUCKET, Key=f"{model}sfm/sparse/cameras.bin")["Body"].read() == b"cams"
+
+
 def test_training_max_runtime_is_stopped_max_runtime_exceeded(sagemaker: Any, s3: Any) -> None:
     name = unique("trainslow")
     _put(s3, f"{name}/sfm/x", b"x")

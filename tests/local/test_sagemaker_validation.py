@@ -143,6 +143,15 @@ def test_training_request_without_output_config_is_refused(unchecked_sagemaker: 
     assert "Value null at 'outputDataConfig'" in refused.value.response["Error"]["Message"]
 
 
+def test_an_output_compression_other_than_gzip_or_none_is_refused(unchecked_sagemaker: Any) -> None:
+    request = training_request(unique("t"), {"mode": "copy"}, f"s3://{BUCKET}/sfm", f"s3://{BUCKET}/m")
+    request["OutputDataConfig"]["CompressionType"] = "ZIP"
+    with pytest.raises(ClientError) as refused:
+        unchecked_sagemaker.create_training_job(**request)
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    assert "Member must satisfy enum value set: [GZIP, NONE]" in refused.value.response["Error"]["Message"]
+
+
 def test_hyperparameter_values_must_be_strings(unchecked_sagemaker: Any) -> None:
     request = training_request(unique("t"), {"mode": "copy"}, f"s3://{BUCKET}/sfm", f"s3://{BUCKET}/m")
     request["HyperParameters"] = {"max_steps": 30000}

@@ -13,8 +13,10 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
+from splatflow.contract.compress_settings import Settings as CompressSettings
 from splatflow.contract.failures import FailureCode
-from splatflow.pipeline.preparation import check_bucket_readable, prepare_run, training_request
+from splatflow.contract.hyperparameters import from_container_arguments
+from splatflow.pipeline.preparation import check_bucket_readable, compress_request, prepare_run, training_request
 from splatflow.pipeline.records import RESULT_ENTRY, mark_email_sent
 from splatflow.pipeline.refusal import SubmissionError
 from splatflow.pipeline.run_plan import PreparedRun
@@ -137,3 +139,42 @@ def test_a_cleared_runs_training_keeps_its_checkpoints_apart_and_reads_the_sfm_j
     assert cleared["OutputDataConfig"]["S3OutputPath"] == f"s3://{WORK}/{plan.layout.prefix}/c1/train/"
     (channel,) = cleared["InputDataConfig"]
     assert channel["DataSource"]["S3DataSource"]["S3Uri"] == plan.layout.sfm_output
+
+
+def _trained(model_uri: str) -> dict[str, Any]:
+    return {"Training": {"ModelArtifacts": {"S3ModelArtifacts": model_uri}}}
+
+
+def test_the_compression_job_reads_the_training_jobs_model_folder_and_copies_no_ply(s3: Any) -> None:
+    plan = prepare_run(FULL, "run-1", SETTINGS, s3)
+    folder = f"{plan.layout.training_output}splat-run-1-train/output/model/"
+
+    request = compress_request(plan, SETTINGS, _trained(folder))
+
+    channel = request["ProcessingInputs"][0]["S3Input"]
+    assert (channel["S3Uri"], channel["S3DataType"]) == (folder, "S3Prefix")
+    arguments = request["AppSpecification"]["ContainerArguments"]
+    assert from_container_arguments(CompressSettings, arguments).copy_ply is False
+
+
+@pytest.mark.parametrize(
+    ("params", "training"),
+    [
+        (COMPRESS_ONLY, None),
+        (FULL, _trained(f"s3://{WORK}/runs/old/train/job/output/model.tar.gz")),
+    ],
+    ids=["a user's .ply", "a training job's model.tar.gz"],
+)
+def test_a_model_without_a_ply_of_its_own_in_the_run_has_it_copied_beside_the_sog(
+    s3: Any, params: dict[str, str], training: dict[str, Any] | None
+) -> None:
+    plan = prepare_run(params, "run-1", SETTINGS, s3)
+    arguments = compress_request(plan, SETTINGS, training)["AppSpecification"]["ContainerArguments"]
+    assert from_container_arguments(CompressSettings, arguments).copy_ply is True
+
+
+def test_a_run_reusing_a_model_folder_waits_for_its_ply(s3: Any) -> None:
+    folder = f"s3://{UPLOADS}/runs/old/train/job/output/model/"
+    plan = prepare_run({**COMPRESS_ONLY, "model_url": folder}, "run-1", SETTINGS, s3)
+    assert plan.wait_for_uri == f"{folder}splat.ply"
+    assert compress_request(plan, SETTINGS, None)["ProcessingInputs"][0]["S3Input"]["S3Uri"] == folder

@@ -156,3 +156,37 @@ def test_a_run_without_geo_registration_delivers_no_tileset_and_says_why(s3: Any
     assert "tileset" not in manifest["outputs"] and "tile" not in manifest["outputs"]
     assert "only 2 photos carry GPS" in manifest["no_tileset"]
     assert read_json(s3, WORK, LAYOUT.key("compress", "tileset.json")) is None
+
+
+TRAINED = Submission(email="pilot@example.com", input=S3Location("uploads", "survey.zip"))
+MODEL_FOLDER = LAYOUT.key("train", "splat-r1-train", "output", "model") + "/"
+
+
+def _training_job(model_artifacts: str) -> dict[str, Any]:
+    """A DescribeTrainingJob response of a finished training job of the run."""
+    return {
+        "TrainingJobName": "splat-r1-train",
+        "TrainingJobStatus": "Completed",
+        "ResourceConfig": {"InstanceType": "ml.g4dn.xlarge", "InstanceCount": 1},
+        "TrainingTimeInSeconds": 60,
+        "ModelArtifacts": {"S3ModelArtifacts": model_artifacts},
+    }
+
+
+def test_a_trained_runs_ply_is_linked_where_the_training_job_wrote_it(s3: Any) -> None:
+    s3.delete_object(Bucket=WORK, Key=LAYOUT.key("compress", "splat.ply"))
+    s3.put_object(Bucket=WORK, Key=MODEL_FOLDER + "splat.ply", Body=b"trained splat")
+    jobs = {"train": _training_job(f"s3://{WORK}/{MODEL_FOLDER}"), "compress": _compression_job("c")}
+
+    manifest = publish_run(PreparedRun("r1", TRAINED, LAYOUT), SETTINGS, s3, jobs)
+
+    assert manifest["outputs"]["ply"] == f"s3://{WORK}/{MODEL_FOLDER}splat.ply"
+    assert manifest["outputs"]["model"] == f"s3://{WORK}/{MODEL_FOLDER}"
+    assert manifest["output_bytes"]["ply"] == len(b"trained splat")
+
+
+def test_a_trained_run_whose_model_folder_holds_no_ply_is_not_published(s3: Any) -> None:
+    s3.delete_object(Bucket=WORK, Key=LAYOUT.key("compress", "splat.ply"))
+    jobs = {"train": _training_job(f"s3://{WORK}/{MODEL_FOLDER}"), "compress": _compression_job("c")}
+    with pytest.raises(RuntimeError, match=f"no splat.ply in its model folder s3://{WORK}/{MODEL_FOLDER}"):
+        publish_run(PreparedRun("r1", TRAINED, LAYOUT), SETTINGS, s3, jobs)

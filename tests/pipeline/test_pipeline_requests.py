@@ -160,6 +160,10 @@ def test_extra_hyperparameters_cannot_move_a_gpu_job_to_the_cpu() -> None:
     assert _train(settings)["HyperParameters"]["device"] == "cuda"
 
 
+def test_training_uploads_its_model_uncompressed_for_the_compression_job_to_read_in_place() -> None:
+    assert _train(PLAIN)["OutputDataConfig"] == {"S3OutputPath": "s3://work/runs/r/train/", "CompressionType": "NONE"}
+
+
 def test_kms_key_reaches_volumes_and_outputs() -> None:
     key = HARDENED.kms_key_id
     assert _train(HARDENED)["ResourceConfig"]["VolumeKmsKeyId"] == key

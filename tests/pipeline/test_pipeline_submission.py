@@ -127,8 +127,8 @@ def test_train_and_compress_reads_an_sfm_output_prefix() -> None:
     assert submission.input is None
 
 
-@pytest.mark.parametrize("key", ["runs/abc/model.tar.gz", "splats/scene.PLY"])
-def test_compress_only_reads_a_model_archive_or_a_ply(key: str) -> None:
+@pytest.mark.parametrize("key", ["runs/abc/model.tar.gz", "splats/scene.PLY", "runs/abc/train/job/output/model/"])
+def test_compress_only_reads_a_model_archive_a_ply_or_a_model_folder(key: str) -> None:
     submission = parse_submission(
         {"email": "p@example.com", "steps": "compress_only", "model_url": f"s3://drone-uploads/{key}"}, ALLOWED
     )
@@ -158,7 +158,7 @@ def test_compress_only_reads_a_model_archive_or_a_ply(key: str) -> None:
         ({"s3_url": "s3://drone-uploads/folder/", "email": "p@example.com"}, "s3_url must point at a .zip"),
         (
             {"email": "p@example.com", "steps": "compress_only", "model_url": "s3://drone-uploads/m.zip"},
-            "model_url must point at a model.tar.gz or a .ply",
+            "model_url must point at a model.tar.gz, a .ply or a training job's model folder (ending in /)",
         ),
         (
             {"s3_url": "s3://drone-uploads/p.zip", "email": "p@example.com", "model_url": "s3://drone-uploads/m.ply"},

@@ -69,3 +69,8 @@ class Settings:
     """Compare at most this many held-out views (evenly picked)."""
     seed: int = 0
     """Seed of every random choice, so a rerun writes the same bytes."""
+    copy_ply: bool = True
+    """Copy the model's ``.ply`` into the output beside the ``.sog``, for a model that has no
+    ``.ply`` of its own in the run's folder (a user's ``model.tar.gz`` or ``.ply``, ``compress_only``).
+    The pipeline turns it off for the run's own training output, whose ``.ply`` is linked where
+    training wrote it: each artefact is stored once."""

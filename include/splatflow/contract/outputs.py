@@ -10,13 +10,15 @@ SFM_REPORT = "report.json"
 """Beside ``sparse/`` and ``images/`` in the SfM output; a run that reuses an SfM output waits for it."""
 
 MODEL_PLY = "splat.ply"
-"""The trained splat (Inria 3DGS layout) in the training job's ``model.tar.gz``."""
+"""The trained splat (Inria 3DGS layout) in the training job's model folder (uploaded uncompressed,
+``<job>/output/model/``), where the compression job reads it and the email links it."""
 MODEL_CAMERAS = "cameras.json"
-"""The held-out views in ``model.tar.gz``, for the compression stage's render check and stills."""
+"""The held-out views in the model folder, for the compression stage's render check and stills."""
 MODEL_METRICS = "metrics.json"
-"""The training figures in ``model.tar.gz``; the compression stage carries them along."""
+"""The training figures in the model folder; the compression stage carries them along."""
 MODEL_HOLDOUT = "holdout"
-"""The folder of held-out photos (``<camera name>.png``) in ``model.tar.gz``."""
+"""The folder of held-out photos in the model folder: ``<camera name>``, each the SfM output's file
+as it is (a JPEG stays a JPEG)."""
 
 SOG = "scene.sog"
 """The compressed splat, in the compression output."""
@@ -33,7 +35,8 @@ LOD_FOLDER = "lod"
 LOD_META = f"{LOD_FOLDER}/lod-meta.json"
 """The bundle's index, the file the viewer and splat-transform open (``lod-meta.json``)."""
 COMPRESSED_FROM_PLY = "splat.ply"
-"""The full splat the ``.sog`` was made from, offered for download beside it."""
+"""The full splat the ``.sog`` was made from, copied beside it only when the model has no ``.ply`` of
+its own in the run's folder (a user's model); a trained run links the training job's ``splat.ply``."""
 COMPRESSION_REPORT = "report.json"
 TRAINING_METRICS = MODEL_METRICS
 PREVIEW = "preview.png"
@@ -68,4 +71,5 @@ COMPRESSION_OUTPUTS: dict[str, str] = {
     "training_metrics": TRAINING_METRICS,
 }
 """The compression output's files by the name the run's manifest gives them: the publish step reads
-only this folder (the compression job carries the training figures and the stills along)."""
+this folder (the compression job carries the training figures and the stills along), and takes a
+trained run's ``ply`` from the training job's model folder."""

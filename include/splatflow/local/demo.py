@@ -13,7 +13,7 @@ import logging
 import os
 import time
 import zipfile
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -118,6 +118,8 @@ class SampleRun:
     manifest: dict[str, Any] | None
     saved: dict[str, Path]
     mails: list[Path]
+    stored_bytes: dict[str, int] = field(default_factory=dict)
+    """The size of each object the run left under ``runs/<run key>/``, by key below it."""
 
 
 def run_sample(
@@ -151,9 +153,20 @@ def run_sample(
         saved = {}
         if manifest and manifest.get("status") == "succeeded":
             saved = _download_outputs(runtime, manifest, target)
-        return SampleRun(str(run.state), run.run_id, wall, manifest, saved, runtime.smtp.messages())
+        stored = _stored_bytes(runtime, run.run_id)
+        return SampleRun(str(run.state), run.run_id, wall, manifest, saved, runtime.smtp.messages(), stored)
     finally:
         runtime.stop()
+
+
+def _stored_bytes(runtime: EmbeddedRuntime, run_id: str) -> dict[str, int]:
+    """The size of every object the run keeps under its prefix, by key below ``runs/<run key>/``."""
+    prefix = run_prefix(runtime.settings.work_bucket, run_id)
+    s3 = aws_client("s3", runtime.aws_url, runtime.settings.region)
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=prefix.bucket, Prefix=prefix.key)
+    return {
+        item["Key"].removeprefix(prefix.key): int(item["Size"]) for page in pages for item in page.get("Contents", [])
+    }
 
 
 def _manifest(runtime: EmbeddedRuntime, run_id: str) -> dict[str, Any] | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -116,7 +117,13 @@ def training_request(
 def compress_request(
     prepared: PreparedRun, settings: PipelineSettings, training_result: Mapping[str, Any] | None
 ) -> dict[str, Any]:
-    """The model comes from this run's training job (its actual, possibly renamed, job) or the user."""
+    """The model comes from this run's training job (its actual, possibly renamed, job) or the user.
+
+    The training job's uncompressed model folder is the compression job's input channel and its
+    ``.ply`` is linked where it lies. Any other model (a user's, or a ``model.tar.gz`` a training job
+    wrote before its output was uncompressed) has no ``.ply`` of its own in the run's folder, so the
+    compression job copies it there.
+    """
     if prepared.runs_training:
         if not training_result:
             raise RuntimeError("the training task returned no job description")
@@ -126,7 +133,7 @@ def compress_request(
         model_uri = prepared.submission.model.uri
     return build_compress_request(
         settings,
-        settings.compress_settings(),
+        replace(settings.compress_settings(), copy_ply=not (prepared.runs_training and model_uri.endswith("/"))),
         run_id=prepared.run_id,
         model_uri=model_uri,
         output_uri=prepared.layout.compress_output,

@@ -19,10 +19,13 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from splatflow.contract.outputs import (
     COMPRESSION_OUTPUTS,
     COMPRESSION_REPORT,
     LOD_FOLDER,
+    MODEL_PLY,
     SFM_REPORT,
     TILE_CONTENT,
     TILESET,
@@ -148,6 +151,17 @@ def _listing(s3: Any, bucket: str, prefix: str) -> dict[str, int]:
     return present
 
 
+def _trained_ply(s3: Any, model_folder: S3Location) -> tuple[S3Location, int]:
+    """The ``.ply`` where the training job's uncompressed upload left it (``CompressionType: NONE``),
+    and its size: the compression job read it there and made no copy."""
+    ply = model_folder.joinpath(MODEL_PLY)
+    try:
+        head = s3.head_object(Bucket=ply.bucket, Key=ply.key)
+    except ClientError as exc:
+        raise RuntimeError(f"the training job left no {MODEL_PLY} in its model folder {model_folder.uri}") from exc
+    return ply, int(head["ContentLength"])
+
+
 def _outputs(
     prepared: PreparedRun, s3: Any, descriptions: Mapping[str, Any]
 ) -> tuple[dict[str, S3Location], dict[str, int]]:
@@ -169,6 +183,8 @@ def _outputs(
         model = descriptions["train"]["ModelArtifacts"]["S3ModelArtifacts"]
         bucket, _, key = model.removeprefix("s3://").partition("/")
         outputs["model"] = S3Location(bucket, key)
+        if "ply" not in outputs and key.endswith("/"):
+            outputs["ply"], sizes["ply"] = _trained_ply(s3, outputs["model"])
     if prepared.runs_sfm:
         sfm = layout_of_job(prepared, descriptions, "sfm")
         outputs["sfm"] = S3Location(sfm.bucket, sfm.stage_key("sfm") + "/")

@@ -142,7 +142,8 @@ def build_sfm_request(
 def build_compress_request(
     settings: PipelineSettings, compress: CompressSettings, *, run_id: str, model_uri: str, output_uri: str
 ) -> dict[str, Any]:
-    """Compression as a Processing job: ``model.tar.gz`` (or a ``.ply``) in, ``scene.sog`` out."""
+    """Compression as a Processing job: the training job's model folder (or a user's ``model.tar.gz``
+    or ``.ply``) in, ``scene.sog`` out."""
     return _processing_request(
         settings,
         name=job_name(run_id, "compress"),
@@ -166,12 +167,18 @@ def build_training_request(
     output_uri: str,
     checkpoint_uri: str,
 ) -> dict[str, Any]:
-    """3DGS training as a Training job, with checkpoints so a retry or a spot reclaim resumes."""
+    """3DGS training as a Training job, with checkpoints so a retry or a spot reclaim resumes.
+
+    The model is uploaded uncompressed (``CompressionType: NONE``, AWS "Uncompressed model output",
+    https://docs.aws.amazon.com/sagemaker/latest/dg/model-train-storage-uncompressed.html): its
+    files lie under ``<output_uri><job>/output/model/``, where the compression job reads them as
+    its input channel and the email links the ``.ply``, so no stage unpacks or copies the model.
+    """
     resources = settings.train
     stopping: dict[str, Any] = {"MaxRuntimeInSeconds": resources.max_runtime_seconds}
     if settings.spot_training:
         stopping["MaxWaitTimeInSeconds"] = max(settings.spot_max_wait_seconds, resources.max_runtime_seconds)
-    output_config: dict[str, Any] = {"S3OutputPath": output_uri}
+    output_config: dict[str, Any] = {"S3OutputPath": output_uri, "CompressionType": "NONE"}
     if settings.kms_key_id:
         output_config["KmsKeyId"] = settings.kms_key_id
     # The instance decides the device; extra hyperparameters cannot move a GPU job to the CPU.

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from splatflow.contract.outputs import SFM_REPORT
+from splatflow.contract.outputs import MODEL_PLY, SFM_REPORT
 from splatflow.pipeline.layout import RunLayout
 from splatflow.pipeline.submission import Submission
 
@@ -30,7 +30,8 @@ class PreparedRun:
 
     @property
     def wait_for_uri(self) -> str:
-        """The object whose arrival starts the run: the ZIP, the SfM report, or the model.
+        """The object whose arrival starts the run: the ZIP, the SfM report, or the model (a model
+        folder's ``.ply``).
 
         A delivered run waits for its own delivery record, which is there: its input may be
         long gone, and a cleared run must not fail (and email the user) for want of it.
@@ -44,8 +45,9 @@ class PreparedRun:
         if steps == "train_and_compress":
             assert self.submission.sfm_output is not None
             return self.submission.sfm_output.joinpath(SFM_REPORT).uri
-        assert self.submission.model is not None
-        return self.submission.model.uri
+        model = self.submission.model
+        assert model is not None
+        return model.joinpath(MODEL_PLY).uri if model.key.endswith("/") else model.uri
 
     @property
     def runs_sfm(self) -> bool:

@@ -62,7 +62,7 @@ class Submission:
     """A checked submission: what to process, which steps, and where the results are emailed.
 
     ``input`` is the ZIP of photos (``full``), ``sfm_output`` the prefix of an earlier SfM output
-    (``train_and_compress``), ``model`` a trained ``model.tar.gz`` or ``.ply`` (``compress_only``);
+    (``train_and_compress``), ``model`` a trained ``model.tar.gz``, ``.ply`` or model folder (``compress_only``);
     exactly the one the steps need is set.
     """
 
@@ -163,7 +163,7 @@ def _parse_fields(params: Mapping[str, object]) -> Submission:
         preset=preset,
         input=_optional_location(params, "s3_url", (".zip",), "a .zip of photos"),
         sfm_output=_as_prefix(_optional_location(params, "sfm_output_url", (), "")),
-        model=_optional_location(params, "model_url", _MODEL_SUFFIXES, "a model.tar.gz or a .ply"),
+        model=_model_location(params),
     )
 
 
@@ -218,6 +218,17 @@ def _optional_location(
     if suffixes and not location.key.lower().endswith(suffixes):
         raise SubmissionError(f"{field} must point at {expected}; '{location.name}' is not one")
     return location
+
+
+def _model_location(params: Mapping[str, object]) -> S3Location | None:
+    """A model is a ``model.tar.gz``, a ``.ply``, or a training job's uncompressed model folder
+    (a key ending in ``/``: an earlier run's ``…/output/model/``, its manifest's ``model``)."""
+    value = _text_param(params, "model_url")
+    if value is not None and parse_s3_url(value, "model_url").key.endswith("/"):
+        return parse_s3_url(value, "model_url")
+    return _optional_location(
+        params, "model_url", _MODEL_SUFFIXES, "a model.tar.gz, a .ply or a training job's model folder (ending in /)"
+    )
 
 
 def _as_prefix(location: S3Location | None) -> S3Location | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -107,6 +108,34 @@ def test_model_archive_becomes_a_checked_bundle(tmp_path):
     assert binary.startswith((output / "scene.spz").read_bytes()), "the tile holds the .spz the check judged"
     reach = np.linalg.norm(splats.means - np.array(tile["centre"]), axis=1)
     assert reach.max() <= tile["radius_m"], "the bounding sphere holds every splat"
+
+
+JPEG_VIEW = dataclasses.replace(TOP_DOWN, name="DJI_0007.JPG")
+
+
+@pytest.mark.slow
+def test_an_uncompressed_model_folder_is_read_in_place_with_its_jpeg_photo_and_no_ply_copy(tmp_path):
+    """The training job's ``output/model/`` files as the input channel (CompressionType NONE): the
+    held-out JPEG is read under its own name and the .ply, linked where training wrote it, is not copied."""
+    splats = synthetic_scene(1500, sh_degree=1, seed=1)
+    model = tmp_path / "processing" / "input"
+    write_ply(splats, model / "splat.ply")
+    write_cameras([JPEG_VIEW], model / "cameras.json", up=[0.0, 0.0, 1.0])
+    (model / "holdout").mkdir()
+    noise = np.random.default_rng(0).normal(scale=0.05, size=(JPEG_VIEW.height, JPEG_VIEW.width, 3))
+    photo = ((render_splats(splats, JPEG_VIEW) + noise).clip(0, 1) * 255).round().astype(np.uint8)
+    Image.fromarray(photo).save(model / "holdout" / JPEG_VIEW.name, format="JPEG", quality=95)
+    (model / "metrics.json").write_text('{"psnr": 24.5}')
+
+    result = run_compress(tmp_path, "--quality-image-scale", "1.0", "--copy-ply", "false")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    output = tmp_path / "processing" / "output"
+    names = {p.name for p in output.iterdir()}
+    assert "splat.ply" not in names and {"scene.sog", "comparison.png", "metrics.json"} <= names
+    report = json.loads((output / "report.json").read_text())
+    assert report["quality"]["psnr_loss_db"] is not None, "the JPEG was found and compared against"
+    assert report["ply_bytes"] == (model / "splat.ply").stat().st_size
 
 
 @pytest.mark.slow

@@ -64,8 +64,11 @@ def test_stage_writes_the_model_folder_the_compression_stage_reads(tmp_path, sfm
     assert len(cameras) >= 1
     for camera in cameras:
         assert camera.width == 96
-        with Image.open(model / "holdout" / f"{camera.name}.png") as photo:
-            assert photo.size == (camera.width, camera.height)
+        kept = model / "holdout" / camera.name
+        assert kept.read_bytes() == (sfm_channel / "images" / camera.name).read_bytes(), "kept as it is"
+        with Image.open(kept) as photo:
+            assert photo.format == "JPEG"
+    assert sorted(p.name for p in (model / "holdout").iterdir()) == sorted(camera.name for camera in cameras)
     previews = sorted((model / "previews").glob("*.png"))
     assert previews
     with Image.open(previews[0]) as preview:

@@ -103,12 +103,17 @@ def _training_plan(record: JobRecord) -> JobPlan:
         for channel in channels
         if "S3DataSource" in channel.get("DataSource", {})
     ]
-    output_path = request["OutputDataConfig"]["S3OutputPath"].rstrip("/")
-    job_output = f"{output_path}/{record.name}/output"
-    uploads = [
-        Upload("/opt/ml/model", f"{job_output}/model.tar.gz", as_tarball=True),
-        Upload("/opt/ml/output/data", f"{job_output}/output.tar.gz", as_tarball=True, if_not_empty=True),
-    ]
+    job_output = _job_output(record)
+    if uploads_uncompressed(record):
+        uploads = [
+            Upload("/opt/ml/model", f"{job_output}/model/"),
+            Upload("/opt/ml/output/data", f"{job_output}/data/", if_not_empty=True),
+        ]
+    else:
+        uploads = [
+            Upload("/opt/ml/model", f"{job_output}/model.tar.gz", as_tarball=True),
+            Upload("/opt/ml/output/data", f"{job_output}/output.tar.gz", as_tarball=True, if_not_empty=True),
+        ]
     checkpoint_config = request.get("CheckpointConfig")
     checkpoint = None
     if checkpoint_config:
@@ -174,9 +179,26 @@ def _channel_description(channel: dict[str, Any], algorithm: dict[str, Any]) -> 
     return description
 
 
-def model_artifacts_uri(record: JobRecord) -> str:
+def uploads_uncompressed(record: JobRecord) -> bool:
+    """``OutputDataConfig.CompressionType`` ``NONE``: the model folder's files are uploaded as they
+    are, not packed into ``model.tar.gz`` (``GZIP``, the default). AWS, "Uncompressed model output"
+    (https://docs.aws.amazon.com/sagemaker/latest/dg/model-train-storage-uncompressed.html) and
+    ``API_OutputDataConfig``: "Select None to output an uncompressed model … Defaults to gzip."
+    The request was checked against botocore's model first, so the value is one of the two."""
+    return record.request["OutputDataConfig"].get("CompressionType", "GZIP") == "NONE"
+
+
+def _job_output(record: JobRecord) -> str:
     output_path = record.request["OutputDataConfig"]["S3OutputPath"].rstrip("/")
-    return f"{output_path}/{record.name}/output/model.tar.gz"
+    return f"{output_path}/{record.name}/output"
+
+
+def model_artifacts_uri(record: JobRecord) -> str:
+    """``ModelArtifacts.S3ModelArtifacts``: the ``model.tar.gz`` object, or for an uncompressed
+    upload the ``output/model/`` prefix its files lie under."""
+    if uploads_uncompressed(record):
+        return f"{_job_output(record)}/model/"
+    return f"{_job_output(record)}/model.tar.gz"
 
 
 def prepare_workspace(plan: JobPlan, workspace: Workspace) -> None:

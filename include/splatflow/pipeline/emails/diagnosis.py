@@ -74,7 +74,8 @@ DIAGNOSES: dict[FailureCode, Diagnosis] = {
     ),
     FailureCode.BAD_MODEL: Diagnosis(
         "The model to compress is not a usable 3D Gaussian splat.",
-        "Give the model.tar.gz of a finished training job, or a 3D Gaussian Splatting .ply, and submit again.",
+        "Give the model folder of a finished training job, its model.tar.gz, or a 3D Gaussian Splatting .ply, "
+        "and submit again.",
     ),
     FailureCode.DIVERGED: Diagnosis(
         "Training became unstable and stopped.",

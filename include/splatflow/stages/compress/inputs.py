@@ -28,7 +28,18 @@ class ModelInput:
     cameras: Path | None
     """The held-out views (``cameras.json``), when the model carries them."""
     holdout_photos: Path | None
-    """The folder of held-out photos, ``<camera name>.png``."""
+    """The folder of held-out photos: ``<camera name>`` (the SfM output's file as it is), or
+    ``<camera name>.png`` in a model trained before the photos were kept as they are."""
+
+
+def holdout_photo(folder: Path | None, camera_name: str) -> Path | None:
+    """The held-out photo of ``camera_name`` in ``folder``, under either name; None when missing."""
+    if folder is None:
+        return None
+    for candidate in (folder / camera_name, folder / f"{camera_name}.png"):
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 def _is_archive(path: Path) -> bool:

@@ -19,6 +19,7 @@ from PIL import Image
 from splatflow.formats.cameras import Camera
 from splatflow.formats.ply import Splats
 from splatflow.render import render_splats
+from splatflow.stages.compress.inputs import holdout_photo
 
 log = logging.getLogger(__name__)
 
@@ -69,9 +70,9 @@ class QualityCheck:
 def _photo(folder: Path | None, camera: Camera) -> Image32 | None:
     if folder is None:
         return None
-    path = folder / f"{camera.name}.png"
-    if not path.is_file():
-        log.warning("held-out photo %s is missing; comparing renders only", path.name)
+    path = holdout_photo(folder, camera.name)
+    if path is None:
+        log.warning("held-out photo %s is missing; comparing renders only", camera.name)
         return None
     with Image.open(path) as image:
         resized = image.convert("RGB").resize((camera.width, camera.height), Image.Resampling.LANCZOS)

@@ -220,7 +220,8 @@ def compress(model: ModelInput, output_dir: Path, settings: Settings) -> Compres
             return (None if check is None else quality_summary(check)), why
 
         other_formats["lod"] = write_lod_output(kept, views, output_dir, settings, judged)
-    shutil.copyfile(model.ply, output_dir / COMPRESSED_FROM_PLY)
+    if settings.copy_ply:
+        shutil.copyfile(model.ply, output_dir / COMPRESSED_FROM_PLY)
     carry_training_metrics(model.ply.parent, output_dir)
     write_stills(decoded, views, model.holdout_photos, output_dir)
     palette = encoding.encoded.sh_palette

@@ -36,6 +36,7 @@ from splatflow.render.capture_views import (
     view_from_photo,
 )
 from splatflow.render.overview import up_from_cameras
+from splatflow.stages.compress.inputs import holdout_photo
 
 log = logging.getLogger(__name__)
 
@@ -123,8 +124,8 @@ def _save(pixels: npt.NDArray[np.uint8], path: Path) -> None:
 
 def _comparison(decoded: Splats, camera: Camera, photos: Path | None) -> npt.NDArray[np.uint8] | None:
     """The held-out photo beside the render from its camera, or ``None`` without the photo."""
-    photo_path = None if photos is None else photos / f"{camera.name}.png"
-    if photo_path is None or not photo_path.is_file():
+    photo_path = holdout_photo(photos, camera.name)
+    if photo_path is None:
         return None
     view = camera.scaled(COMPARISON_WIDTH / camera.width)
     with Image.open(photo_path) as image:

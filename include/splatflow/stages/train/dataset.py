@@ -34,6 +34,8 @@ class View:
     """The view at training resolution."""
     photo: npt.NDArray[np.uint8]
     """(H, W, 3) 8-bit RGB at ``camera``'s resolution, in host memory (see ``views``)."""
+    source: Path | None = None
+    """The SfM output's photo file it was read from, which a held-out view keeps as it is."""
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,7 @@ def load_view(images_dir: Path, camera: Camera, max_width: int) -> View:
         raise StageError(
             FailureCode.BAD_SFM_OUTPUT, f"the SfM output names photo {camera.name} but images/ does not hold it"
         ) from None
-    return View(camera=target, photo=pixels)
+    return View(camera=target, photo=pixels, source=path)
 
 
 def georegistered(channel: Path) -> bool:

@@ -1,13 +1,18 @@
 """The model folder the compression stage reads (names are part of the stage contract).
 
 ``splat.ply`` (Inria 3DGS layout), ``cameras.json`` (held-out views at training resolution),
-``holdout/<camera name>.png`` (those photos), ``metrics.json``, ``previews/*.png`` (a held-out
-photo beside its render).
+``holdout/<camera name>`` (those photos: the SfM output's files as they are, a JPEG staying a JPEG,
+which the compression stage scales to its camera the way training did), ``metrics.json``,
+``previews/*.png`` (a held-out photo beside its render).
+
+A held-out photo used to be re-encoded as a PNG at training resolution: several times the
+bytes of the JPEG it came from, and no more faithful than decoding that JPEG again.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +27,7 @@ from splatflow.formats.cameras import write_cameras
 from splatflow.formats.ply import Splats, write_ply
 from splatflow.render import to_8_bit
 from splatflow.render.overview import scene_up
-from splatflow.stages.train.dataset import SceneData
+from splatflow.stages.train.dataset import SceneData, View
 from splatflow.stages.train.trainer import TrainingResult
 
 PREVIEWS_DIR = "previews"
@@ -50,6 +55,19 @@ def splats_from_parameters(params: dict[str, torch.Tensor], sh_degree: int, anti
 def _png(pixels: npt.NDArray[np.uint8], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(pixels).save(path)
+
+
+def keep_holdout_photo(view: View, holdout: Path) -> Path:
+    """The held-out photo under its camera's name: its source file copied byte for byte, or, for a
+    view read from no file, its pixels as a PNG (a lossless format, named ``<camera name>.png``)."""
+    if view.source is None:
+        target = holdout / f"{view.camera.name}.png"
+        _png(view.photo, target)
+        return target
+    target = holdout / view.camera.name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(view.source, target)
+    return target
 
 
 def metrics_document(result: TrainingResult, settings: Settings, device: str) -> dict[str, Any]:
@@ -83,7 +101,7 @@ def write_model(
     up = scene_up(scene.cameras, scene.points, scene.georegistered)
     write_cameras([view.camera for view in holdout], folder / MODEL_CAMERAS, up=up)
     for view in holdout:
-        _png(view.photo, folder / MODEL_HOLDOUT / f"{view.camera.name}.png")
+        keep_holdout_photo(view, folder / MODEL_HOLDOUT)
     for view, render in list(zip(holdout, result.final.renders, strict=True))[: settings.previews]:
         side_by_side = np.concatenate([view.photo, to_8_bit(render.numpy())], axis=1)
         _png(side_by_side, folder / PREVIEWS_DIR / f"{Path(view.camera.name).stem}.png")
