@@ -17,6 +17,9 @@ MODEL_METRICS = "metrics.json"
 """The training figures in ``model.tar.gz``; the compression stage carries them along."""
 MODEL_HOLDOUT = "holdout"
 """The folder of held-out photos (``<camera name>.png``) in ``model.tar.gz``."""
+MODEL_PHOTO_CAMERAS = "photo_cameras.json"
+"""Every photo's view, training and held-out (``cameras.json``'s format), in ``model.tar.gz``: what
+the compression stage needs to tell the splats some photo shows from the floaters none does."""
 
 SOG = "scene.sog"
 """The compressed splat, in the compression output."""

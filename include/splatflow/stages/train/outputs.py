@@ -1,8 +1,9 @@
 """The model folder the compression stage reads (names are part of the stage contract).
 
 ``splat.ply`` (Inria 3DGS layout), ``cameras.json`` (held-out views at training resolution),
-``holdout/<camera name>.png`` (those photos), ``metrics.json``, ``previews/*.png`` (a held-out
-photo beside its render).
+``holdout/<camera name>.png`` (those photos), ``photo_cameras.json`` (every photo's view, training
+and held-out, at training resolution: the compression stage removes the splats none of them
+shows), ``metrics.json``, ``previews/*.png`` (a held-out photo beside its render).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numpy.typing as npt
 import torch
 from PIL import Image
 
-from splatflow.contract.outputs import MODEL_CAMERAS, MODEL_HOLDOUT, MODEL_METRICS, MODEL_PLY
+from splatflow.contract.outputs import MODEL_CAMERAS, MODEL_HOLDOUT, MODEL_METRICS, MODEL_PHOTO_CAMERAS, MODEL_PLY
 from splatflow.contract.train_settings import Settings
 from splatflow.formats.cameras import write_cameras
 from splatflow.formats.ply import Splats, write_ply
@@ -82,6 +83,7 @@ def write_model(
     holdout = scene.holdout
     up = scene_up(scene.cameras, scene.points, scene.georegistered)
     write_cameras([view.camera for view in holdout], folder / MODEL_CAMERAS, up=up)
+    write_cameras(scene.cameras, folder / MODEL_PHOTO_CAMERAS, up=up)
     for view in holdout:
         _png(view.photo, folder / MODEL_HOLDOUT / f"{view.camera.name}.png")
     for view, render in list(zip(holdout, result.final.renders, strict=True))[: settings.previews]:
