@@ -27,6 +27,18 @@ class Settings:
     """Entries of the higher-order SH palette (at most 65536); 0 picks about one per 16 splats (a
     power of two from 1024, at most splat-transform's size for the count). More entries: a
     larger file, closer reflections."""
+    remove_floaters: bool = True
+    """Remove the floaters before encoding: splats that are the surface of no photo (hidden from
+    every photo, or haze in front of what they show; ``stages.compress.floaters``). Needs the
+    model's ``photo_cameras.json`` (models trained before it was written skip the step, and the
+    report says why); the report gives the count and the held-out PSNR before and after."""
+    floater_min_pixels: float = 1.0
+    """A splat adding less than this, in photo pixels summed over every photo where it is the
+    surface shown, is a floater. Higher removes more of the faint splats; 0 removes only the
+    splats that add nothing at all."""
+    floater_image_scale: float = 0.5
+    """Render the photos at this fraction of their training resolution to find the floaters
+    (every photo is rendered once, on the CPU)."""
     prune_fraction: float = 0.0
     """Drop this fraction of the splats that can matter least (opacity times the square of the
     largest extent) before encoding, 0 to below 1; the quality check still judges the result

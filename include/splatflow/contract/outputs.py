@@ -19,6 +19,9 @@ MODEL_METRICS = "metrics.json"
 MODEL_HOLDOUT = "holdout"
 """The folder of held-out photos in the model folder: ``<camera name>``, each the SfM output's file
 as it is (a JPEG stays a JPEG)."""
+MODEL_PHOTO_CAMERAS = "photo_cameras.json"
+"""Every photo's view, training and held-out (``cameras.json``'s format), in the model folder: what
+the compression stage needs to tell the splats some photo shows from the floaters none does."""
 
 SOG = "scene.sog"
 """The compressed splat, in the compression output."""

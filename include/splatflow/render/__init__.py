@@ -20,7 +20,16 @@ from splatflow.render.rasterize import rasterization
 
 Rasterizer = Callable[..., tuple[torch.Tensor, torch.Tensor, dict[str, Any]]]
 
-__all__ = ["Rasterizer", "rasterization", "render_splats", "select_rasterizer", "to_8_bit"]
+__all__ = [
+    "Rasterizer",
+    "float_tensor",
+    "rasterization",
+    "rasterize_splats",
+    "render_splats",
+    "rendering_device",
+    "select_rasterizer",
+    "to_8_bit",
+]
 
 
 def select_rasterizer(device: torch.device) -> Rasterizer:
@@ -39,32 +48,52 @@ def camera_tensors(camera: Camera, device: torch.device) -> tuple[torch.Tensor, 
     return viewmat, intrinsics
 
 
+def rendering_device() -> torch.device:
+    """Where finished models are drawn: CUDA when present, else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def float_tensor(array: npt.ArrayLike, device: torch.device) -> torch.Tensor:
+    return torch.as_tensor(np.ascontiguousarray(array), dtype=torch.float32, device=device)
+
+
+def rasterize_splats(
+    splats: Splats,
+    camera: Camera,
+    colors: torch.Tensor,
+    sh_degree: int | None,
+    background: tuple[float, float, float],
+) -> torch.Tensor:
+    """(1, H, W, 3) render of ``splats`` with ``colors`` (SH coefficients of ``sh_degree``, or
+    plain values when it is ``None``), on ``colors``' device, as the model was trained
+    (antialiased or not); differentiable in ``colors``."""
+    device = colors.device
+    viewmat, intrinsics = camera_tensors(camera, device)
+    images, _, _ = select_rasterizer(device)(
+        float_tensor(splats.means, device),
+        float_tensor(splats.quats, device),
+        torch.exp(float_tensor(splats.scales, device)),
+        torch.sigmoid(float_tensor(splats.opacities, device)),
+        colors,
+        viewmat,
+        intrinsics,
+        camera.width,
+        camera.height,
+        sh_degree=sh_degree,
+        backgrounds=torch.tensor([background], dtype=torch.float32, device=device),
+        rasterize_mode="antialiased" if splats.antialiased else "classic",
+    )
+    return images
+
+
 @torch.no_grad()
 def render_splats(
     splats: Splats, camera: Camera, background: tuple[float, float, float] = (0.0, 0.0, 0.0)
 ) -> npt.NDArray[np.float32]:
     """(H, W, 3) float32 render in [0, 1] of ``splats`` seen by ``camera``; on CUDA if present."""
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-    def tensor(array: npt.NDArray[np.float32]) -> torch.Tensor:
-        return torch.as_tensor(np.ascontiguousarray(array), dtype=torch.float32, device=device)
-
-    coeffs = torch.cat([tensor(splats.sh_dc)[:, None, :], tensor(splats.sh_rest)], dim=1)
-    viewmat, intrinsics = camera_tensors(camera, device)
-    images, _, _ = select_rasterizer(device)(
-        tensor(splats.means),
-        tensor(splats.quats),
-        torch.exp(tensor(splats.scales)),
-        torch.sigmoid(tensor(splats.opacities)),
-        coeffs,
-        viewmat,
-        intrinsics,
-        camera.width,
-        camera.height,
-        sh_degree=splats.sh_degree,
-        backgrounds=torch.tensor([background], dtype=torch.float32, device=device),
-        rasterize_mode="antialiased" if splats.antialiased else "classic",
-    )
+    device = rendering_device()
+    coeffs = torch.cat([float_tensor(splats.sh_dc, device)[:, None, :], float_tensor(splats.sh_rest, device)], dim=1)
+    images = rasterize_splats(splats, camera, coeffs, splats.sh_degree, background)
     return images[0].clamp(0.0, 1.0).cpu().numpy().astype(np.float32)
 
 

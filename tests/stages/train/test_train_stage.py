@@ -69,6 +69,12 @@ def test_stage_writes_the_model_folder_the_compression_stage_reads(tmp_path, sfm
         with Image.open(kept) as photo:
             assert photo.format == "JPEG"
     assert sorted(p.name for p in (model / "holdout").iterdir()) == sorted(camera.name for camera in cameras)
+    # Every photo's view, so the compression stage knows what the photos show.
+    photo_cameras = read_cameras(model / "photo_cameras.json")
+    placed = sorted(p.name for p in (sfm_channel / "images").iterdir())
+    assert sorted(camera.name for camera in photo_cameras) == placed
+    assert all(camera.width == 96 for camera in photo_cameras)
+    assert set(cameras) <= set(photo_cameras), "the held-out views are among them, unchanged"
     previews = sorted((model / "previews").glob("*.png"))
     assert previews
     with Image.open(previews[0]) as preview:

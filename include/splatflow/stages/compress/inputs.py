@@ -16,7 +16,7 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from splatflow.contract.outputs import MODEL_CAMERAS, MODEL_HOLDOUT, MODEL_PLY
+from splatflow.contract.outputs import MODEL_CAMERAS, MODEL_HOLDOUT, MODEL_PHOTO_CAMERAS, MODEL_PLY
 from splatflow.stages.harness import FailureCode, StageError
 
 log = logging.getLogger(__name__)
@@ -30,6 +30,9 @@ class ModelInput:
     holdout_photos: Path | None
     """The folder of held-out photos: ``<camera name>`` (the SfM output's file as it is), or
     ``<camera name>.png`` in a model trained before the photos were kept as they are."""
+    photo_cameras: Path | None = None
+    """Every photo's view, training and held-out (``photo_cameras.json``), when the model carries
+    them (models trained before they were written, or a bare ``.ply``, do not)."""
 
 
 def holdout_photo(folder: Path | None, camera_name: str) -> Path | None:
@@ -84,10 +87,12 @@ def _model_in(folder: Path, origin: str) -> ModelInput:
     ply = candidates[0]
     cameras = ply.parent / MODEL_CAMERAS
     photos = ply.parent / MODEL_HOLDOUT
+    photo_cameras = ply.parent / MODEL_PHOTO_CAMERAS
     return ModelInput(
         ply=ply,
         cameras=cameras if cameras.is_file() else None,
         holdout_photos=photos if photos.is_dir() else None,
+        photo_cameras=photo_cameras if photo_cameras.is_file() else None,
     )
 
 

@@ -79,6 +79,18 @@ def _photo(folder: Path | None, camera: Camera) -> Image32 | None:
     return np.asarray(resized, dtype=np.float32) / 255.0
 
 
+def holdout_psnr(splats: Splats, cameras: list[Camera], photos: Path | None, image_scale: float) -> float | None:
+    """Mean PSNR of ``splats`` rendered from the held-out ``cameras`` against their photos, at
+    ``image_scale``; ``None`` when no camera has its photo."""
+    scores = []
+    for full_camera in cameras:
+        camera = full_camera.scaled(image_scale)
+        photo = _photo(photos, camera)
+        if photo is not None:
+            scores.append(psnr(render_splats(splats, camera), photo))
+    return float(np.mean(scores)) if scores else None
+
+
 def pick_views(cameras: list[Camera], limit: int) -> list[Camera]:
     """At most ``limit`` cameras, evenly spread over the list."""
     if len(cameras) <= limit:

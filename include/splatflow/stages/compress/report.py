@@ -37,7 +37,8 @@ class CompressionReport:
     dropped_non_finite: int
     """Splats removed because a value was NaN or infinite."""
     pruned: int
-    """Finite splats dropped as the least significant (the ``prune_fraction`` setting)."""
+    """Finite splats dropped as the least significant (the ``prune_fraction`` setting), after
+    the floaters."""
     splats: int
     """Splats in the bundle."""
     sh_degree: int
@@ -49,6 +50,13 @@ class CompressionReport:
     encode_seconds: float
     attribute_rmse: dict[str, float]
     quality: dict[str, Any] | None = None
+    floaters: dict[str, Any] | None = None
+    """The floaters removed before encoding (``stages.compress.floaters``): ``removed``, the
+    ``photos`` that judged them, ``seconds``, and the held-out PSNR against the photos before and
+    after (``held_out_psnr_before_db``, ``held_out_psnr_after_db``; ``None`` without held-out
+    photos); ``None`` when the step did not run."""
+    floaters_skipped: str | None = None
+    """Why no floaters were looked for, when they were not."""
     background_splats: int | None = None
     """Splats kept but outside the subject the photos look at (sky, horizon), which never set the
     stills' framing; ``None`` when no cameras travel with the model."""

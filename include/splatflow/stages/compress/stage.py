@@ -29,6 +29,7 @@ from splatflow.formats.spz import read_spz, write_spz
 from splatflow.render.threads import use_cpu_threads
 from splatflow.stages.compress.carry import carry_training_metrics
 from splatflow.stages.compress.encoder import EncoderOptions, encode_splats, reordered
+from splatflow.stages.compress.floaters import remove_floaters
 from splatflow.stages.compress.inputs import ModelInput, locate_model
 from splatflow.stages.compress.lod_output import lod_skip_reason, write_lod_output
 from splatflow.stages.compress.pruning import prune_least_significant
@@ -120,6 +121,40 @@ def pruned(splats: Splats, fraction: float) -> tuple[Splats, int]:
     return kept, count
 
 
+def without_floaters(
+    splats: Splats, model: ModelInput, settings: Settings
+) -> tuple[Splats, dict[str, Any] | None, str | None]:
+    """``remove_floaters`` over the model's photos: (the kept splats, the removal's summary, why
+    the step did not run, when it did not)."""
+    if not settings.remove_floaters:
+        return splats, None, "disabled by the remove_floaters setting"
+    if settings.floater_min_pixels < 0 or not 0 < settings.floater_image_scale <= 1:
+        raise StageError(
+            FailureCode.INVALID_SETTINGS,
+            f"floater_min_pixels must be at least 0 (not {settings.floater_min_pixels:g}) and "
+            f"floater_image_scale above 0 and at most 1 (not {settings.floater_image_scale:g})",
+        )
+    if model.photo_cameras is None:
+        return splats, None, "the model carries no photo_cameras.json (trained before photo views were written)"
+    try:
+        photos = read_cameras(model.photo_cameras)
+        held_out = [] if model.cameras is None else read_cameras(model.cameras)
+    except CamerasFormatError as exc:
+        raise StageError(FailureCode.BAD_MODEL, f"the model's photo views are unreadable: {exc}") from None
+    if not photos:
+        return splats, None, "photo_cameras.json lists no photos"
+    kept, removal = remove_floaters(
+        splats,
+        photos,
+        pick_views(held_out, settings.quality_max_views),
+        model.holdout_photos,
+        settings.floater_min_pixels,
+        settings.floater_image_scale,
+        settings.quality_image_scale,
+    )
+    return kept, removal.summary(), None
+
+
 def views_of(splats: Splats, model: ModelInput) -> SiteViews | None:
     """``site_views``, with unreadable cameras failing the stage as a bad model."""
     try:
@@ -187,7 +222,8 @@ def write_tile_content(splats: Splats, path: Path) -> dict[str, Any]:
 
 def compress(model: ModelInput, output_dir: Path, settings: Settings) -> CompressionReport:
     splats, input_count, dropped = load_splats(model)
-    kept, pruned_count = pruned(splats, settings.prune_fraction)
+    seen, floaters, floaters_skipped = without_floaters(splats, model, settings)
+    kept, pruned_count = pruned(seen, settings.prune_fraction)
     views = views_of(kept, model)
     log.info("compressing %d splats, SH degree %d", kept.count, kept.sh_degree)
     options = EncoderOptions(
@@ -229,6 +265,8 @@ def compress(model: ModelInput, output_dir: Path, settings: Settings) -> Compres
         input_splats=input_count,
         dropped_non_finite=dropped,
         pruned=pruned_count,
+        floaters=floaters,
+        floaters_skipped=floaters_skipped,
         splats=kept.count,
         sh_degree=kept.sh_degree,
         ply_bytes=model.ply.stat().st_size,

@@ -2,8 +2,10 @@
 
 ``splat.ply`` (Inria 3DGS layout), ``cameras.json`` (held-out views at training resolution),
 ``holdout/<camera name>`` (those photos: the SfM output's files as they are, a JPEG staying a JPEG,
-which the compression stage scales to its camera the way training did), ``metrics.json``,
-``previews/*.png`` (a held-out photo beside its render).
+which the compression stage scales to its camera the way training did), ``photo_cameras.json``
+(every photo's view, training and held-out, at training resolution: the compression stage removes
+the splats none of them shows), ``metrics.json``, ``previews/*.png`` (a held-out photo beside its
+render).
 
 A held-out photo used to be re-encoded as a PNG at training resolution: several times the
 bytes of the JPEG it came from, and no more faithful than decoding that JPEG again.
@@ -21,7 +23,7 @@ import numpy.typing as npt
 import torch
 from PIL import Image
 
-from splatflow.contract.outputs import MODEL_CAMERAS, MODEL_HOLDOUT, MODEL_METRICS, MODEL_PLY
+from splatflow.contract.outputs import MODEL_CAMERAS, MODEL_HOLDOUT, MODEL_METRICS, MODEL_PHOTO_CAMERAS, MODEL_PLY
 from splatflow.contract.train_settings import Settings
 from splatflow.formats.cameras import write_cameras
 from splatflow.formats.ply import Splats, write_ply
@@ -100,6 +102,7 @@ def write_model(
     holdout = scene.holdout
     up = scene_up(scene.cameras, scene.points, scene.georegistered)
     write_cameras([view.camera for view in holdout], folder / MODEL_CAMERAS, up=up)
+    write_cameras(scene.cameras, folder / MODEL_PHOTO_CAMERAS, up=up)
     for view in holdout:
         keep_holdout_photo(view, folder / MODEL_HOLDOUT)
     for view, render in list(zip(holdout, result.final.renders, strict=True))[: settings.previews]:
