@@ -78,13 +78,19 @@ def test_manifest_records_every_stage_and_the_figures(
     assert "tileset" in manifest["outputs"], "the sample's photos carry GPS: the run is on the map"
 
 
+def _run_objects(runtime: EmbeddedRuntime, run_id: str) -> dict[str, dict[str, Any]]:
+    """Each object under the run's prefix (its listing entry), by key below the prefix."""
+    prefix = run_prefix(WORK, run_id).key
+    listing = s3_of(runtime).list_objects_v2(Bucket=WORK, Prefix=prefix)["Contents"]
+    return {item["Key"].removeprefix(prefix): item for item in listing}
+
+
 def test_manifest_is_the_last_object_written(
     pipeline_runtime: EmbeddedRuntime, finished_run: tuple[Any, dict[str, Any], list[EmailMessage]]
 ) -> None:
     run, manifest, _ = finished_run
     prefix = run_prefix(WORK, run.run_id).key
-    objects = s3_of(pipeline_runtime).list_objects_v2(Bucket=WORK, Prefix=prefix)["Contents"]
-    written = {item["Key"].removeprefix(prefix): item["LastModified"] for item in objects}
+    written = {key: item["LastModified"] for key, item in _run_objects(pipeline_runtime, run.run_id).items()}
     outputs = {key: moment for key, moment in written.items() if key not in {"manifest.json", "delivered.json"}}
     assert {"compress/scene.sog", "compress/report.json"} <= set(outputs)
     assert written["manifest.json"] >= max(outputs.values())
@@ -97,8 +103,7 @@ def test_each_artefact_is_stored_once_and_the_ply_linked_where_training_wrote_it
 ) -> None:
     run, manifest, _ = finished_run
     prefix = run_prefix(WORK, run.run_id).key
-    listing = s3_of(pipeline_runtime).list_objects_v2(Bucket=WORK, Prefix=prefix)["Contents"]
-    sizes = {item["Key"].removeprefix(prefix): item["Size"] for item in listing}
+    sizes = {key: item["Size"] for key, item in _run_objects(pipeline_runtime, run.run_id).items()}
     keys = set(sizes)
     model = f"train/{manifest['stages']['train']['job_name']}/output/model/"
     assert manifest["outputs"]["model"] == f"s3://{WORK}/{prefix}{model}", "uploaded uncompressed"

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import signal
-from dataclasses import replace
-
 import pytest
 import torch
 
 from splatflow.contract.train_settings import PREVIEW, Settings
-from splatflow.stages.harness import FailureCode, StageError
 from splatflow.stages.train.checkpoints import save_checkpoint
 from splatflow.stages.train.dataset import load_scene
-from splatflow.stages.train.stop_signal import StopSignal
 from splatflow.stages.train.trainer import Trainer
 
 SMALL = Settings(
@@ -57,33 +51,6 @@ def test_preview_preset_is_what_a_bare_preview_request_gets():
     assert Settings(preset="preview").with_preset_defaults() == PREVIEW
 
 
-def test_sigterm_checkpoints_the_current_step_and_a_resumed_job_continues_from_it(tmp_path, sfm_channel, monkeypatch):
-    """SageMaker's stop (StopTrainingJob, MaxRuntimeInSeconds) is SIGTERM and 120 s: the loop ends
-    its step, saves it and stops with a retryable code; the next job resumes there."""
-    scene = load_scene(sfm_channel, SMALL.holdout_every, 64)
-    original_step = Trainer.train_step
-
-    def train_until_terminated(self: Trainer) -> float:
-        if self.step == 7:
-            os.kill(os.getpid(), signal.SIGTERM)
-        return original_step(self)
-
-    monkeypatch.setattr(Trainer, "train_step", train_until_terminated)
-    before = signal.getsignal(signal.SIGTERM)  # not always SIG_DFL: an in-process Airflow task may have set one
-    with StopSignal().installed() as stop, pytest.raises(StageError) as stopped:
-        Trainer(SMALL, scene, torch.device("cpu"), tmp_path, stop).run()
-    assert signal.getsignal(signal.SIGTERM) is before, "the stage's handler is removed once it is done"
-    assert stopped.value.code is FailureCode.SERVICE_INTERRUPTED
-    assert stopped.value.code.retry_may_help
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["step-0000005.pt", "step-0000008.pt"]
-
-    monkeypatch.setattr(Trainer, "train_step", original_step)
-    resumed = Trainer(SMALL, scene, torch.device("cpu"), tmp_path)
-    resumed.resume()
-    assert resumed.step == 8
-    assert resumed.run().steps == 12
-
-
 def test_a_checkpoint_being_written_is_in_the_synced_folder_under_no_name(tmp_path, monkeypatch):
     """SageMaker uploads whatever the checkpoint folder holds; a file still being written must not
     be there to upload, under its final name or any other."""
@@ -101,22 +68,3 @@ def test_a_checkpoint_being_written_is_in_the_synced_folder_under_no_name(tmp_pa
     assert seen_while_writing == [["step-0000005.pt"]]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["step-0000005.pt", "step-0000010.pt"]
     assert torch.load(tmp_path / "step-0000010.pt", weights_only=False) == {"step": 10}
-
-
-def test_a_checkpoint_made_under_other_settings_is_never_resumed(tmp_path, sfm_channel):
-    """A checkpoint folder holding another configuration's training (an older generation's, or the
-    same run with changed settings) starts training afresh instead of restoring its step."""
-    scene = load_scene(sfm_channel, SMALL.holdout_every, 64)
-    first = Trainer(SMALL, scene, torch.device("cpu"), tmp_path)
-    first.step = 5
-    save_checkpoint(tmp_path, 5, first.checkpoint_state())
-
-    same_but_paced_differently = replace(SMALL, progress_every=1, checkpoint_every=3, cpu_threads=1)
-    resumed = Trainer(same_but_paced_differently, scene, torch.device("cpu"), tmp_path)
-    resumed.resume()
-    assert resumed.step == 5
-
-    changed = Trainer(replace(SMALL, learning_rate_scale=2.0), scene, torch.device("cpu"), tmp_path)
-    changed.resume()
-    assert changed.step == 0
-    assert list(tmp_path.iterdir()) == []

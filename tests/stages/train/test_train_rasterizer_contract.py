@@ -21,6 +21,7 @@ from gsplat_standin import compute_relocation, gsplat_on_cpu
 from splatflow.contract.train_settings import Settings
 from splatflow.formats.cameras import camera_from_matrices
 from splatflow.render import camera_tensors
+from splatflow.stages.train import refinement
 from splatflow.stages.train import trainer as trainer_module
 from splatflow.stages.train.dataset import SceneData, View
 from splatflow.stages.train.trainer import Trainer
@@ -79,7 +80,7 @@ def train_through_gsplat(
 ) -> tuple[Trainer, Any]:
     rasterization = gsplat_on_cpu(monkeypatch)
     monkeypatch.setattr(trainer_module, "select_rasterizer", lambda device: rasterization)
-    monkeypatch.setattr(trainer_module, "mcmc_runs_on", lambda device: True)
+    monkeypatch.setattr(refinement, "mcmc_runs_on", lambda device: True)
     trainer = Trainer(contract_settings(strategy, packed), small_scene(), torch.device("cpu"), tmp_path)
     trainer.strategy.refine_every = REFINE_EVERY  # refine within a short run (gsplat's default is 100)
     return trainer, trainer.run()

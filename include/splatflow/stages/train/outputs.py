@@ -30,7 +30,7 @@ from splatflow.formats.ply import Splats, write_ply
 from splatflow.render import to_8_bit
 from splatflow.render.overview import scene_up
 from splatflow.stages.train.dataset import SceneData, View
-from splatflow.stages.train.trainer import TrainingResult
+from splatflow.stages.train.results import TrainingResult
 
 PREVIEWS_DIR = "previews"
 

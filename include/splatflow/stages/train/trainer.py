@@ -3,23 +3,21 @@
 ``Trainer.run`` reads top to bottom: resume, then per step pick a view, render it, score it,
 back-propagate, let the densification strategy refine, update parameters, and at fixed steps
 evaluate, checkpoint and report progress. The same loop runs gsplat's CUDA rasterizer on a GPU
-and the pure-PyTorch one on CPU (``splatflow.render.select_rasterizer``).
+and the pure-PyTorch one on CPU (``splatflow.render.select_rasterizer``). What each step does
+lives beside it: the rates (``learning_rates``), the loss (``losses``), the strategy
+(``refinement``), the held-out figures (``evaluation``), resuming and stopping (``resumption``).
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import random
-import resource
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F  # noqa: N812 - the conventional alias
-from gsplat.strategy import DefaultStrategy, MCMCStrategy
+from gsplat.strategy import MCMCStrategy
 from torch import Tensor
 
 from splatflow.contract.train_settings import Settings, preset_value
@@ -27,65 +25,21 @@ from splatflow.render import camera_tensors, select_rasterizer
 from splatflow.render.sh import camera_centres
 from splatflow.render.threads import use_cpu_threads
 from splatflow.stages.harness import FailureCode, Progress, StageError
-from splatflow.stages.train.checkpoints import checkpoint_path, fingerprint, load_latest_checkpoint, save_checkpoint
+from splatflow.stages.train.checkpoints import load_latest_checkpoint, save_checkpoint
 from splatflow.stages.train.dataset import SceneData
-from splatflow.stages.train.densification import CappedDefaultStrategy
+from splatflow.stages.train.evaluation import evaluate_views
 from splatflow.stages.train.init import gaussians_from_points, scene_scale
-from splatflow.stages.train.metrics import anisotropy_percentile, mean_colour_error, psnr, ssim
+from splatflow.stages.train.learning_rates import learning_rate, make_optimizers, means_learning_rate
+from splatflow.stages.train.losses import training_loss
+from splatflow.stages.train.metrics import anisotropy_percentile
+from splatflow.stages.train.refinement import initial_strategy_state, make_strategy, refine
+from splatflow.stages.train.results import EvaluationResult, TrainingResult, peak_memory_mb
+from splatflow.stages.train.resumption import STOPPED_BY_SIGNAL, checkpoint_and_stop, training_fingerprint
 from splatflow.stages.train.schedule import Budget, PlateauStopper, resolution_factor
 from splatflow.stages.train.stop_signal import StopSignal
 from splatflow.stages.train.views import ViewTensors, view_tensors
 
 log = logging.getLogger(__name__)
-
-BASE_LEARNING_RATES = {
-    "means": 1.6e-4,
-    "scales": 5e-3,
-    "quats": 1e-3,
-    "opacities": 5e-2,
-    "sh0": 2.5e-3,
-    "shN": 2.5e-3 / 20,
-}
-"""The 3DGS paper's per-parameter Adam rates (means in units of the scene scale)."""
-SCALED_LEARNING_RATES = ("scales", "quats", "sh0", "shN")
-"""The rates ``learning_rate_scale`` multiplies. Positions keep the paper's rate (larger ones
-scatter Gaussians before densification can use them), opacities too (already fast: 0 to 1 in
-a hundred steps)."""
-MEANS_LR_FINAL_FRACTION = 0.01
-MCMC_OPACITY_REG = 0.01
-MCMC_SCALE_REG = 0.01
-STOPPED_BY_SIGNAL = "stop_signal"
-SETTINGS_NOT_FINGERPRINTED = frozenset({"cpu_threads", "progress_every", "checkpoint_every"})
-"""Settings a resumed job may change: they pace the logs, checkpoints and threads, not the model."""
-
-
-@dataclass
-class EvaluationResult:
-    psnr: float
-    ssim: float
-    colour_error: float
-    """Mean over the held-out views of ``mean_colour_error`` (8-bit steps)."""
-    renders: list[Tensor] = field(default_factory=list)
-    """(H, W, 3) renders of the held-out views, in order, on CPU."""
-
-
-@dataclass
-class TrainingResult:
-    steps: int
-    stop_reason: str
-    seconds: float
-    initial: EvaluationResult
-    final: EvaluationResult
-    gaussians: int
-    peak_memory_mb: float
-    psnr_history: list[tuple[int, float]]
-    anisotropy_p99: float
-    """99th percentile of largest / smallest axis over the final Gaussians (the needle measure)."""
-
-
-def mcmc_runs_on(device: torch.device) -> bool:
-    """MCMC relocates Gaussians with a gsplat CUDA kernel, which the CPU does not have."""
-    return device.type == "cuda"
 
 
 class Trainer:
@@ -115,55 +69,20 @@ class Trainer:
         parameters = gaussians_from_points(scene.points, scene.point_colors, self.max_sh_degree, device)
         self.params = torch.nn.ParameterDict({k: torch.nn.Parameter(v) for k, v in parameters.items()})
         self.budget = Budget(self.max_steps, preset_value(settings.max_minutes))
-        self.optimizers = self._make_optimizers()
-        self.strategy = self._make_strategy()
-        self.strategy_state: dict[str, Any] = (
-            self.strategy.initialize_state(scene_scale=self.scene_scale)
-            if isinstance(self.strategy, DefaultStrategy)
-            else self.strategy.initialize_state()
-        )
+        self.optimizers = make_optimizers(self.params, self.learning_rate)
+        self.strategy = make_strategy(settings, device)
+        self.strategy_state: dict[str, Any] = initial_strategy_state(self.strategy, self.scene_scale)
         self.stopper = PlateauStopper(preset_value(settings.plateau_window), preset_value(settings.plateau_min_gain_db))
         self.psnr_history: list[tuple[int, float]] = []
 
     # --- set-up -----------------------------------------------------------------------------
 
-    def _make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        rates = {name: self.learning_rate(name) for name in BASE_LEARNING_RATES}
-        return {
-            name: torch.optim.Adam([{"params": self.params[name], "lr": rates[name], "name": name}], eps=1e-15)
-            for name in self.params
-        }
-
-    def _make_strategy(self) -> CappedDefaultStrategy | MCMCStrategy:
-        refine_stop = preset_value(self.settings.refine_stop_step)
-        start = min(preset_value(self.settings.refine_start_step), refine_stop // 2)
-        if self.settings.strategy == "mcmc":
-            if not mcmc_runs_on(self.device):
-                raise StageError(FailureCode.NO_GPU, "strategy=mcmc needs a CUDA GPU; use strategy=default on CPU")
-            return MCMCStrategy(
-                cap_max=preset_value(self.settings.max_gaussians), refine_start_iter=start, refine_stop_iter=refine_stop
-            )
-        return CappedDefaultStrategy(
-            cap_max=preset_value(self.settings.max_gaussians),
-            refine_start_iter=start,
-            refine_stop_iter=refine_stop,
-            reset_every=3000,
-        )
-
     def means_learning_rate(self) -> float:
-        """Exponential decay of the means' rate to 1 % over the run (as in 3DGS)."""
-        base = BASE_LEARNING_RATES["means"] * self.scene_scale
-        return base * MEANS_LR_FINAL_FRACTION ** self.budget.progress(self.step)
+        return means_learning_rate(self.scene_scale, self.budget.progress(self.step))
 
     def learning_rate(self, name: str) -> float:
-        """Adam's rate for parameter ``name`` at this point of the run. The boosted rates decay
-        exponentially to the paper's: large steps to converge early, small ones to settle."""
-        if name == "means":
-            return self.means_learning_rate()
-        if name not in SCALED_LEARNING_RATES:
-            return BASE_LEARNING_RATES[name]
-        boost = preset_value(self.settings.learning_rate_scale)
-        return BASE_LEARNING_RATES[name] * boost ** (1.0 - self.budget.progress(self.step))
+        """Adam's rate for parameter ``name`` at this point of the run (``learning_rates``)."""
+        return learning_rate(name, self.settings, self.scene_scale, self.budget.progress(self.step))
 
     # --- one training step ------------------------------------------------------------------
 
@@ -198,34 +117,21 @@ class Trainer:
         )
         return colors[0], meta
 
-    def anisotropy_penalty(self) -> Tensor:
-        """Mean over the Gaussians of how far, in log, their largest-to-smallest axis ratio passes
-        ``max_anisotropy`` (PhysGaussian's regulariser, on log scales so it is scale-free)."""
-        log_scales = self.params["scales"]
-        log_ratio = log_scales.max(dim=1).values - log_scales.min(dim=1).values
-        limit = math.log(preset_value(self.settings.max_anisotropy))
-        return torch.relu(log_ratio - limit).mean()
-
     def loss(self, image: Tensor, photo: Tensor) -> Tensor:
-        weight = preset_value(self.settings.ssim_weight)
-        value = (1 - weight) * F.l1_loss(image, photo) + weight * (1 - ssim(image, photo))
-        anisotropy_weight = preset_value(self.settings.anisotropy_weight)
-        if anisotropy_weight > 0:
-            value = value + anisotropy_weight * self.anisotropy_penalty()
-        if isinstance(self.strategy, MCMCStrategy):
-            value = value + MCMC_OPACITY_REG * torch.sigmoid(self.params["opacities"]).mean()
-            value = value + MCMC_SCALE_REG * torch.exp(self.params["scales"]).mean()
-        return value
+        mcmc = isinstance(self.strategy, MCMCStrategy)
+        return training_loss(image, photo, self.params, self.settings, mcmc=mcmc)
 
     def refine(self, meta: dict[str, Any]) -> None:
         """Let the densification strategy clone, split, prune or relocate Gaussians."""
-        if isinstance(self.strategy, MCMCStrategy):
-            self.strategy.step_post_backward(
-                self.params, self.optimizers, self.strategy_state, self.step, meta, lr=self.means_learning_rate()
-            )
-            return
-        self.strategy.step_post_backward(
-            self.params, self.optimizers, self.strategy_state, self.step, meta, packed=self.settings.packed
+        refine(
+            self.strategy,
+            self.params,
+            self.optimizers,
+            self.strategy_state,
+            self.step,
+            meta,
+            means_lr=self.means_learning_rate(),
+            packed=self.settings.packed,
         )
 
     def update_parameters(self) -> None:
@@ -253,33 +159,16 @@ class Trainer:
 
     # --- evaluation, checkpoints ------------------------------------------------------------
 
-    @torch.no_grad()
     def evaluate(self, keep_renders: bool = False) -> EvaluationResult:
-        psnrs, ssims, colour_errors, renders = [], [], [], []
-        for view in self.scene.holdout:
-            tensors = view_tensors(view.camera, view.photo, 1.0, self.device)
-            image, _ = self.render(
-                tensors.viewmat, tensors.intrinsics, tensors.width, tensors.height, self.sh_degree_now()
-            )
-            image = image.clamp(0, 1)
-            psnrs.append(psnr(image, tensors.photo))
-            ssims.append(float(ssim(image, tensors.photo)))
-            colour_errors.append(mean_colour_error(image, tensors.photo))
-            if keep_renders:
-                renders.append(image.cpu())
-        count = len(psnrs)
-        return EvaluationResult(sum(psnrs) / count, sum(ssims) / count, sum(colour_errors) / count, renders)
+        sh_degree = self.sh_degree_now()
+
+        def draw(viewmat: Tensor, intrinsics: Tensor, width: int, height: int) -> tuple[Tensor, dict[str, Any]]:
+            return self.render(viewmat, intrinsics, width, height, sh_degree)
+
+        return evaluate_views(self.scene.holdout, draw, self.device, keep_renders)
 
     def fingerprint(self) -> str:
-        """What a checkpoint must have been trained from to be resumed: every setting but those that
-        only pace the logs, checkpoints and threads, and the scene's size."""
-        values = {k: v for k, v in asdict(self.settings).items() if k not in SETTINGS_NOT_FINGERPRINTED}
-        scene = {
-            "training_views": len(self.scene.training),
-            "holdout_views": len(self.scene.holdout),
-            "points": int(self.scene.points.shape[0]),
-        }
-        return fingerprint({"settings": values, "scene": scene})
+        return training_fingerprint(self.settings, self.scene)
 
     def checkpoint_state(self) -> dict[str, Any]:
         return {
@@ -300,7 +189,7 @@ class Trainer:
             return
         self.step = state["step"]
         self.params = torch.nn.ParameterDict({k: torch.nn.Parameter(v) for k, v in state["params"].items()})
-        self.optimizers = self._make_optimizers()
+        self.optimizers = make_optimizers(self.params, self.learning_rate)
         for name, optimizer in self.optimizers.items():
             optimizer.load_state_dict(state["optimizers"][name])
         self.strategy_state = state["strategy_state"]
@@ -317,17 +206,6 @@ class Trainer:
         if self.step >= preset_value(self.settings.plateau_start_step) and self.stopper.plateaued():
             return "psnr_plateau"
         return self.budget.exhausted_by(self.step)
-
-    def checkpoint_and_stop(self) -> None:
-        """Save this step (unless its checkpoint is there already) and end the job as interrupted,
-        a code the pipeline retries: the next job of the run resumes from this step."""
-        if self.step > 0 and not checkpoint_path(self.checkpoints, self.step).exists():
-            save_checkpoint(self.checkpoints, self.step, self.checkpoint_state())
-        raise StageError(
-            FailureCode.SERVICE_INTERRUPTED,
-            f"training was stopped at step {self.step} of {self.max_steps}; "
-            "its checkpoint was written, so a resumed job continues from there",
-        )
 
     def record_evaluation(self) -> float:
         value = self.evaluate().psnr
@@ -369,7 +247,7 @@ class Trainer:
                 "lower max_gaussians or max_width, or use a larger instance",
             ) from None
         if reason == STOPPED_BY_SIGNAL:
-            self.checkpoint_and_stop()
+            checkpoint_and_stop(self.checkpoints, self.step, self.max_steps, self.checkpoint_state)
         final = self.evaluate(keep_renders=True)
         log.info("stopped at step %d (%s): held-out PSNR %.2f dB", self.step, reason, final.psnr)
         return TrainingResult(
@@ -383,9 +261,3 @@ class Trainer:
             psnr_history=self.psnr_history,
             anisotropy_p99=anisotropy_percentile(self.params["scales"].detach()),
         )
-
-
-def peak_memory_mb(device: torch.device) -> float:
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
