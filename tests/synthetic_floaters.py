@@ -2,9 +2,9 @@
 out (sky above the horizon) that fills every pixel the ground does not, and three kinds of
 splat no photo shows as its surface, photographed from above, from a ring and from low down:
 
-- ``ground``: opaque splats 0.75 m apart on a 30 x 30 m patch (z = 0), all in the top photo;
-- ``environment``: opaque splats on a sphere 2 km out, 0.1 rad apart, so no pixel is empty;
-- ``haze``: faint small splats in mid-air, 12 to 17 m over the patch (the photos look through
+- ``ground``: opaque green splats 0.75 m apart on a 30 x 30 m patch (z = 0), all in the top photo;
+- ``environment``: opaque sky-blue splats on a sphere 2 km out, 0.1 rad apart, so no pixel is empty;
+- ``haze``: faint small white splats in mid-air, 12 to 17 m over the patch (the photos look through
   them at the ground or the sky, from 20 to 35 m up or from the ground);
 - ``near_camera``: faint splats 3 m in front of each ring photo, in front of what it shows;
 - ``hidden``: opaque splats 1.5 m under the middle of the patch, which every photo's view of the
@@ -30,14 +30,22 @@ OPAQUE, FAINT = 3.0, -3.0
 """Opacity logits: 0.95 and 0.05."""
 
 
-def splats_at(means: npt.NDArray[np.float64], scale: float, opacity_logit: float) -> Splats:
+SH_C0 = 0.28209479177387814
+"""Degree-0 SH constant: a splat's colour is 0.5 + SH_C0 * sh_dc."""
+
+
+def splats_at(
+    means: npt.NDArray[np.float64], scale: float, opacity_logit: float, colour: npt.ArrayLike = (0.5, 0.5, 0.5)
+) -> Splats:
+    """Round splats of one ``scale`` and opacity at ``means``, of ``colour`` (RGB, or one per splat)."""
     count = len(means)
+    rgb = np.broadcast_to(np.asarray(colour, dtype=np.float64), (count, 3))
     return Splats(
         means=means.astype(np.float32),
         scales=np.full((count, 3), math.log(scale), np.float32),
         quats=np.tile(np.array([1, 0, 0, 0], np.float32), (count, 1)),
         opacities=np.full(count, opacity_logit, np.float32),
-        sh_dc=np.zeros((count, 3), np.float32),
+        sh_dc=((rgb - 0.5) / SH_C0).astype(np.float32),
         sh_rest=np.zeros((count, 0, 3), np.float32),
     )
 
@@ -109,11 +117,11 @@ def floater_scene(seed: int = 0) -> FloaterScene:
     )
     hidden = np.column_stack([rng.uniform(-5, 5, (30, 2)), np.full(30, -1.5)])
     groups = {
-        "ground": splats_at(ground, 0.5, OPAQUE),
-        "environment": splats_at(environment_points(rng), 120.0, OPAQUE),
-        "haze": splats_at(haze, 0.3, FAINT),
-        "near_camera": splats_at(near_camera, 0.3, FAINT),
-        "hidden": splats_at(hidden, 0.3, OPAQUE),
+        "ground": splats_at(ground, 0.5, OPAQUE, rng.uniform([0.2, 0.4, 0.1], [0.5, 0.7, 0.3], (len(ground), 3))),
+        "environment": splats_at(environment_points(rng), 120.0, OPAQUE, (0.55, 0.7, 0.9)),
+        "haze": splats_at(haze, 0.3, FAINT, (0.9, 0.9, 0.9)),
+        "near_camera": splats_at(near_camera, 0.3, FAINT, (0.9, 0.9, 0.9)),
+        "hidden": splats_at(hidden, 0.3, OPAQUE, (0.4, 0.3, 0.2)),
     }
     labels = np.concatenate([np.full(part.count, index) for index, part in enumerate(groups.values())])
     parts = {name: labels == index for index, name in enumerate(groups)}

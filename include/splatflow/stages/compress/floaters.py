@@ -63,8 +63,11 @@ def _centre_pixels(splats: Splats, camera: Camera) -> tuple[npt.NDArray[np.intp]
     return np.where(ahead, row, -1).astype(np.intp), column.astype(np.intp), depth
 
 
-def surface_shares(splats: Splats, cameras: list[Camera], image_scale: float) -> npt.NDArray[np.float64]:
-    """(N,) what each splat adds to the photos where it is their surface, in full-resolution pixels."""
+def surface_shares(
+    splats: Splats, cameras: list[Camera], image_scale: float, nearer_than_surface: float = NEARER_THAN_SURFACE
+) -> npt.NDArray[np.float64]:
+    """(N,) what each splat adds to the photos where it is their surface, in full-resolution
+    pixels (``nearer_than_surface`` 0 counts what it adds anywhere)."""
     shares = np.zeros(splats.count)
     for full in cameras:
         camera = full.scaled(image_scale)
@@ -72,7 +75,7 @@ def surface_shares(splats: Splats, cameras: list[Camera], image_scale: float) ->
         row, column, depth = _centre_pixels(splats, camera)
         inside = row >= 0
         surface = view.surface_depth[np.maximum(row, 0), column]
-        in_front = inside & np.isfinite(surface) & (depth < NEARER_THAN_SURFACE * surface)
+        in_front = inside & np.isfinite(surface) & (depth < nearer_than_surface * surface)
         shares += np.where(in_front, 0.0, view.weights)
     # A splat's pixels at ``image_scale`` stand for 1 / scale**2 pixels of the photo.
     return shares / image_scale**2
