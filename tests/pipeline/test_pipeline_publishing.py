@@ -3,6 +3,7 @@ ran again since (a run cleared whole before its email went out), whose new outpu
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -124,6 +125,15 @@ def test_every_output_is_found_past_the_first_listing_page(s3: Any) -> None:
     s3.put_object(Bucket=WORK, Key=LAYOUT.key("compress", "scene.spz"), Body=b"x" * 7)
     manifest = publish_run(PreparedRun("r1", SUBMISSION, LAYOUT), SETTINGS, s3, {})
     assert manifest["output_bytes"]["spz"] == 7
+
+
+def test_the_viewer_page_is_stored_gzipped_for_browsers_to_unpack(s3: Any) -> None:
+    manifest = publish_run(PreparedRun("r1", SUBMISSION, LAYOUT), SETTINGS, s3, {})
+    key = manifest["outputs"]["viewer"].removeprefix(f"s3://{WORK}/")
+    stored = s3.get_object(Bucket=WORK, Key=key)
+    assert stored["ContentEncoding"] == "gzip" and stored["ContentType"].startswith("text/html")
+    page = gzip.decompress(stored["Body"].read())
+    assert page.startswith(b"<!doctype html>") and len(page) > 3 * stored["ContentLength"]
 
 
 TILE = {"file": "tile.glb", "bytes": 5, "centre": [1.0, 2.0, 3.0], "radius_m": 40.0}

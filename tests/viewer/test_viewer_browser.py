@@ -21,10 +21,13 @@ from synthetic_scene import synthetic_scene
 
 from splatflow.formats.cameras import Camera, write_cameras
 from splatflow.formats.sog import read_sog, write_sog
+from splatflow.pipeline.layout import RunLayout
+from splatflow.pipeline.manifest import QualityMetrics
+from splatflow.pipeline.publishing import put_viewer_page
 from splatflow.render import render_splats
 from splatflow.stages.compress.encoder import encode_splats
 from splatflow.stages.compress.stills import site_views
-from splatflow.viewer import VIEWER_CONTENT_TYPE, VIEWER_FILE_NAME, viewer_link, viewer_page
+from splatflow.viewer import VIEWER_FILE_NAME, viewer_link, viewer_page
 
 pytestmark = pytest.mark.slow
 
@@ -81,12 +84,9 @@ def test_viewer_opens_from_presigned_s3_links_alone(browser: Any, scene_sog: Pat
     _, s3 = s3_server
     s3.create_bucket(Bucket=VIEWER_BUCKET)
     prefix = "runs/manual-browser/compress/"
-    s3.put_object(
-        Bucket=VIEWER_BUCKET,
-        Key=prefix + VIEWER_FILE_NAME,
-        Body=viewer_page(MANIFEST).encode(),
-        ContentType=VIEWER_CONTENT_TYPE,
-    )
+    # The page as the publish step stores it (gzipped, for the browser to unpack).
+    quality = QualityMetrics(gaussians=8000, psnr_db=24.5)
+    put_viewer_page(s3, RunLayout(VIEWER_BUCKET, "runs/manual-browser"), quality, "manual__browser", None)
     s3.put_object(Bucket=VIEWER_BUCKET, Key=prefix + "scene.sog", Body=scene_sog.read_bytes())
 
     def presign(key: str) -> str:

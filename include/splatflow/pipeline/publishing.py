@@ -13,6 +13,7 @@ ran in (``layout``), which is not the current one when a user cleared only later
 
 from __future__ import annotations
 
+import gzip
 import logging
 import re
 from collections.abc import Mapping
@@ -53,13 +54,20 @@ log = logging.getLogger(__name__)
 def put_viewer_page(
     s3: Any, layout: RunLayout, quality: QualityMetrics, run_id: str, kms_key_id: str | None
 ) -> S3Location:
-    """The run's own ``viewer.html`` beside ``scene.sog``: a presigned link to it opens the splat."""
+    """The run's own ``viewer.html`` beside ``scene.sog``: a presigned link to it opens the splat.
+
+    Stored gzipped with ``Content-Encoding: gzip``, which S3 returns with the object and every
+    browser decodes: the inlined engine makes the page 2.6 MB, 0.67 MB gzipped, which is 1.6 s
+    of a phone's 10 Mbit/s link saved before anything can be drawn.
+    """
     key = layout.stage_key("compress", VIEWER_FILE_NAME)
+    page = viewer_page({"run_id": run_id, "quality": quality.to_dict()}).encode()
     s3.put_object(
         Bucket=layout.bucket,
         Key=key,
-        Body=viewer_page({"run_id": run_id, "quality": quality.to_dict()}).encode(),
+        Body=gzip.compress(page, mtime=0),
         ContentType=VIEWER_CONTENT_TYPE,
+        ContentEncoding="gzip",
         **encryption_args(kms_key_id),
     )
     return S3Location(layout.bucket, key)
