@@ -356,6 +356,15 @@ def test_the_success_email_offers_the_spz_and_the_glb_with_their_sizes() -> None
     assert f"(.glb, KHR_gaussian_splatting, 61.5 MB):\n  {links.glb}\n\nThese links" in email.text
 
 
+def test_a_large_scene_says_where_its_streamed_version_streams_and_its_sizes() -> None:
+    quality = QualityMetrics(sog_bytes=39_000_000, lod_bytes=52_000_000, lod_first_frame_bytes=700_000)
+    email = render_success_email(manifest_for(quality=quality), LINKS, now=NOW)
+    for body in (email.text, email.html):
+        assert "A streamed version for this large scene (52.0 MB, 700.0 kB before its first view" in body
+        assert "run's Splat tab in Airflow" in body
+    assert "streamed version" not in render_success_email(manifest_for(), LINKS, now=NOW).text
+
+
 def test_a_run_published_without_spz_or_glb_offers_neither() -> None:
     email = render_success_email(manifest_for(), LINKS, now=NOW)
     assert ".spz" not in email.text and ".glb" not in email.text
