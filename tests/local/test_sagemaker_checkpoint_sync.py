@@ -11,6 +11,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from splatflow.local.sagemaker import checkpoint_sync
 from splatflow.local.sagemaker.checkpoint_sync import CheckpointSyncer, restore_checkpoints
 
 URI = "s3://work/runs/r/checkpoints"
@@ -55,3 +56,28 @@ def test_a_restored_checkpoint_the_job_prunes_is_deleted_from_s3(s3: Any, tmp_pa
     syncer.sync()
 
     assert _keys(s3) == []
+
+
+def test_a_checkpoint_pruned_while_it_is_uploaded_does_not_fail_the_sync(
+    s3: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The job deletes an old checkpoint while the sync is about to upload it: the job goes on."""
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    syncer = CheckpointSyncer(s3, URI, folder, every_seconds=0, extra={})
+    (folder / "ckpt-100.pt").write_bytes(b"a")
+    syncer.sync()
+    (folder / "ckpt-100.pt").write_bytes(b"changed")
+    (folder / "ckpt-200.pt").write_bytes(b"b")
+    upload = checkpoint_sync.s3io.upload_file
+
+    def pruned_first(client: Any, path: Path, uri: str, extra: dict[str, str]) -> None:
+        if path.name == "ckpt-100.pt":
+            path.unlink()
+        upload(client, path, uri, extra)
+
+    monkeypatch.setattr(checkpoint_sync.s3io, "upload_file", pruned_first)
+    syncer.sync()
+    assert _keys(s3) == ["runs/r/checkpoints/ckpt-100.pt", "runs/r/checkpoints/ckpt-200.pt"]
+    syncer.sync()
+    assert _keys(s3) == ["runs/r/checkpoints/ckpt-200.pt"]

@@ -66,7 +66,12 @@ class CheckpointSyncer:
             signature = _signature(path)
             if signature is None or self._seen.get(path) == signature:
                 continue
-            s3io.upload_file(self.s3, path, self._key_uri(path), self.extra)
+            try:
+                s3io.upload_file(self.s3, path, self._key_uri(path), self.extra)
+            except FileNotFoundError:
+                # The job pruned it between the listing and the upload: nothing went up, and a
+                # copy an earlier pass uploaded goes below like any other pruned checkpoint.
+                continue
             self._seen[path] = signature
         for gone in sorted(set(self._seen) - set(present)):
             if not gone.exists():
