@@ -20,17 +20,12 @@ slow: the times include that CPU cost, which a phone's GPU does not pay the same
 from __future__ import annotations
 
 import argparse
-import functools
 import gzip
-import http.server
 import json
 import logging
 import os
 import sys
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -45,6 +40,7 @@ from splatflow.stages.compress.lod_levels import detail_levels
 from splatflow.viewer import viewer_page
 
 sys.path.append(str(Path(__file__).resolve().parent.parent / "tests"))  # the tests' synthetic scene
+from local_http import QuietHandler, served
 from synthetic_scene import synthetic_scene
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -79,13 +75,13 @@ def build(count: int, cache: Path) -> Path:
     return folder
 
 
-class _Handler(http.server.SimpleHTTPRequestHandler):
+class _Handler(QuietHandler):
     """Serves the folder, and the two viewer pages gzipped with ``Content-Encoding: gzip`` as S3
     serves the published one: ``streamed.html`` names the bundle, ``single.html`` only the ``.sog``."""
 
     pages: ClassVar[dict[str, bytes]] = {}
 
-    def do_GET(self) -> None:
+    def do_GET(self) -> None:  # noqa: N802 (http.server dispatches on this name)
         page = self.pages.get(self.path.split("?")[0].lstrip("/"))
         if page is None:
             super().do_GET()
@@ -96,21 +92,6 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         self.send_header("Content-Length", str(len(page)))
         self.end_headers()
         self.wfile.write(page)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-@contextmanager
-def served(folder: Path) -> Iterator[str]:
-    handler = functools.partial(_Handler, directory=str(folder))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def measure(browser: Any, url: str, mbits: float, latency_ms: float, quiet_s: float, limit_s: float) -> Run:
@@ -221,7 +202,7 @@ def main() -> None:
             lod_bytes = sum(path.stat().st_size for path in (folder / "lod").rglob("*") if path.is_file())
             deliveries = {"single .sog": ("single.html", (folder / "scene.sog").stat().st_size)}
             deliveries["streamed"] = ("streamed.html", lod_bytes)
-            with served(folder) as base:
+            with served(folder, _Handler) as base:
                 for mbits in args.mbits:
                     for delivery, (page_name, size) in deliveries.items():
                         run = measure(

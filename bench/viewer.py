@@ -10,22 +10,18 @@ from the page, then the camera orbits for a few seconds while frames are counted
 from __future__ import annotations
 
 import argparse
-import functools
 import gzip
-import http.server
 import logging
 import os
 import shutil
 import statistics
 import sys
 import tempfile
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from local_http import served
 from playwright.sync_api import sync_playwright
 
 from splatflow.viewer import VIEWER_FILE_NAME, viewer_link, viewer_page
@@ -48,22 +44,6 @@ class Measurement:
     sog_bytes: int
     first_frame_ms: float
     frames_per_second: float
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-@contextmanager
-def served(folder: Path) -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(folder)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def synthetic_sog(count: int, cache: Path) -> Path:
