@@ -68,7 +68,7 @@ def test_links_signed_by_an_assumed_role_end_with_its_session_and_the_email_says
     settings = PipelineSettings(presign_conn_id="worker_role")
     manifest = succeeded_manifest()
 
-    links = presigned_links(manifest, settings, signer)
+    links = presigned_links(manifest, settings, signer, signer.s3)
 
     assert 3500 <= _expires_in(links.sog) <= 3600, "the link asks for no more than the role session allows"
     assert _expires_in(links.ply) == _expires_in(links.sog)
@@ -80,7 +80,7 @@ def test_links_signed_by_an_assumed_role_end_with_its_session_and_the_email_says
 def test_links_signed_by_an_iam_users_keys_live_the_week_asked_for(aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
     _connection(monkeypatch, "links", {"region_name": "us-east-1"}, login="AKIALINKSIGNER000000", password="secret")
     signer = link_signer("links")
-    links = presigned_links(succeeded_manifest(), PipelineSettings(presign_conn_id="links"), signer, now=NOW)
+    links = presigned_links(succeeded_manifest(), PipelineSettings(presign_conn_id="links"), signer, signer.s3, now=NOW)
 
     assert _expires_in(links.sog) == WEEK
     assert "AKIALINKSIGNER000000" in parse_qs(urlsplit(links.sog).query)["X-Amz-Credential"][0]
@@ -90,7 +90,7 @@ def test_links_signed_by_an_iam_users_keys_live_the_week_asked_for(aws: None, mo
 
 def test_temporary_keys_of_unknown_expiry_make_the_email_promise_no_more_than_an_upper_bound(aws: None) -> None:
     signer = LinkSigner(boto3.client("s3", region_name="us-east-1"), Credentials("ASIATEMP", "secret", "session-token"))
-    links = presigned_links(succeeded_manifest(), PipelineSettings(), signer, now=NOW)
+    links = presigned_links(succeeded_manifest(), PipelineSettings(), signer, signer.s3, now=NOW)
 
     assert not links.expiry_certain
     text = render_success_email(succeeded_manifest(), links, now=NOW).text

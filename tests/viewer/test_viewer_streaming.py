@@ -13,10 +13,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from signed_run_output import ENVIRONMENT_SPLATS, upload_run_output, write_run_output
 from synthetic_scene import synthetic_scene
 from test_viewer_browser import canvas_still, scene_coverage, wait_frames
 
+from splatflow.contract.outputs import LOD_META
 from splatflow.formats.sog import WebpEffort, write_sog
+from splatflow.pipeline.emails.composition import presigned_links
+from splatflow.pipeline.layout import RunLayout
+from splatflow.pipeline.link_signing import LinkSigner
+from splatflow.pipeline.manifest import QualityMetrics
+from splatflow.pipeline.publishing import put_viewer_page
+from splatflow.pipeline.settings import PipelineSettings
 from splatflow.stages.compress.encoder import EncoderOptions, encode_splats
 from splatflow.stages.compress.lod_bundle import ChunkSizes, write_lod_bundle
 from splatflow.stages.compress.lod_levels import detail_levels
@@ -126,4 +134,39 @@ def test_a_bundle_that_cannot_be_read_falls_back_to_the_single_sog(browser: Any,
     assert "404" in page.evaluate("window.splatViewer.streamFailure")
     assert any(url.endswith("scene.sog") for url in requested)
     assert page.locator("#error").is_hidden()
+    page.close()
+
+
+PICTURES = Path("/work/notes/wt-signed-pictures")
+"""Where the emailed link's still is kept for a person to look at (outside the repository)."""
+
+
+def test_the_emailed_viewer_link_streams_the_bundle_through_presigned_urls_alone(
+    browser: Any, s3_server: tuple[str, Any], tmp_path: Path
+) -> None:
+    """The email's links, signed against the embedded runtime's S3 (moto), open the streamed
+    bundle: every bundle file the page fetches is a presigned URL from the signed copies, and the
+    single ``.sog`` is never fetched."""
+    endpoint, s3 = s3_server
+    s3.create_bucket(Bucket="emailed")
+    output = upload_run_output(s3, "emailed", "manual__emailed", write_run_output(tmp_path))
+    put_viewer_page(s3, RunLayout("emailed", "runs/manual__emailed"), QualityMetrics(gaussians=6000), "manual__emailed", None)
+    names = {"sog": "scene.sog", "ply": "scene.sog", "viewer": VIEWER_FILE_NAME, "lod": LOD_META}
+    manifest = {"outputs": {name: output.uri(file) for name, file in names.items()}}
+    links = presigned_links(manifest, PipelineSettings(presign_expiry_seconds=600), LinkSigner(s3, None), s3)
+
+    page, requested = open_streaming(browser, links.viewer)
+
+    assert page.evaluate("document.body.dataset.state") == "ready", page.evaluate("window.splatViewer.error")
+    assert page.evaluate("window.splatViewer.streamFailure") is None
+    drawn = settled(page)
+    assert drawn == output.lod_meta["counts"][0] + ENVIRONMENT_SPLATS, f"streamed to full detail ({drawn} splats)"
+    from_s3 = [url for url in requested if url.startswith(endpoint)]
+    bundle = [url for url in from_s3 if "/lod/" in url]
+    assert any("/signed/lod/lod-meta.json?" in url for url in bundle), "the page opened the signed index"
+    assert any(".webp?" in url for url in bundle) and any("/signed/lod/0_" in url for url in bundle)
+    assert all("X-Amz-Signature=" in url for url in from_s3), "every file came through a presigned URL"
+    assert not any("scene.sog" in url.split("?")[0] for url in from_s3), "the single .sog was never fetched"
+    PICTURES.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(PICTURES / "emailed-viewer-streaming.png"))
     page.close()

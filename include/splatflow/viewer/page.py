@@ -94,6 +94,8 @@ def notice_page(title: str, reason: str, advice: str, run_id: str) -> str:
     return _PLACEHOLDER.sub(lambda match: values[match.group(1)], _asset(NOTICE_FILE_NAME))
 
 
-def viewer_link(page_url: str, sog_url: str) -> str:
-    """The link that opens ``sog_url`` in the page at ``page_url`` (both may be presigned)."""
-    return f"{page_url}#sog={quote(sog_url, safe='')}"
+def viewer_link(page_url: str, sog_url: str, lod_url: str | None = None) -> str:
+    """The link that opens ``sog_url`` in the page at ``page_url`` (both may be presigned), or
+    streams the bundle at ``lod_url`` (a signed ``lod-meta.json``) with the ``.sog`` to fall back on."""
+    link = f"{page_url}#sog={quote(sog_url, safe='')}"
+    return f"{link}&lod={quote(lod_url, safe='')}" if lod_url else link

@@ -8,6 +8,7 @@ the ``smtp_default`` connection and keep the run's delivery record, so each emai
 from __future__ import annotations
 
 import logging
+import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -23,6 +24,7 @@ from splatflow.pipeline.records import RESULT_ENTRY, email_sent, failure_entry
 from splatflow.pipeline.refusal import SubmissionError
 from splatflow.pipeline.run_plan import PreparedRun
 from splatflow.pipeline.settings import PipelineSettings
+from splatflow.pipeline.signed_index import IndexSigner, signed_lod_bundle, signed_tileset
 from splatflow.pipeline.submission import validate_email
 from splatflow.viewer import viewer_link
 
@@ -63,9 +65,13 @@ class OutgoingEmail:
 
 
 def presigned_links(
-    manifest: Mapping[str, Any], settings: PipelineSettings, signer: LinkSigner, now: datetime | None = None
+    manifest: Mapping[str, Any], settings: PipelineSettings, signer: LinkSigner, s3: Any, now: datetime | None = None
 ) -> ResultLinks:
-    """Download and viewer links that work from the email alone, for as long as the signer allows."""
+    """Download and viewer links that work from the email alone, for as long as the signer allows.
+
+    The streamed bundle and the tileset name their other files, so their links open signed copies
+    (``signed_index``) that ``s3``, the pipeline's connection, writes beside them first.
+    """
     now = (now or datetime.now(UTC)).replace(microsecond=0)
     lifetime = signer.lifetime(settings.presign_expiry_seconds, now)
     if lifetime.expires_at - now < timedelta(seconds=settings.presign_expiry_seconds):
@@ -81,25 +87,29 @@ def presigned_links(
     def optional(name: str) -> str | None:
         return signer.presign(outputs[name], lifetime, now) if name in outputs else None
 
+    # The page lies in the compression output, beside the bundle and the tileset.
+    index_signer = IndexSigner(s3, signer, lifetime, now, posixpath.dirname(outputs["viewer"]), settings.kms_key_id)
+    lod = signed_lod_bundle(index_signer, outputs["lod"]) if "lod" in outputs else None
+    tileset = signed_tileset(index_signer, outputs["tileset"]) if "tileset" in outputs else None
     sog = signer.presign(outputs["sog"], lifetime, now)
     return ResultLinks(
         sog=sog,
         ply=signer.presign(outputs["ply"], lifetime, now),
-        viewer=viewer_link(signer.presign(outputs["viewer"], lifetime, now), sog),
+        viewer=viewer_link(signer.presign(outputs["viewer"], lifetime, now), sog, lod),
         expires_at=lifetime.expires_at,
         expiry_certain=lifetime.certain,
         spz=optional("spz"),
         glb=optional("glb"),
-        tileset=optional("tileset"),
+        tileset=tileset,
         tile=optional("tile"),
     )
 
 
 def compose_result_email(
-    prepared: PreparedRun, manifest: Mapping[str, Any], settings: PipelineSettings, signer: LinkSigner
+    prepared: PreparedRun, manifest: Mapping[str, Any], settings: PipelineSettings, signer: LinkSigner, s3: Any
 ) -> OutgoingEmail:
     """The result email of a published run: figures, presigned links and the stills inline."""
-    email = render_success_email(manifest, presigned_links(manifest, settings, signer))
+    email = render_success_email(manifest, presigned_links(manifest, settings, signer, s3))
     return OutgoingEmail(
         to=prepared.submission.email,
         subject=email.subject,

@@ -136,7 +136,9 @@ class ResultEmailOperator(RunEmailOperator):
         plan = self.run_plan
         if plan is None:
             raise RuntimeError("a published run has no plan: the validate task's XCom is missing")
-        return composition.compose_result_email(plan, self.manifest, settings, link_signer(settings.presign_conn_id))
+        return composition.compose_result_email(
+            plan, self.manifest, settings, link_signer(settings.presign_conn_id), s3
+        )
 
 
 class FailureEmailOperator(RunEmailOperator):
