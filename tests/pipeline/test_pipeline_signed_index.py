@@ -12,8 +12,8 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import boto3
-from botocore.config import Config
 import pytest
+from botocore.config import Config
 from botocore.credentials import Credentials
 from moto import mock_aws
 from signed_run_output import RunOutput, upload_run_output, write_run_output
@@ -93,7 +93,10 @@ def test_the_signed_bundle_names_every_chunk_and_image_by_a_presigned_url_of_the
     assert {key: value for key, value in copy.items() if key not in ("filenames", "environment")} == {
         key: value for key, value in original.items() if key not in ("filenames", "environment")
     }, "only the names change"
-    names = [*zip(original["filenames"], copy["filenames"], strict=True), (original["environment"], copy["environment"])]
+    names = [
+        *zip(original["filenames"], copy["filenames"], strict=True),
+        (original["environment"], copy["environment"]),
+    ]
     images = 0
     for name, signed in names:
         chunk_key = signed_key(signed)
@@ -130,7 +133,12 @@ def put_json(s3: Any, key: str, document: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["../scene.sog", "../../train/model/splat.ply", "/runs/other/compress/lod/0_0/meta.json", "https://elsewhere/x.json"],
+    [
+        "../scene.sog",
+        "../../train/model/splat.ply",
+        "/runs/other/compress/lod/0_0/meta.json",
+        "https://elsewhere/x.json",
+    ],
 )
 def test_a_bundle_naming_a_file_outside_its_folder_is_refused(s3: Any, output: RunOutput, name: str) -> None:
     put_json(s3, f"{output.folder}/lod/{'lod-meta.json'}", {**output.lod_meta, "filenames": ["0_0/meta.json", name]})

@@ -20,14 +20,23 @@ import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, quote, urlsplit
 
 import numpy as np
 import pytest
+from signed_run_output import upload_run_output, write_run_output
 from synthetic_scene import synthetic_scene
+from test_viewer_streaming import PICTURES
 
+from splatflow.contract.outputs import TILE_CONTENT, TILESET
 from splatflow.formats.spz import SPZ_BOUNDS
+from splatflow.pipeline.emails.composition import presigned_links
+from splatflow.pipeline.link_signing import LinkSigner
+from splatflow.pipeline.settings import PipelineSettings
 from splatflow.pipeline.tileset import GeoOrigin, build_tileset
 from splatflow.stages.compress.stage import write_tile_content
+from splatflow.viewer import VIEWER_FILE_NAME
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CESIUM_VERSION = "1.145.0"
@@ -40,7 +49,8 @@ window.CESIUM_BASE_URL = "cesium/";
   try {
     const viewer = new Cesium.Viewer("map", {baseLayer: false, baseLayerPicker: false, geocoder: false,
       timeline: false, animation: false, skyBox: false, terrainProvider: new Cesium.EllipsoidTerrainProvider()});
-    const tileset = await Cesium.Cesium3DTileset.fromUrl("tileset.json");
+    const url = new URLSearchParams(location.search).get("tileset") || "tileset.json";
+    const tileset = await Cesium.Cesium3DTileset.fromUrl(url);
     viewer.scene.primitives.add(tileset);
     await viewer.zoomTo(tileset, new Cesium.HeadingPitchRange(0, -0.6, 200));
     while (!tileset.tilesLoaded || !tileset.root.content?.positions || !tileset.gaussianSplatPrimitive?._numSplats) {
@@ -116,3 +126,58 @@ def test_cesium_draws_the_tileset_as_splats_where_the_gps_puts_them_right_side_u
     # Every splat, in Cesium's east-north-up frame at that centre, where our ENU puts it.
     placed = np.array(result["positions"]).reshape(-1, 3)
     np.testing.assert_allclose(placed, means - np.array(centre), atol=SPZ_BOUNDS["means"] + 0.01)
+
+
+@pytest.fixture
+def cesium_page(tmp_path: Path, cesium_build: Path) -> Iterator[str]:
+    """Only the page and CesiumJS, served apart from S3 as any site that embeds CesiumJS."""
+    (tmp_path / "index.html").write_text(PAGE)
+    (tmp_path / "cesium").symlink_to(cesium_build)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/index.html"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.slow
+def test_cesium_opens_the_emailed_tileset_link_and_draws_the_splats(
+    browser, cesium_page: str, s3_server: tuple[str, Any], tmp_path: Path
+) -> None:
+    """The email's tileset link, presigned against the embedded runtime's S3 (moto, which answers
+    CORS requests from any origin as a bucket with the CORS rule of docs/viewer.md does), loads in
+    CesiumJS: the signed copy names ``tile.glb`` by its presigned URL, and Cesium fetches it so."""
+    endpoint, s3 = s3_server
+    s3.create_bucket(Bucket="emailed-map")
+    output = upload_run_output(s3, "emailed-map", "manual__map", write_run_output(tmp_path / "run"))
+    names = {
+        "sog": "scene.sog",
+        "ply": "scene.sog",
+        "viewer": VIEWER_FILE_NAME,
+        "tileset": TILESET,
+        "tile": TILE_CONTENT,
+    }
+    manifest = {"outputs": {name: output.uri(file) for name, file in names.items()}}
+    links = presigned_links(manifest, PipelineSettings(presign_expiry_seconds=600), LinkSigner(s3, None), s3)
+    page = browser.new_page(viewport={"width": 800, "height": 600})
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+
+    page.goto(f"{cesium_page}?tileset={quote(links.tileset or '', safe='')}")
+    page.wait_for_function("window.result !== undefined", timeout=180_000)
+    result = page.evaluate("window.result")
+    PICTURES.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(PICTURES / "emailed-tileset-cesium.png"))
+    page.close()
+
+    assert "error" not in result, result.get("error")
+    assert result["splats"] == 6000, "Cesium draws every splat of the tile"
+    tiles = [url for url in requested if url.startswith(endpoint) and f"/{TILE_CONTENT}?" in url]
+    signature = parse_qs(urlsplit(links.tile or "").query)["X-Amz-Signature"]
+    assert tiles and all(parse_qs(urlsplit(url).query)["X-Amz-Signature"] == signature for url in tiles), (
+        "the tile came through its own presigned URL, not the tileset's signature"
+    )
+    assert any("/signed/tileset.json?" in url for url in requested)

@@ -150,7 +150,9 @@ def test_the_emailed_viewer_link_streams_the_bundle_through_presigned_urls_alone
     endpoint, s3 = s3_server
     s3.create_bucket(Bucket="emailed")
     output = upload_run_output(s3, "emailed", "manual__emailed", write_run_output(tmp_path))
-    put_viewer_page(s3, RunLayout("emailed", "runs/manual__emailed"), QualityMetrics(gaussians=6000), "manual__emailed", None)
+    put_viewer_page(
+        s3, RunLayout("emailed", "runs/manual__emailed"), QualityMetrics(gaussians=6000), "manual__emailed", None
+    )
     names = {"sog": "scene.sog", "ply": "scene.sog", "viewer": VIEWER_FILE_NAME, "lod": LOD_META}
     manifest = {"outputs": {name: output.uri(file) for name, file in names.items()}}
     links = presigned_links(manifest, PipelineSettings(presign_expiry_seconds=600), LinkSigner(s3, None), s3)

@@ -376,8 +376,8 @@ def test_a_geo_registered_run_offers_its_tileset_and_its_content() -> None:
     email = render_success_email(manifest_for(), links, now=NOW)
     assert links_in(email.html)["tileset.json"] == links.tileset
     assert (
-        f"3D Tiles tileset for CesiumJS and Cesium ion (the tileset link loads in CesiumJS as it is until the links expire: it names tile.glb by its link):\n  {links.tileset}\n"
-        in email.text
+        "3D Tiles tileset for CesiumJS and Cesium ion (the tileset link loads in CesiumJS as it is until the"
+        f" links expire: it names tile.glb by its link):\n  {links.tileset}\n" in email.text
     )
 
 
