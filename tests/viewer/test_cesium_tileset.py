@@ -43,6 +43,7 @@ CESIUM_VERSION = "1.145.0"
 CESIUM_PREFIX = REPO_ROOT / ".local" / f"node-cesium-{CESIUM_VERSION}"
 ORIGIN = GeoOrigin(50.8198, -0.1366, 48.0)
 PAGE = """<!DOCTYPE html><html><head><script src="cesium/Cesium.js"></script>
+<link rel="stylesheet" href="cesium/Widgets/widgets.css">
 <style>html,body,#map{width:100%;height:100%;margin:0}</style></head><body><div id="map"></div><script>
 window.CESIUM_BASE_URL = "cesium/";
 (async () => {
