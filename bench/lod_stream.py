@@ -102,9 +102,12 @@ def measure(browser: Any, url: str, mbits: float, latency_ms: float, quiet_s: fl
     cdp.send("Network.enable")
     urls: dict[str, str] = {}
 
+    requested: list[tuple[float, str]] = []
+
     def on_sent(event: dict[str, Any]) -> None:
         sent.append(event["timestamp"])
         urls[event["requestId"]] = event["request"]["url"].rsplit("/", 2)[-2:][0]
+        requested.append((event["timestamp"], urls[event["requestId"]]))
 
     cdp.on("Network.requestWillBeSent", on_sent)
     finished: list[tuple[float, str]] = []
@@ -146,11 +149,21 @@ def measure(browser: Any, url: str, mbits: float, latency_ms: float, quiet_s: fl
             full_ms, full_splats = changed, drawn
             break
         time.sleep(0.25)
+    page_marks = page.evaluate(
+        "Object.fromEntries(['responseEnd', 'domInteractive', 'domContentLoadedEventStart']"
+        ".map(name => [name, Math.round(performance.getEntriesByType('navigation')[0][name])]))"
+    )
     page.close()
     table.debug("drawn splats by time (s): %s", ", ".join(f"{ms / 1000:.1f}: {count:,}" for ms, count in steps))
     # CDP stamps requests on the browser's monotonic clock: the page's own request is navigation
     # start, from which the page's performance.now() counts too.
     start = min(sent) if sent else 0.0
+    first_asked: dict[str, float] = {}
+    for stamp, folder in requested:
+        first_asked.setdefault(folder, stamp - start)
+    table.debug("files first requested at (s): %s", ", ".join(f"{name}: {at:.1f}" for name, at in first_asked.items()))
+    marks = page_marks
+    table.debug("page marks (ms): %s", marks)
     last_of: dict[str, float] = {}
     for stamp, folder in finished:
         last_of[folder] = max(last_of.get(folder, 0.0), stamp - start)
