@@ -162,8 +162,7 @@ def measure(browser: Any, url: str, mbits: float, latency_ms: float, quiet_s: fl
     for stamp, folder in requested:
         first_asked.setdefault(folder, stamp - start)
     table.debug("files first requested at (s): %s", ", ".join(f"{name}: {at:.1f}" for name, at in first_asked.items()))
-    marks = page_marks
-    table.debug("page marks (ms): %s", marks)
+    table.debug("page marks (ms): %s", page_marks)
     last_of: dict[str, float] = {}
     for stamp, folder in finished:
         last_of[folder] = max(last_of.get(folder, 0.0), stamp - start)
