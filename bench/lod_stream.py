@@ -8,7 +8,7 @@ encodes 3 M splats in about a minute; its 13 bytes a splat are close to a traine
 stage's settings, ``lod/``. Both are served beside the run's viewer page, stored gzipped as the
 publish step stores it. Chromium's network emulation (CDP ``Network.emulateNetworkConditions``)
 holds the link to ``--mbits`` with ``--latency-ms`` of round trip; the window is a phone's
-(390x844), so the viewer uses its phone splat budget (1 M).
+(390x844), so the viewer uses its phone splat budget (1 M). Each load gets a fresh browser.
 
 Measured from navigation start: the first frame with splats (``splatViewer.firstFrameMs``), and
 full detail: for the ``.sog`` the same moment, for the bundle the last time the count of drawn
@@ -102,9 +102,12 @@ def measure(browser: Any, url: str, mbits: float, latency_ms: float, quiet_s: fl
     cdp.send("Network.enable")
     urls: dict[str, str] = {}
 
+    requested: list[tuple[float, str]] = []
+
     def on_sent(event: dict[str, Any]) -> None:
         sent.append(event["timestamp"])
         urls[event["requestId"]] = event["request"]["url"].rsplit("/", 2)[-2:][0]
+        requested.append((event["timestamp"], urls[event["requestId"]]))
 
     cdp.on("Network.requestWillBeSent", on_sent)
     finished: list[tuple[float, str]] = []
@@ -146,11 +149,20 @@ def measure(browser: Any, url: str, mbits: float, latency_ms: float, quiet_s: fl
             full_ms, full_splats = changed, drawn
             break
         time.sleep(0.25)
+    page_marks = page.evaluate(
+        "Object.fromEntries(['responseEnd', 'domInteractive', 'domContentLoadedEventStart']"
+        ".map(name => [name, Math.round(performance.getEntriesByType('navigation')[0][name])]))"
+    )
     page.close()
     table.debug("drawn splats by time (s): %s", ", ".join(f"{ms / 1000:.1f}: {count:,}" for ms, count in steps))
     # CDP stamps requests on the browser's monotonic clock: the page's own request is navigation
     # start, from which the page's performance.now() counts too.
     start = min(sent) if sent else 0.0
+    first_asked: dict[str, float] = {}
+    for stamp, folder in requested:
+        first_asked.setdefault(folder, stamp - start)
+    table.debug("files first requested at (s): %s", ", ".join(f"{name}: {at:.1f}" for name, at in first_asked.items()))
+    table.debug("page marks (ms): %s", page_marks)
     last_of: dict[str, float] = {}
     for stamp, folder in finished:
         last_of[folder] = max(last_of.get(folder, 0.0), stamp - start)
@@ -196,7 +208,6 @@ def main() -> None:
     )
     table.info("|---|---|---|---:|---:|---:|---:|---:|---:|")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=args.chromium, args=CHROMIUM_FLAGS)
         for count, folder in folders.items():
             meta = json.loads((folder / "lod" / "lod-meta.json").read_text())
             lod_bytes = sum(path.stat().st_size for path in (folder / "lod").rglob("*") if path.is_file())
@@ -205,9 +216,13 @@ def main() -> None:
             with served(folder, _Handler) as base:
                 for mbits in args.mbits:
                     for delivery, (page_name, size) in deliveries.items():
+                        # A fresh browser for each load: a closed page's splats kept its main thread
+                        # busy for seconds and delayed the next page's scripts (docs/benchmarks.md).
+                        browser = playwright.chromium.launch(executable_path=args.chromium, args=CHROMIUM_FLAGS)
                         run = measure(
                             browser, f"{base}/{page_name}", mbits, args.latency_ms, args.quiet_s, args.limit_s
                         )
+                        browser.close()
                         table.info(
                             "| %s | %g Mbit/s | %s | %.1f | %s | %s | %.1f | %s | %s |",
                             f"{count / 1e6:g} M ({len(meta['counts'])} levels)",
@@ -220,7 +235,6 @@ def main() -> None:
                             f"> {args.limit_s:.0f}" if run.full_ms is None else f"{run.full_ms / 1000:.1f}",
                             f"{run.full_splats:,}",
                         )
-        browser.close()
 
 
 if __name__ == "__main__":

@@ -35,6 +35,18 @@ def test_page_escapes_what_comes_from_the_run() -> None:
     assert 'data-sog-url="scene.sog&quot; onload=&quot;x"' in page
 
 
+def test_a_page_with_a_bundle_preloads_its_index_from_the_head() -> None:
+    page = viewer_page({"run_id": "r1"}, sog_url="scene.sog", lod_url='lod/lod-meta.json?a=1&b="2"')
+
+    head = page.split("</head>")[0]
+    assert head.count('rel="preload"') == 1
+    assert (
+        '<link rel="preload" href="lod/lod-meta.json?a=1&amp;b=&quot;2&quot;" as="fetch" crossorigin="anonymous">'
+        in head
+    )
+    assert 'rel="preload"' not in viewer_page({"run_id": "r1"}, sog_url="scene.sog"), "no bundle, nothing preloaded"
+
+
 def test_link_carries_the_presigned_sog_whole_in_the_fragment() -> None:
     link = viewer_link("https://work.s3.amazonaws.com/runs/r1/compress/viewer.html?X-Amz-Signature=p", PRESIGNED_SOG)
 

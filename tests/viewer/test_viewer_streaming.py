@@ -111,6 +111,27 @@ def test_the_page_draws_the_coarse_level_first_from_the_bundle_then_sharpens(
     page.close()
 
 
+def test_the_page_requests_the_bundle_index_before_the_inlined_engine_has_run(
+    browser: Any, site: tuple[str, Path]
+) -> None:
+    base, folder = site
+    (folder / VIEWER_FILE_NAME).write_text(viewer_page(MANIFEST, sog_url="scene.sog", lod_url="lod/lod-meta.json"))
+
+    page, _ = open_streaming(browser, f"{base}/{VIEWER_FILE_NAME}")
+
+    index_started = page.evaluate(
+        "performance.getEntriesByType('resource').filter(e => e.name.endsWith('/lod/lod-meta.json'))"
+        ".map(e => e.startTime)"
+    )
+    parsed = page.evaluate("performance.getEntriesByType('navigation')[0].domInteractive")
+    assert index_started, "the index was fetched"
+    assert min(index_started) < parsed, (
+        f"index asked for at {min(index_started):.0f} ms, page parsed at {parsed:.0f} ms"
+    )
+    assert page.evaluate("document.body.dataset.state") == "ready", page.evaluate("window.splatViewer.error")
+    page.close()
+
+
 def test_the_splat_budget_caps_what_is_drawn(browser: Any, site: tuple[str, Path]) -> None:
     base, folder = site
     (folder / VIEWER_FILE_NAME).write_text(viewer_page(MANIFEST, sog_url="scene.sog", lod_url="lod/lod-meta.json"))
