@@ -27,6 +27,7 @@ from urllib.parse import quote
 
 import psutil
 import pytest
+from screenshots import SCREENSHOTS
 from synthetic_scene import synthetic_scene
 
 from splatflow.formats.ply import write_ply
@@ -221,15 +222,15 @@ def test_the_trigger_form_marks_the_email_asks_for_it_and_names_the_allowed_buck
         trigger = page.get_by_role("button", name="Trigger", exact=True).last
         errors_while_empty = parameters.locator("svg").count() - _indicator_icons(parameters)
         enabled_while_empty = trigger.is_enabled()
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SHOTS / "trigger-form.png"), full_page=True)
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / "trigger-form.png"), full_page=True)
         page.locator("xpath=//label[contains(., 'Email')]/ancestor::*[.//input][1]//input").first.fill(
             "pilot@example.com"
         )
         page.wait_for_timeout(500)
         errors_once_filled = parameters.locator("svg").count() - _indicator_icons(parameters)
         enabled_once_filled = trigger.is_enabled()
-        page.screenshot(path=str(SHOTS / "trigger-form-filled.png"), full_page=True)
+        page.screenshot(path=str(SCREENSHOTS / "trigger-form-filled.png"), full_page=True)
         browser.close()
     assert f"s3://{UPLOADS}/site-42/photos.zip" in s3_help and f"only from {UPLOADS}" in s3_help
     assert {title for title, text in labels.items() if "*" in text} == {"Email"}, labels
@@ -289,10 +290,6 @@ def test_view_splat_opens_the_runs_splat_tab_inside_airflow(stack: Stack) -> Non
     assert airflow_around > 0, "Airflow's page stays around the viewer"
 
 
-SHOTS = Path(os.environ.get("SPLATFLOW_SCREENSHOTS", tempfile.gettempdir()))
-"""Where the browser tests leave their screenshots, for a person to look at."""
-
-
 def test_the_splat_tab_of_a_failed_run_says_why_in_the_viewers_style(stack: Stack) -> None:
     stack.s3().put_object(Bucket=UPLOADS, Key="models/broken.ply", Body=b"not a ply file at all")
     conf = {"steps": "compress_only", "model_url": f"s3://{UPLOADS}/models/broken.ply", "email": "viewer@example.com"}
@@ -311,8 +308,8 @@ def test_the_splat_tab_of_a_failed_run_says_why_in_the_viewers_style(stack: Stac
         heading = notice.locator("h1").inner_text()
         shown = notice.inner_text()
         frame_text = page.frame_locator("iframe").locator("body").inner_text()
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SHOTS / "splat-tab-failed-run.png"))
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / "splat-tab-failed-run.png"))
         browser.close()
     assert heading == "This run failed before it published a splat"
     assert "Its compress step failed" in shown

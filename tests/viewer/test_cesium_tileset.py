@@ -25,9 +25,9 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 import numpy as np
 import pytest
+from screenshots import SCREENSHOTS
 from signed_run_output import upload_run_output, write_run_output
 from synthetic_scene import synthetic_scene
-from test_viewer_streaming import PICTURES
 
 from splatflow.contract.outputs import TILE_CONTENT, TILESET
 from splatflow.formats.spz import SPZ_BOUNDS
@@ -170,8 +170,8 @@ def test_cesium_opens_the_emailed_tileset_link_and_draws_the_splats(
     page.goto(f"{cesium_page}?tileset={quote(links.tileset or '', safe='')}")
     page.wait_for_function("window.result !== undefined", timeout=180_000)
     result = page.evaluate("window.result")
-    PICTURES.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(PICTURES / "emailed-tileset-cesium.png"))
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "emailed-tileset-cesium.png"))
     page.close()
 
     assert "error" not in result, result.get("error")

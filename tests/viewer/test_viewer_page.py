@@ -35,16 +35,14 @@ def test_page_escapes_what_comes_from_the_run() -> None:
     assert 'data-sog-url="scene.sog&quot; onload=&quot;x"' in page
 
 
-def test_a_page_with_a_bundle_preloads_its_index_from_the_head() -> None:
-    page = viewer_page({"run_id": "r1"}, sog_url="scene.sog", lod_url='lod/lod-meta.json?a=1&b="2"')
+def test_the_page_preloads_its_bundle_index_from_the_head_by_fragment_or_default() -> None:
+    page = viewer_page({"run_id": "r1"}, sog_url="scene.sog", lod_url='lod/lod-meta.json?a=1&b="2"</script>')
 
     head = page.split("</head>")[0]
-    assert head.count('rel="preload"') == 1
-    assert (
-        '<link rel="preload" href="lod/lod-meta.json?a=1&amp;b=&quot;2&quot;" as="fetch" crossorigin="anonymous">'
-        in head
-    )
-    assert 'rel="preload"' not in viewer_page({"run_id": "r1"}, sog_url="scene.sog"), "no bundle, nothing preloaded"
+    assert head.count('link.rel = "preload"') == 1
+    assert 'get("lod") || "lod/lod-meta.json?a=1&b=\\"2\\"<\\/script>"' in head, "the default, escaped for a script"
+    presigned = viewer_page({"run_id": "r1"}, sog_url="")
+    assert 'get("lod") || ""' in presigned.split("</head>")[0], "an emailed page preloads what its fragment names"
 
 
 def test_link_carries_the_presigned_sog_whole_in_the_fragment() -> None:

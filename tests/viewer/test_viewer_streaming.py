@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from screenshots import SCREENSHOTS
 from signed_run_output import ENVIRONMENT_SPLATS, upload_run_output, write_run_output
 from synthetic_scene import synthetic_scene
 from test_viewer_browser import canvas_still, scene_coverage, wait_frames
@@ -111,13 +112,17 @@ def test_the_page_draws_the_coarse_level_first_from_the_bundle_then_sharpens(
     page.close()
 
 
+@pytest.mark.parametrize("named_by", ["page", "fragment"])
 def test_the_page_requests_the_bundle_index_before_the_inlined_engine_has_run(
-    browser: Any, site: tuple[str, Path]
+    browser: Any, site: tuple[str, Path], named_by: str
 ) -> None:
+    """Whether the page names its bundle or the link's ``#lod=`` does (the emailed link)."""
     base, folder = site
-    (folder / VIEWER_FILE_NAME).write_text(viewer_page(MANIFEST, sog_url="scene.sog", lod_url="lod/lod-meta.json"))
+    default = "lod/lod-meta.json" if named_by == "page" else ""
+    (folder / VIEWER_FILE_NAME).write_text(viewer_page(MANIFEST, sog_url="scene.sog", lod_url=default))
+    fragment = "" if named_by == "page" else f"#lod={base}/lod/lod-meta.json"
 
-    page, _ = open_streaming(browser, f"{base}/{VIEWER_FILE_NAME}")
+    page, _ = open_streaming(browser, f"{base}/{VIEWER_FILE_NAME}{fragment}")
 
     index_started = page.evaluate(
         "performance.getEntriesByType('resource').filter(e => e.name.endsWith('/lod/lod-meta.json'))"
@@ -158,7 +163,6 @@ def test_a_bundle_that_cannot_be_read_falls_back_to_the_single_sog(browser: Any,
     page.close()
 
 
-PICTURES = Path("/work/notes/wt-signed-pictures")
 """Where the emailed link's still is kept for a person to look at (outside the repository)."""
 
 
@@ -190,6 +194,6 @@ def test_the_emailed_viewer_link_streams_the_bundle_through_presigned_urls_alone
     assert any(".webp?" in url for url in bundle) and any("/signed/lod/0_" in url for url in bundle)
     assert all("X-Amz-Signature=" in url for url in from_s3), "every file came through a presigned URL"
     assert not any("scene.sog" in url.split("?")[0] for url in from_s3), "the single .sog was never fetched"
-    PICTURES.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(PICTURES / "emailed-viewer-streaming.png"))
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "emailed-viewer-streaming.png"))
     page.close()

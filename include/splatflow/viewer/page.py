@@ -9,6 +9,7 @@ does not disturb the signature, and the page and the ``.sog`` share an origin, s
 from __future__ import annotations
 
 import html
+import json
 import re
 from collections.abc import Callable, Mapping
 from functools import cache
@@ -58,20 +59,28 @@ def metrics_table(quality: Mapping[str, Any]) -> str:
     return f'<table id="metrics">{"".join(rows)}</table>' if rows else ""
 
 
+INDEX_PRELOAD = """(function () {
+  var url = new URLSearchParams(location.hash.slice(1)).get("lod") || %s;
+  if (!url) return;
+  var link = document.createElement("link");
+  link.rel = "preload"; link.as = "fetch"; link.crossOrigin = "anonymous"; link.href = url;
+  document.head.appendChild(link);
+})();"""
+
+
 def index_preload(lod_url: str) -> str:
-    """A ``<link rel="preload">`` that starts fetching the bundle's index while the page is parsed.
+    """A script in the page's head that starts fetching the bundle's index while the page is parsed.
 
     The viewer asks for ``lod-meta.json`` only after the 2.5 MB inlined engine has been parsed and
-    run; preloading it from the page's head overlaps its download with that work.
+    run; preloading it from the page's head overlaps its download with that work. It is a script,
+    not a static ``<link>``, because the emailed link names its (presigned) bundle in the ``#lod=``
+    fragment, which only the browser sees; the page's default is the fallback, as in viewer.js.
     ``as="fetch"`` with ``crossorigin="anonymous"`` gives the request the mode (cors) and
     credentials (same-origin) of the viewer's plain ``fetch(url)``, so the browser hands that call
     the preloaded response (https://html.spec.whatwg.org/multipage/links.html#link-type-preload,
     https://developer.mozilla.org/en-US/docs/Web/HTML/Reference/Attributes/rel/preload#cors-enabled_fetches).
-    A ``#lod=`` fragment naming another bundle overrides the default, and then this is unused.
     """
-    if not lod_url:
-        return ""
-    return f'<link rel="preload" href="{html.escape(lod_url)}" as="fetch" crossorigin="anonymous">'
+    return f"<script>{_inline_script(INDEX_PRELOAD % json.dumps(lod_url))}</script>"
 
 
 def viewer_page(manifest: Mapping[str, Any], sog_url: str = "", lod_url: str = "") -> str:
