@@ -207,8 +207,10 @@ def build_stand_in(stand_in: StandIn, engine_cli: list[str], environment: Mappin
             for item in (root / cache).glob("*"):
                 if item.is_file():
                     item.unlink()
-        labels = f"LABEL {label}={stand_in.recipe} {label}.differences={json.dumps(stand_in.differences)}"
-        instructions = [*stand_in.changes, labels]
+        # One label per LABEL: Podman 4.3's import reads the rest of a LABEL line as one value, so a
+        # second label on the line would end up inside the recipe's and the stand-in be rebuilt each time.
+        labels = [f"LABEL {label}={stand_in.recipe}", f"LABEL {label}.differences={json.dumps(stand_in.differences)}"]
+        instructions = [*stand_in.changes, *labels]
         changes = [argument for change in instructions for argument in ("--change", change)]
         tar = subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE)
         try:
