@@ -207,19 +207,28 @@ def build_stand_in(stand_in: StandIn, engine_cli: list[str], environment: Mappin
             for item in (root / cache).glob("*"):
                 if item.is_file():
                     item.unlink()
-        labels = f"LABEL {label}={stand_in.recipe} {label}.differences={json.dumps(stand_in.differences)}"
-        instructions = [*stand_in.changes, labels]
-        changes = [argument for change in instructions for argument in ("--change", change)]
-        tar = subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE)
-        try:
-            subprocess.run(
-                [*engine_cli, "import", *changes, "-", stand_in.image],
-                stdin=tar.stdout,
-                check=True,
-                capture_output=True,
-                env=dict(environment),
-            )
-        finally:
-            if tar.stdout is not None:
-                tar.stdout.close()
-            tar.wait()
+        import_root(root, stand_in, engine_cli, environment, label)
+
+
+def import_root(
+    root: Path, stand_in: StandIn, engine_cli: list[str], environment: Mapping[str, str], label: str
+) -> None:
+    """Import a root filesystem as the stand-in's image, with its config and its two labels."""
+    # One label per LABEL: Podman 4.3's import reads the rest of a LABEL line as one value, so a
+    # second label on the line would end up inside the recipe's and the stand-in be rebuilt each time.
+    labels = [f"LABEL {label}={stand_in.recipe}", f"LABEL {label}.differences={json.dumps(stand_in.differences)}"]
+    instructions = [*stand_in.changes, *labels]
+    changes = [argument for change in instructions for argument in ("--change", change)]
+    tar = subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE)
+    try:
+        subprocess.run(
+            [*engine_cli, "import", *changes, "-", stand_in.image],
+            stdin=tar.stdout,
+            check=True,
+            capture_output=True,
+            env=dict(environment),
+        )
+    finally:
+        if tar.stdout is not None:
+            tar.stdout.close()
+        tar.wait()

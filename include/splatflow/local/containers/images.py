@@ -15,7 +15,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from splatflow.local.containers.base_images import STAND_INS, BaseImageError, Provenance, base_images, build_stand_in
+from splatflow.local.containers.base_images import (
+    STAND_INS,
+    BaseImageError,
+    Provenance,
+    StandIn,
+    base_images,
+    build_stand_in,
+)
+from splatflow.local.containers.compose_bases import COMPOSE_STAND_INS, DerivedStandIn
 from splatflow.local.containers.engine import Engine, podman_environment
 from splatflow.local.containers.pip_config import build_mounts, host_pip_config
 from splatflow.pipeline.settings import PipelineSettings
@@ -111,8 +119,8 @@ def stage_images(
 
 
 def ensure_base_image(builder: Builder, reference: str) -> Provenance:
-    """Make ``reference`` available: present already, pulled, or a stand-in built from Debian."""
-    stand_in = STAND_INS.get(reference)
+    """Make ``reference`` available: present already, pulled, or a stand-in built from Debian (and PyPI)."""
+    stand_in: StandIn | DerivedStandIn | None = STAND_INS.get(reference) or COMPOSE_STAND_INS.get(reference)
     if builder.image_exists(reference):
         # Images built on a stand-in inherit its label; only the stand-in's own name is one.
         recipe = builder.label(reference, STAND_IN_LABEL) if stand_in is not None else ""
@@ -132,8 +140,36 @@ def ensure_base_image(builder: Builder, reference: str) -> Provenance:
             )
         log.warning("%s cannot be pulled (%s); building a stand-in", reference, pulled.stderr.strip()[-200:])
     assert stand_in is not None
-    build_stand_in(stand_in, [builder.cli], builder.environment, label=STAND_IN_LABEL)
+    if isinstance(stand_in, DerivedStandIn):
+        build_derived_stand_in(builder, stand_in)
+    else:
+        build_stand_in(stand_in, [builder.cli], builder.environment, label=STAND_IN_LABEL)
     return "stand-in"
+
+
+def build_derived_stand_in(builder: Builder, stand_in: DerivedStandIn) -> None:
+    """Build a stand-in ``FROM`` its base (made available first), labelled like the Debian ones."""
+    ensure_base_image(builder, stand_in.base)
+    log.info("building a stand-in for %s on %s (%s)", stand_in.image, stand_in.base, stand_in.differences)
+    labels = {STAND_IN_LABEL: stand_in.recipe, f"{STAND_IN_LABEL}.differences": stand_in.differences}
+    arguments = ["build", "-t", stand_in.image, *(f"--label={name}={value}" for name, value in labels.items())]
+    with tempfile.TemporaryDirectory(prefix="splatflow-stand-in-") as scratch:
+        context = Path(scratch) / "context"
+        context.mkdir()
+        stand_in.write_context(context)
+        result = _build(builder, arguments, context, Path(scratch))
+    if result.returncode != 0:
+        output = (result.stdout + result.stderr).strip()
+        raise ImageBuildError(
+            f"the stand-in {stand_in.image} did not build (exit {result.returncode}):\n{output[-4000:]}"
+        )
+
+
+def _build(builder: Builder, arguments: list[str], context: Path, scratch: Path) -> subprocess.CompletedProcess[str]:
+    """``build`` with the host's pip configuration carried in where the engine can (Podman)."""
+    if builder.carries_host_pip_config:
+        arguments = [*arguments, "--layers", *build_mounts(host_pip_config(), scratch / "pip.conf")]
+    return builder.run(*arguments, str(context))
 
 
 def build_image(builder: Builder, image: StageImage, context: Path, use_cache: bool = True) -> BuiltImage:
@@ -151,10 +187,8 @@ def build_image(builder: Builder, image: StageImage, context: Path, use_cache: b
         arguments += ["--build-arg", f"{name}={value}"]
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="splatflow-build-") as scratch:
-        if builder.carries_host_pip_config:
-            arguments += ["--layers", *build_mounts(host_pip_config(), Path(scratch) / "pip.conf")]
         log.info("building %s from %s", image.reference, image.dockerfile)
-        result = builder.run(*arguments, str(context))
+        result = _build(builder, arguments, context, Path(scratch))
     seconds = time.monotonic() - started
     if result.returncode != 0:
         output = (result.stdout + result.stderr).strip()
