@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from splatflow.local.containers.base_images import STAND_INS, base_images, qualified
-from splatflow.local.containers.images import LOCAL_BUILD_ARGS, STAGE_REPOSITORIES
+from splatflow.local.containers.base_images import STAND_INS, base_images, import_root, qualified
+from splatflow.local.containers.engine import podman_environment
+from splatflow.local.containers.images import LOCAL_BUILD_ARGS, STAGE_REPOSITORIES, STAND_IN_LABEL, Builder
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
@@ -88,3 +90,15 @@ def test_a_changed_recipe_has_another_digest_so_an_old_stand_in_is_rebuilt() -> 
 
     assert grown.recipe != stand_in.recipe
     assert replace(stand_in, differences="reworded").recipe == stand_in.recipe
+
+
+def test_an_imported_stand_in_carries_its_recipe_as_the_whole_label(tmp_path: Path) -> None:
+    stand_in = replace(STAND_INS["docker.io/library/python:3.11.14-slim-bookworm"], image=f"localhost/splatflow-label-test:{os.getpid()}")
+    (tmp_path / "marker").write_text("a root file system of one file", encoding="utf-8")
+    builder = Builder("podman", podman_environment())
+    import_root(tmp_path, stand_in, [builder.cli], builder.environment, label=STAND_IN_LABEL)
+    try:
+        assert builder.label(stand_in.image, STAND_IN_LABEL) == stand_in.recipe
+        assert builder.label(stand_in.image, f"{STAND_IN_LABEL}.differences") == stand_in.differences
+    finally:
+        builder.run("rmi", stand_in.image)

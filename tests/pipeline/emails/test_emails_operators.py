@@ -141,7 +141,7 @@ def test_a_run_refused_for_its_unusable_address_gets_no_email(sink: SmtpSink, s3
     assert _messages(sink) == []
 
 
-def _send_result_email(s3: Any) -> dict[str, Any]:
+def _send_result_email(s3: Any, extra_outputs: dict[str, S3Location] | None = None) -> dict[str, Any]:
     """Publishes a compress-only run's outputs and sends its result email; returns its manifest."""
     outputs = {name: S3Location(WORK, f"runs/r1/compress/{name}") for name in ("scene.sog", "splat.ply")}
     for location in outputs.values():
@@ -155,6 +155,7 @@ def _send_result_email(s3: Any) -> dict[str, Any]:
             "sog": outputs["scene.sog"],
             "ply": outputs["splat.ply"],
             "viewer": S3Location(WORK, "runs/r1/compress/viewer.html"),
+            **(extra_outputs or {}),
         },
     )
     plan = PreparedRun("r1", SUBMISSION, LAYOUT)
@@ -172,6 +173,28 @@ def test_the_result_email_presigns_its_links_only_as_it_is_sent(sink: SmtpSink, 
         body = message.get_body((kind,))
         assert body is not None and "X-Amz-Signature=" in body.get_content()
     assert "X-Amz" not in json.dumps(manifest), "the operator's input holds no presigned link"
+
+
+def test_a_result_email_sent_already_is_not_composed_again_so_nothing_is_rewritten(sink: SmtpSink, s3: Any) -> None:
+    """Composing writes the signed index copies; a cleared or retried deliver task after the email
+    went out must leave every object as it was (and send nothing)."""
+    tileset = {
+        "asset": {"version": "1.1"},
+        "geometricError": 1,
+        "root": {"geometricError": 0, "content": {"uri": "tile.glb"}},
+    }
+    s3.put_object(Bucket=WORK, Key="runs/r1/compress/tileset.json", Body=json.dumps(tileset).encode())
+    s3.put_object(Bucket=WORK, Key="runs/r1/compress/tile.glb", Body=b"glb")
+    extra = {"tileset": S3Location(WORK, "runs/r1/compress/tileset.json")}
+    _send_result_email(s3, extra)
+    signed = "runs/r1/compress/signed/tileset.json"
+    s3.head_object(Bucket=WORK, Key=signed)  # the first send wrote the signed tileset
+    s3.delete_object(Bucket=WORK, Key=signed)
+
+    _send_result_email(s3, extra)
+
+    assert "Contents" not in s3.list_objects_v2(Bucket=WORK, Prefix=signed), "the second task wrote it again"
+    assert len(_messages(sink)) == 1
 
 
 def test_the_links_are_signed_by_the_connection_meant_for_it(

@@ -33,7 +33,7 @@ from splatflow.pipeline.clients import link_signer, s3_client, sagemaker_client
 from splatflow.pipeline.emails import composition
 from splatflow.pipeline.emails.composition import OutgoingEmail
 from splatflow.pipeline.emails.mime import InlinePicture, build_message
-from splatflow.pipeline.records import email_sent, mark_email_sent
+from splatflow.pipeline.records import RESULT_ENTRY, email_sent, mark_email_sent
 from splatflow.pipeline.run_plan import PreparedRun
 from splatflow.pipeline.settings import PipelineSettings
 
@@ -91,9 +91,20 @@ class RunEmailOperator(EmailOperator):
     def compose(self, context: Any, settings: PipelineSettings, s3: Any) -> OutgoingEmail:
         raise NotImplementedError
 
+    def known_sent(self, s3: Any) -> bool:
+        """Whether this email was sent already, where that is known before composing it.
+
+        Composing may write to S3 (the result email's signed index copies), which a cleared or
+        retried task must not do once the email has gone.
+        """
+        return False
+
     def execute(self, context: Any) -> None:
         settings = PipelineSettings.from_environment()
         s3 = s3_client()
+        if self.known_sent(s3):
+            self.log.info("this run's email was sent already; not composing or sending it again")
+            return
         email = self.compose(context, settings, s3)
         if not email.to:
             self.log.warning("the submission gave no usable email address; nothing is sent")
@@ -131,6 +142,10 @@ class ResultEmailOperator(RunEmailOperator):
     def __init__(self, *, manifest: Any, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.manifest = manifest
+
+    def known_sent(self, s3: Any) -> bool:
+        plan = self.run_plan
+        return plan is not None and email_sent(s3, plan.layout, RESULT_ENTRY)
 
     def compose(self, context: Any, settings: PipelineSettings, s3: Any) -> OutgoingEmail:
         plan = self.run_plan
