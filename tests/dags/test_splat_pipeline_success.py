@@ -34,6 +34,7 @@ from splatflow.contract.outputs import STILLS
 from splatflow.local.containers.engine import Engine
 from splatflow.local.containers.images import StageImage
 from splatflow.local.runtime import EmbeddedRuntime
+from splatflow.pipeline.signed_index import SIGNED_FOLDER
 from splatflow.pipeline.submission import run_prefix
 
 __all__ = ["pipeline_runtime"]
@@ -91,9 +92,12 @@ def test_manifest_is_the_last_object_written(
     run, manifest, _ = finished_run
     prefix = run_prefix(WORK, run.run_id).key
     written = {key: item["LastModified"] for key, item in _run_objects(pipeline_runtime, run.run_id).items()}
-    outputs = {key: moment for key, moment in written.items() if key not in {"manifest.json", "delivered.json"}}
+    # Delivery writes after publishing: its record, and the signed index copies its email links to.
+    delivered = {key for key in written if key == "delivered.json" or f"/{SIGNED_FOLDER}/" in f"/{key}"}
+    outputs = {key: moment for key, moment in written.items() if key != "manifest.json" and key not in delivered}
     assert {"compress/scene.sog", "compress/report.json"} <= set(outputs)
     assert written["manifest.json"] >= max(outputs.values())
+    assert all(written[key] >= written["manifest.json"] for key in delivered), "delivery writes after publishing"
     for uri in manifest["outputs"].values():
         assert uri.startswith(f"s3://{WORK}/{prefix}"), "outputs stay inside the run's own prefix"
 
