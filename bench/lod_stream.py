@@ -39,7 +39,7 @@ from splatflow.stages.compress.lod_bundle import write_lod_bundle
 from splatflow.stages.compress.lod_levels import detail_levels
 from splatflow.viewer import viewer_page
 
-sys.path.append(str(Path(__file__).resolve().parent.parent / "tests"))  # the tests' synthetic scene
+sys.path.append(str(Path(__file__).resolve().parent.parent / "tests"))  # the tests' synthetic scene and page server
 from local_http import QuietHandler, served
 from synthetic_scene import synthetic_scene
 

@@ -21,10 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from local_http import served
 from playwright.sync_api import sync_playwright
 
 from splatflow.viewer import VIEWER_FILE_NAME, viewer_link, viewer_page
+
+sys.path.append(str(Path(__file__).resolve().parent.parent / "tests"))  # the tests' synthetic scene and page server
+from local_http import served
 
 CHROMIUM_FLAGS = [
     "--headless",
@@ -47,11 +49,10 @@ class Measurement:
 
 
 def synthetic_sog(count: int, cache: Path) -> Path:
+    from synthetic_scene import synthetic_scene
+
     from splatflow.formats.sog import write_sog
     from splatflow.stages.compress.encoder import encode_splats
-
-    sys.path.append(str(Path(__file__).resolve().parent.parent / "tests"))  # the tests' synthetic scene
-    from synthetic_scene import synthetic_scene
 
     path = cache / f"synthetic-{count}.sog"
     if not path.is_file():

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
-import http.server
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +11,7 @@ import boto3
 import numpy as np
 import pytest
 from botocore.config import Config
+from local_http import served
 from moto.server import ThreadedMotoServer
 from synthetic_scene import synthetic_scene
 
@@ -86,17 +84,5 @@ def s3_server() -> Iterator[tuple[str, Any]]:
 @pytest.fixture
 def static_site(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """An HTTP server over a fresh folder: (base URL, folder), as S3 serves a run's prefix."""
-    handler = functools.partial(_QuietHandler, directory=str(tmp_path))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", tmp_path
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
+    with served(tmp_path) as base:
+        yield base, tmp_path

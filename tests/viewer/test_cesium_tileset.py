@@ -11,13 +11,10 @@ frame, where our ENU puts it, so the model stands right side up (up stays up, no
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
 import math
 import shutil
 import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +22,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 import numpy as np
 import pytest
+from local_http import served
 from screenshots import SCREENSHOTS
 from signed_run_output import upload_run_output, write_run_output
 from synthetic_scene import synthetic_scene
@@ -91,27 +89,20 @@ def cesium_build() -> Path:
 
 
 @pytest.fixture
-def served(tmp_path: Path, cesium_build: Path) -> Iterator[tuple[str, np.ndarray, list[float]]]:
+def served_tileset(tmp_path: Path, cesium_build: Path) -> Iterator[tuple[str, np.ndarray, list[float]]]:
     splats = synthetic_scene(3000, sh_degree=1, seed=11)
     tile = write_tile_content(splats, tmp_path / "tile.glb")
     tileset = build_tileset(ORIGIN, "tile.glb", tile["centre"], tile["radius_m"])
     (tmp_path / "tileset.json").write_text(json.dumps(tileset))
     (tmp_path / "index.html").write_text(PAGE)
     (tmp_path / "cesium").symlink_to(cesium_build)
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/index.html", splats.means, tile["centre"]
-    finally:
-        server.shutdown()
-        server.server_close()
+    with served(tmp_path) as base:
+        yield f"{base}/index.html", splats.means, tile["centre"]
 
 
 @pytest.mark.slow
-def test_cesium_draws_the_tileset_as_splats_where_the_gps_puts_them_right_side_up(browser, served) -> None:
-    url, means, centre = served
+def test_cesium_draws_the_tileset_as_splats_where_the_gps_puts_them_right_side_up(browser, served_tileset) -> None:
+    url, means, centre = served_tileset
     page = browser.new_page(viewport={"width": 800, "height": 600})
     page.goto(url)
     page.wait_for_function("window.result !== undefined", timeout=180_000)
@@ -134,14 +125,8 @@ def cesium_page(tmp_path: Path, cesium_build: Path) -> Iterator[str]:
     """Only the page and CesiumJS, served apart from S3 as any site that embeds CesiumJS."""
     (tmp_path / "index.html").write_text(PAGE)
     (tmp_path / "cesium").symlink_to(cesium_build)
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/index.html"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with served(tmp_path) as base:
+        yield f"{base}/index.html"
 
 
 @pytest.mark.slow

@@ -1,4 +1,4 @@
-"""A folder served over HTTP on a free loopback port, for the benchmarks that open it in Chromium."""
+"""A folder served over HTTP on a free loopback port, for browser tests and benchmarks that open it in Chromium."""
 
 from __future__ import annotations
 
