@@ -67,7 +67,9 @@ def _sfm_job(runtime: EmbeddedRuntime, body: bytes) -> tuple[str, Any]:
     request = build_sfm_request(
         SETTINGS,
         SfmSettings(),
-        run_id=run_id, zip_uri=f"s3://{BUCKET}/{run_id}/photos.zip", output_uri=f"s3://{BUCKET}/{run_id}/sfm"
+        run_id=run_id,
+        zip_uri=f"s3://{BUCKET}/{run_id}/photos.zip",
+        output_uri=f"s3://{BUCKET}/{run_id}/sfm",
     )
     assert runtime.runner is not None
     sagemaker = aws_client("sagemaker", runtime.runner.url, "us-east-1")
