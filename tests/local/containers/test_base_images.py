@@ -93,7 +93,10 @@ def test_a_changed_recipe_has_another_digest_so_an_old_stand_in_is_rebuilt() -> 
 
 
 def test_an_imported_stand_in_carries_its_recipe_as_the_whole_label(tmp_path: Path) -> None:
-    stand_in = replace(STAND_INS["docker.io/library/python:3.11.14-slim-bookworm"], image=f"localhost/splatflow-label-test:{os.getpid()}")
+    stand_in = replace(
+        STAND_INS["docker.io/library/python:3.11.14-slim-bookworm"],
+        image=f"localhost/splatflow-label-test:{os.getpid()}",
+    )
     (tmp_path / "marker").write_text("a root file system of one file", encoding="utf-8")
     builder = Builder("podman", podman_environment())
     import_root(tmp_path, stand_in, [builder.cli], builder.environment, label=STAND_IN_LABEL)
