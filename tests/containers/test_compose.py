@@ -7,13 +7,11 @@ so the checks see what ``docker compose up`` would run, with no Docker engine ne
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
-from compose_cli import compose_command
+from compose_cli import resolved_config
 
 from splatflow.local.runtime import RuntimeSettings
 from splatflow.pipeline.settings import PipelineSettings
@@ -27,22 +25,6 @@ AIRFLOW_SERVICES = [
 ]
 LONG_RUNNING = ["postgres", "splatflow-local", *AIRFLOW_SERVICES]
 RUNTIME_HOST = "splatflow-local"
-
-
-def resolved_config(variables: dict[str, str] | None = None) -> dict[str, Any]:
-    """The file as Compose resolves it with only ``variables`` set (and PATH, HOME)."""
-    env = {name: os.environ[name] for name in ("PATH", "HOME") if name in os.environ} | (variables or {})
-    result = subprocess.run(
-        [*compose_command(), "-f", "docker-compose.yaml", "config", "--format", "json"],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    config: dict[str, Any] = json.loads(result.stdout)
-    return config
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +54,19 @@ def test_every_long_running_service_has_a_healthcheck(compose: dict[str, Any], s
     healthcheck = compose["services"][service].get("healthcheck") or {}
     assert healthcheck.get("test"), f"{service} has no healthcheck"
     assert not healthcheck.get("disable", False)
+
+
+@pytest.mark.parametrize("service", LONG_RUNNING)
+def test_no_healthcheck_argument_holds_a_space_that_podman_would_split_at(
+    compose: dict[str, Any], service: str
+) -> None:
+    """Podman's Docker API joins a ``CMD`` test's arguments and splits them again at spaces; one
+    shell line (``CMD-SHELL``) reaches the shell whole under Docker and Podman alike."""
+    kind, *arguments = compose["services"][service]["healthcheck"]["test"]
+    if kind == "CMD":
+        assert [argument for argument in arguments if " " in argument] == []
+    else:
+        assert kind == "CMD-SHELL" and len(arguments) == 1
 
 
 @pytest.mark.parametrize("service", [*AIRFLOW_SERVICES, "airflow-init"])

@@ -12,8 +12,15 @@ from pathlib import Path
 
 from splatflow.local.airflow_env import REPO_ROOT
 from splatflow.local.config import RunnerSettings
+from splatflow.local.containers.compose_images import build_compose_images
 from splatflow.local.containers.engine import container_engine
-from splatflow.local.containers.images import STAGE_REPOSITORIES, BuiltImage, build_stage_images, stage_images
+from splatflow.local.containers.images import (
+    STAGE_REPOSITORIES,
+    Builder,
+    BuiltImage,
+    build_stage_images,
+    stage_images,
+)
 from splatflow.local.runtime import EmbeddedRuntime, RuntimeSettings
 
 log = logging.getLogger("splatflow.local")
@@ -149,10 +156,14 @@ def demo(args: argparse.Namespace) -> None:
 
 
 def images(args: argparse.Namespace) -> None:
-    """Build the three stage images (base images pulled, or stood in from Debian's packages)."""
+    """Build the three stage images, or with --compose the ones docker-compose.yaml runs (base images pulled,
+    or stood in from Debian's packages)."""
     wanted = tuple(args.only) if args.only else STAGE_REPOSITORIES
     with container_engine(args.state_dir.resolve()) as engine:
-        _print_builds(build_stage_images(engine, REPO_ROOT, stage_images(REPO_ROOT, repositories=wanted)))
+        if args.compose:
+            _print_builds(build_compose_images(Builder.for_engine(engine), REPO_ROOT))
+        else:
+            _print_builds(build_stage_images(engine, REPO_ROOT, stage_images(REPO_ROOT, repositories=wanted)))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -180,7 +191,13 @@ def main(argv: list[str] | None = None) -> None:
             sub.add_argument("--photos", type=Path, help="your photos instead of the sample: a ZIP, or a folder")
     build = commands.add_parser("images", help=images.__doc__, description=images.__doc__)
     build.add_argument("--state-dir", type=Path, default=RuntimeSettings().state_dir, help="where Podman's socket goes")
-    build.add_argument("--only", nargs="+", choices=STAGE_REPOSITORIES, help="build only these images")
+    which = build.add_mutually_exclusive_group()
+    which.add_argument("--only", nargs="+", choices=STAGE_REPOSITORIES, help="build only these images")
+    which.add_argument(
+        "--compose",
+        action="store_true",
+        help="instead, the images docker-compose.yaml runs, so that `docker compose up` builds and pulls nothing",
+    )
     build.set_defaults(handler=images)
     args = parser.parse_args(argv)
     args.handler(args)

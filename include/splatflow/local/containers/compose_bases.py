@@ -115,7 +115,9 @@ COPY constraints.txt /tmp/constraints.txt
 USER 50000
 WORKDIR /opt/airflow
 RUN python3 -m venv /home/airflow/.local \\
-    && pip install --no-cache-dir -c /tmp/constraints.txt "apache-airflow==3.3.2" "psycopg2-binary==2.9.13"
+    && pip install --no-cache-dir -c /tmp/constraints.txt "apache-airflow[postgres]==3.3.2" \\
+       "apache-airflow-providers-postgres==7.1.1" "asyncpg==0.32.0" "psycopg[binary]==3.3.9" \\
+       "psycopg2-binary==2.9.13"
 ENTRYPOINT ["/usr/bin/dumb-init", "--", "/entrypoint"]
 CMD []
 """
@@ -176,9 +178,10 @@ COMPOSE_STAND_INS: dict[str, DerivedStandIn] = {
             files=(("entrypoint", AIRFLOW_ENTRYPOINT),),
             repo_files=("constraints.txt",),
             differences=(
-                "built on the Python stand-in (Debian's Python 3.11.2) with apache-airflow 3.3.2 and "
-                "psycopg2-binary only, pinned by the project's constraints.txt, in a virtualenv at "
-                "/home/airflow/.local instead of a pip --user install; no providers beyond Airflow's own "
+                "built on the Python stand-in (Debian's Python 3.11.2) with apache-airflow 3.3.2 and its "
+                "postgres extra only (the provider and its drivers: asyncpg, which Airflow 3's async database "
+                "engine needs, psycopg, psycopg2), pinned by the project's constraints.txt, in a virtualenv at "
+                "/home/airflow/.local instead of a pip --user install; none of upstream's other providers "
                 "(the project's Dockerfile adds the ones it needs); its /entrypoint does only what the compose "
                 "file uses of entrypoint_prod.sh (passwd entry, database wait, _AIRFLOW_DB_MIGRATE, command "
                 "dispatch): no _AIRFLOW_WWW_USER_CREATE, _PIP_ADDITIONAL_REQUIREMENTS or Celery broker wait"
