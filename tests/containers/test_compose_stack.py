@@ -35,6 +35,7 @@ from typing import Any
 import pytest
 from compose_cli import compose_command
 from mail_structure import inline_pictures, read_eml
+from polling import wait_for
 from screenshots import SCREENSHOTS
 
 from splatflow.local.aws_clients import aws_client
@@ -124,18 +125,6 @@ def _health_checks(builder: Builder) -> Iterator[None]:
         thread.join(timeout=90)
 
 
-def _wait_for(condition: Any, timeout: float, what: str, interval: float = 5.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        with contextlib.suppress(OSError):
-            value = condition()
-            if value:
-                return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} within {timeout:.0f} s")
-        time.sleep(interval)
-
-
 @pytest.fixture(scope="module")
 def stack(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComposeStack]:
     folder = _copy_project(tmp_path_factory.mktemp("compose") / "splatflow")
@@ -153,10 +142,12 @@ def stack(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         try:
             up = started.compose("up", "--detach", "--no-build", timeout=UP_SECONDS)
             assert up.returncode == 0, f"compose up failed:\n{up.stderr[-4000:]}\n{started.logs()}"
-            _wait_for(
+            wait_for(
                 lambda: urllib.request.urlopen(f"{started.api_url}/api/v2/version", timeout=10),
                 UP_SECONDS,
                 "the API server answers",
+                interval=5,
+                retrying=(OSError,),
             )
             yield started
         finally:
@@ -181,16 +172,19 @@ def finished_run(stack: ComposeStack) -> tuple[str, Path]:
     """A run of the sample triggered through the REST API and followed to its end: (state, the email)."""
     from airflow_client.client import ApiClient, Configuration
     from airflow_client.client.api.dag_run_api import DagRunApi
+    from airflow_client.client.exceptions import ApiException
     from airflow_client.client.models.trigger_dag_run_post_body import TriggerDAGRunPostBody
 
     configuration = Configuration(host=stack.api_url, access_token=_token(stack))
     with ApiClient(configuration) as client:
         runs = DagRunApi(client)
         conf = {"s3_url": f"s3://splatflow-uploads/{SAMPLE_KEY}", "email": RECIPIENT, "preset": "preview"}
-        run = _wait_for(
+        run = wait_for(
             lambda: runs.trigger_dag_run("splat_pipeline", TriggerDAGRunPostBody(logical_date=None, conf=conf)),
             120,
             "the DAG is parsed and takes a trigger",
+            interval=5,
+            retrying=(ApiException,),
         )
         deadline = time.monotonic() + RUN_SECONDS
         state = str(run.state.value)
@@ -198,7 +192,7 @@ def finished_run(stack: ComposeStack) -> tuple[str, Path]:
             time.sleep(10)
             state = str(runs.get_dag_run("splat_pipeline", run.dag_run_id).state.value)
     assert state == "success", f"the run ended {state}:\n{stack.logs()}"
-    mail = _wait_for(stack.mail, 60, "the result email is saved on the host")
+    mail = wait_for(stack.mail, 60, "the result email is saved on the host", interval=5)
     assert len(mail) == 1, [path.name for path in mail]
     return state, mail[0]
 

@@ -27,6 +27,7 @@ from urllib.parse import quote
 
 import psutil
 import pytest
+from polling import wait_for
 from screenshots import SCREENSHOTS
 from synthetic_scene import synthetic_scene
 
@@ -114,16 +115,6 @@ class Stack:
         return found
 
 
-def _wait_for(condition: Any, timeout: float, what: str, interval: float = 1.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"{what} within {timeout:.0f} s"
-        time.sleep(interval)
-
-
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     state = tmp_path_factory.mktemp("stack")
@@ -148,7 +139,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         )
     started = Stack(process, marker, state / "local", output, ports)
     try:
-        _wait_for(
+        wait_for(
             lambda: "From a shell:" in started.printed() or process.poll() is not None,
             READY_SECONDS,
             "up printed a ready trigger",
@@ -266,7 +257,7 @@ def _compress_only_model(stack: Stack) -> str:
 def test_view_splat_opens_the_runs_splat_tab_inside_airflow(stack: Stack) -> None:
     conf = {"steps": "compress_only", "model_url": _compress_only_model(stack), "email": "viewer@example.com"}
     run_id = stack.api("/dags/splat_pipeline/dagRuns", {"logical_date": None, "conf": conf}, "POST")["dag_run_id"]
-    _wait_for(lambda: stack.run_state(run_id) in {"success", "failed"}, 240, "the compress-only run finished", 3)
+    wait_for(lambda: stack.run_state(run_id) in {"success", "failed"}, 240, "the compress-only run finished", 3)
     assert stack.run_state(run_id) == "success"
     from playwright.sync_api import sync_playwright
 
@@ -294,7 +285,7 @@ def test_the_splat_tab_of_a_failed_run_says_why_in_the_viewers_style(stack: Stac
     stack.s3().put_object(Bucket=UPLOADS, Key="models/broken.ply", Body=b"not a ply file at all")
     conf = {"steps": "compress_only", "model_url": f"s3://{UPLOADS}/models/broken.ply", "email": "viewer@example.com"}
     run_id = stack.api("/dags/splat_pipeline/dagRuns", {"logical_date": None, "conf": conf}, "POST")["dag_run_id"]
-    _wait_for(lambda: stack.run_state(run_id) in {"success", "failed"}, 240, "the broken run finished", 3)
+    wait_for(lambda: stack.run_state(run_id) in {"success", "failed"}, 240, "the broken run finished", 3)
     assert stack.run_state(run_id) == "failed"
     from playwright.sync_api import sync_playwright
 
@@ -322,9 +313,9 @@ def test_ctrl_c_stops_everything_up_started_within_30_s_and_leaves_no_run_runnin
         subprocess.run(["bash", "-c", stack.printed_curl()], capture_output=True, check=True).stdout
     )
     run_id = printed_run["dag_run_id"]
-    _wait_for(lambda: stack.run_state(run_id) == "running", 120, "the run from the printed curl command started")
+    wait_for(lambda: stack.run_state(run_id) == "running", 120, "the run from the printed curl command started")
     jobs = stack.state / "sagemaker" / "jobs"
-    _wait_for(lambda: list(jobs.glob("*/*.json")), 180, "the run's first SageMaker job started", 2)
+    wait_for(lambda: list(jobs.glob("*/*.json")), 180, "the run's first SageMaker job started", 2)
     started = stack.marked_processes()
     assert len(started) > 5, "up, Airflow's components, their workers and a stage job are running"
 
@@ -333,7 +324,7 @@ def test_ctrl_c_stops_everything_up_started_within_30_s_and_leaves_no_run_runnin
     # (Airflow's own session is not in it). SIGTERM goes to the same handler.
     os.killpg(stack.process.pid, signal.SIGINT)
     stack.process.wait(timeout=STOP_SECONDS)
-    _wait_for(
+    wait_for(
         lambda: not stack.marked_processes(),
         max(0.0, STOP_SECONDS - (time.monotonic() - stopped_at)) + 0.5,
         "no process up started is left",
