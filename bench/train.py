@@ -10,6 +10,8 @@
                                              # a preset for a fixed time, no early stop (bench/gpu_check.sh)
     python bench/train.py --counts --sfm PATH --set refine_stop_step=600 --model-out /tmp/model
                                              # a candidate setting; the model folder for bench/views.py
+    python bench/train.py --counts --sfm PATH --seen-holdout
+                                             # the ceiling: the held-out views trained on too
 
 Uses the CUDA rasterizer when a GPU is present, the pure-PyTorch one otherwise, with the training
 stage's CPU thread setting, and prints Markdown tables for docs/benchmarks.md, with the peak
@@ -79,9 +81,17 @@ def rasterizer_steps_per_second(count: int, device: torch.device, repeats: int) 
 
 
 def training_curve(
-    sfm: Path, settings: Settings, device: torch.device, checkpoints: Path, model_out: Path | None, label: str
+    sfm: Path,
+    settings: Settings,
+    device: torch.device,
+    checkpoints: Path,
+    model_out: Path | None,
+    label: str,
+    seen_holdout: bool,
 ) -> None:
     scene = load_scene(sfm, settings.holdout_every, settings.max_width or 320)
+    if seen_holdout:
+        scene = dataclasses.replace(scene, training=scene.training + scene.holdout)
     trainer = Trainer(settings, scene, device, checkpoints)
     result = trainer.run()
     if model_out is not None:
@@ -163,6 +173,12 @@ def main() -> None:
     parser.add_argument("--plateau-start-step", type=int, help="instead of the preset's")
     parser.add_argument("--set", nargs="*", default=[], metavar="NAME=VALUE", help="other settings to override")
     parser.add_argument("--model-out", type=Path, help="write the trained model folder here (splat.ply, previews)")
+    parser.add_argument(
+        "--seen-holdout",
+        action="store_true",
+        help="also train on the held-out views: what the preset reaches on views it has seen, "
+        "a ceiling for any better start from the same photos",
+    )
     args = parser.parse_args()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     threads = use_cpu_threads(args.threads)
@@ -173,9 +189,11 @@ def main() -> None:
     for count in args.counts:
         print(f"| {count} | {rasterizer_steps_per_second(count, device, args.repeats):.2f} |")
     if args.sfm:
-        label = " ".join([args.preset, *args.set])
+        label = " ".join([args.preset, *args.set, *(["(held-out views seen)"] if args.seen_holdout else [])])
         with tempfile.TemporaryDirectory() as checkpoints:  # fresh, so nothing is resumed
-            training_curve(args.sfm, bench_settings(args), device, Path(checkpoints), args.model_out, label)
+            training_curve(
+                args.sfm, bench_settings(args), device, Path(checkpoints), args.model_out, label, args.seen_holdout
+            )
 
 
 if __name__ == "__main__":
