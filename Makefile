@@ -58,15 +58,16 @@ typecheck: install
 # The suite runs in TEST_WORKERS processes (pytest-xdist), a test file to a process: most end-to-end
 # tests wait on jobs and servers, so more processes than cores keep both cores busy. Work that every
 # process would repeat (the stage images, Airflow's database) is done once per run (tests/conftest.py).
+# Files go out longest first, in the order tests/conftest.py sorts them (--no-loadscope-reorder).
 TEST_WORKERS ?= 4
 
 # The fast loop after each change: every test but the end-to-end ones (`-m slow`).
 unit: install browser
-	$(BIN)/pytest -m "not slow" -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/pytest -m "not slow" -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 # Every test, the slow end-to-end ones included (what CI runs).
 suite: install browser engine
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 test: lint typecheck suite
 

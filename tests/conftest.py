@@ -95,3 +95,31 @@ def built_stage_images(engine: Engine, tmp_path_factory: pytest.TempPathFactory)
             build_stage_images(engine, REPO_ROOT, images)
             built_by_this_run.touch()
     return images
+
+
+def _declared_seconds(item: pytest.Item) -> float:
+    """The wall time a test may take: its ``timeout`` mark, else the run's ``--timeout``."""
+    mark = item.get_closest_marker("timeout")
+    if mark is not None and mark.args:
+        return float(mark.args[0])
+    return float(item.config.getoption("timeout") or 0)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the longest test files first, so no end-to-end file starts near the end of a parallel run.
+
+    pytest-xdist hands out whole files in this order (``--dist loadfile --no-loadscope-reorder``;
+    its own reordering, by number of tests, put the few-test end-to-end files last, where one of
+    them alone set the suite's wall time). A file's expected length is read from its marks: ``slow``
+    files before the rest, then by the longest ``timeout`` one of its tests declares. Files stay
+    whole, and keep their collected order among equals.
+    """
+    files: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        files.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
+
+    def expected_length(tests: list[pytest.Item]) -> tuple[bool, float]:
+        slow = any(test.get_closest_marker("slow") for test in tests)
+        return (not slow, -max(_declared_seconds(test) for test in tests))
+
+    items[:] = [item for tests in sorted(files.values(), key=expected_length) for item in tests]

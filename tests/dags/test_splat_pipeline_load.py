@@ -30,14 +30,15 @@ from splatflow.pipeline import ids
 from splatflow.pipeline.settings import PipelineSettings
 from splatflow.pipeline.submission import run_prefix
 
-# Ten runs, five times the GPU pool: a few minutes on two shared cores, above pytest's usual limit.
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+# Six runs, three times the GPU pool: a few minutes alone on two cores, and up to twenty minutes
+# while the suite's other end-to-end files (the Compose stack, the image builds) share those cores.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 
 log = logging.getLogger(__name__)
 
-RUNS = 10
-LOAD_TIMEOUT_SECONDS = 780
-"""Inside the module's 900 s limit, which also covers starting the server and making the SfM output."""
+RUNS = 6
+LOAD_TIMEOUT_SECONDS = 1380
+"""Inside the module's 1500 s limit, which also covers starting the server and making the SfM output."""
 
 
 def _address(index: int) -> str:
