@@ -1,4 +1,4 @@
-"""Twenty submissions at once through the REST API: all complete, nothing lost, nothing mixed up.
+"""Six submissions at once through the REST API: all complete, nothing lost, nothing mixed up.
 
 Each run is a real ``train_and_compress`` on the embedded runtime (tiny training settings), from
 its own copy of one small SfM output, so a run that read or wrote another's objects would show.
@@ -30,8 +30,8 @@ from splatflow.pipeline import ids
 from splatflow.pipeline.settings import PipelineSettings
 from splatflow.pipeline.submission import run_prefix
 
-# Six runs, three times the GPU pool: a few minutes alone on two cores, and up to twenty minutes
-# while the suite's other end-to-end files (the Compose stack, the image builds) share those cores.
+# Six runs, three times the GPU pool: a few minutes alone on two cores, six (setup 363 s) while the
+# suite's other end-to-end files (the Compose stack, the image builds) share them, 2026-12-08.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 
 log = logging.getLogger(__name__)
